@@ -1,0 +1,3 @@
+//! The Click configuration language.
+#![no_std]
+extern crate alloc;
