@@ -18,7 +18,10 @@ pub struct Landmark {
 
 impl Landmark {
     pub fn new(file: impl Into<String>, line: u32) -> Self {
-        Landmark { file: file.into(), line }
+        Landmark {
+            file: file.into(),
+            line,
+        }
     }
 }
 
@@ -64,9 +67,15 @@ pub struct FlatConfig {
     pub elements: Vec<FlatElement>,
     /// Connections in source order, duplicates removed.
     pub connections: Vec<FlatConnection>,
-    /// Arguments of top-level `require(...)` statements, each a raw argument
-    /// (`library x`, `compact_config`, a package name).
-    pub requirements: Vec<String>,
+    /// `require(...)` statements other than libraries, in order.
+    pub requirements: Vec<Requirement>,
+}
+
+/// One requirement: `compact_config` (empty value) or `package NAME`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    pub kind: String,
+    pub value: String,
 }
 
 impl FlatConfig {
