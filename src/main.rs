@@ -1,1 +1,447 @@
-fn main() {}
+//! `oxclick`: the command-line front end.
+//!
+//! One binary, several personalities chosen by the name it runs under, so Click's own
+//! scripts and tests work unchanged through symlinks:
+//!
+//! * `click` — the userlevel driver: read, check and run a configuration;
+//! * `click-flatten` — print the flat configuration (tool mode: unknown names are
+//!   element classes, as in Click's tools);
+//! * `click-buildtool provides NAME...` — does this build provide these classes;
+//! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`.
+
+mod driver;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use clap::Parser;
+use oxclick_lang::diag::{Diagnostic, Severity, Sources, has_errors};
+use oxclick_lang::flat::FlatConfig;
+use oxclick_lang::{Loader, Options, Output, unparse::unparse};
+
+/// Where the configuration comes from.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct Input {
+    /// Read the router configuration from FILE (`-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<String>,
+    /// Use EXPR as the router configuration.
+    #[arg(short = 'e', long = "expression", value_name = "EXPR")]
+    expr: Option<String>,
+    /// A configuration FILE and/or NAME=VALUE definitions for `$NAME` in it.
+    #[arg(value_name = "FILE | NAME=VALUE")]
+    rest: Vec<String>,
+}
+
+/// Click's userlevel driver options.
+#[derive(Parser, Debug)]
+#[command(
+    name = "oxclick",
+    version,
+    disable_help_flag = true,
+    about = "Run a Click router configuration (Click-compatible driver)",
+    after_help = DRIVER_AFTER_HELP
+)]
+struct DriverArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Call ELEMENT's read handler H after running and print the result
+    /// (ELEMENT may be a class name or a glob; H alone names a router handler).
+    #[arg(short = 'h', long = "handler", value_name = "ELEMENT.H")]
+    handlers: Vec<String>,
+    /// Write the flat configuration to FILE (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<String>,
+    /// Do not run the router: just read, check, initialize and report.
+    #[arg(short = 'q', long = "quit")]
+    quit: bool,
+    /// Run in simulated time: timers fire in order without waiting.
+    #[arg(long = "simtime")]
+    simtime: bool,
+    /// Print this help.
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+const DRIVER_AFTER_HELP: &str = "\
+Subcommands (oxclick only):
+  oxclick check FILE      parse and check a configuration; report every error
+  oxclick flatten FILE    print the flat configuration (compounds expanded)
+  oxclick dot FILE        print the flat router as a Graphviz graph (-o x.svg renders it)
+
+Examples:
+  oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
+  oxclick router.click -o- -q          check router.click and print it flattened
+  oxclick check conf/mazu-nat.click
+
+Under the names click, click-flatten and click-buildtool (e.g. symlinks) oxclick
+behaves as those Click tools, so Click's scripts and tests run it unchanged.";
+
+/// `check`, `flatten`, `dot`.
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true)]
+struct ToolArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Write the result to FILE (`-` for standard output); for `dot`, a FILE ending in
+    /// .svg, .png or .pdf is rendered with Graphviz's `dot`.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<String>,
+    /// Print this help.
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+/// How diagnostics look: Click's exact text under Click's names, with source snippets
+/// under ours.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Click,
+    Rich,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = args
+        .first()
+        .and_then(|a| Path::new(a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "oxclick".into());
+    let code = match argv0.as_str() {
+        "click" => driver_main(args, Style::Click),
+        "click-flatten" => flatten_main(args, Style::Click, "click-flatten"),
+        "click-buildtool" => buildtool_main(&args),
+        _ => match args.get(1).and_then(|a| a.to_str()) {
+            Some("check") => check_main(tail(&args, "oxclick check")),
+            Some("flatten") => flatten_main(tail(&args, "oxclick flatten"), Style::Rich, "oxclick flatten"),
+            Some("dot") => dot_main(tail(&args, "oxclick dot")),
+            _ => driver_main(args, Style::Rich),
+        },
+    };
+    ExitCode::from(code as u8)
+}
+
+/// Arguments after a subcommand, with the program name replaced for help texts.
+fn tail(args: &[OsString], name: &str) -> Vec<OsString> {
+    let mut v = vec![OsString::from(name)];
+    v.extend(args.iter().skip(2).cloned());
+    v
+}
+
+/// The configuration text, the file name used in messages, and `NAME=VALUE`s.
+struct Config {
+    text: String,
+    filename: String,
+    globals: Vec<(String, String)>,
+}
+
+fn is_assignment(s: &str) -> Option<(String, String)> {
+    let (name, value) = s.split_once('=')?;
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    ok.then(|| (name.to_string(), value.to_string()))
+}
+
+fn load_config(input: &Input, prog: &str) -> Result<Config, String> {
+    let mut globals = Vec::new();
+    let mut file = input.file.clone();
+    for r in &input.rest {
+        if let Some(kv) = is_assignment(r) {
+            globals.push(kv);
+        } else if file.is_none() && input.expr.is_none() {
+            file = Some(r.clone());
+        } else {
+            return Err(format!("{prog}: router configuration specified twice"));
+        }
+    }
+    if let Some(e) = &input.expr {
+        if file.is_some() {
+            return Err(format!("{prog}: router configuration specified twice"));
+        }
+        return Ok(Config { text: e.clone(), filename: "config".into(), globals });
+    }
+    match file.as_deref() {
+        None | Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("<stdin>: {e}"))?;
+            Ok(Config { text, filename: "<stdin>".into(), globals })
+        }
+        Some(f) => {
+            let bytes = std::fs::read(f).map_err(|e| format!("{f}: {}", io_error_text(&e)))?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(Config { text, filename: f.into(), globals })
+        }
+    }
+}
+
+fn io_error_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Library files for `require(library ...)`: relative to the requiring file's
+/// directory, then `$CLICKPATH/conf`.
+struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, name: &str, dir: &str) -> Result<(String, String), String> {
+        let mut candidates = Vec::new();
+        if name.starts_with('/') {
+            candidates.push(name.to_string());
+        } else {
+            candidates.push(format!("{dir}/{name}"));
+            if let Ok(cp) = std::env::var("CLICKPATH") {
+                for d in cp.split(':').filter(|d| !d.is_empty()) {
+                    candidates.push(format!("{d}/conf/{name}"));
+                }
+            }
+        }
+        for c in candidates {
+            if let Ok(text) = std::fs::read_to_string(&c) {
+                return Ok((c, text));
+            }
+        }
+        Err(format!("library '{name}' not found"))
+    }
+}
+
+fn read_config(cfg: &Config, driver_mode: bool) -> Output {
+    let is_class = |n: &str| driver::is_element_class(n);
+    let opts = Options {
+        is_primitive: if driver_mode { Some(&is_class) } else { None },
+        loader: Some(&FsLoader),
+        globals: cfg.globals.clone(),
+    };
+    oxclick_lang::read(&cfg.text, &cfg.filename, &opts)
+}
+
+fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, style: Style) {
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let text = match style {
+            Style::Click => d.click_text(),
+            Style::Rich => d.render(sources),
+        };
+        let _ = err.write_all(text.as_bytes());
+    }
+}
+
+/// Write `text` to FILE, or standard output for `-`.
+pub(crate) fn write_output(path: &str, text: &str) -> Result<(), String> {
+    if path == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| format!("-: {e}"))
+    } else {
+        std::fs::write(path, text).map_err(|e| format!("{path}: {}", io_error_text(&e)))
+    }
+}
+
+fn parse_args<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
+    T::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 1 } else { 0 }
+    })
+}
+
+fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
+    let a: DriverArgs = match parse_args(args) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let prog = if style == Style::Click { "click" } else { "oxclick" };
+    let cfg = match load_config(&a.input, prog) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let out = read_config(&cfg, true);
+    print_diagnostics(&out.diagnostics, &out.sources, style);
+    if has_errors(&out.diagnostics) {
+        return 1;
+    }
+    let flat_text = unparse(&out.flat);
+    let opts = driver::DriverOptions {
+        handlers: a.handlers,
+        config_text: if out.compact_config { flat_text.clone() } else { cfg.text.clone() },
+        flat_text,
+        output: a.output,
+        quit: a.quit,
+        simtime: a.simtime,
+    };
+    driver::run(&out.flat, &opts)
+}
+
+fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
+    let a: ToolArgs = match parse_args(args) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let cfg = match load_config(&a.input, prog) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    // click-flatten is a tool: it does not need to know the element classes.
+    let out = read_config(&cfg, style == Style::Rich);
+    print_diagnostics(&out.diagnostics, &out.sources, style);
+    if has_errors(&out.diagnostics) {
+        return 1;
+    }
+    match write_output(a.output.as_deref().unwrap_or("-"), &unparse(&out.flat)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            1
+        }
+    }
+}
+
+fn check_main(args: Vec<OsString>) -> i32 {
+    let a: ToolArgs = match parse_args(args) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let cfg = match load_config(&a.input, "oxclick check") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let out = read_config(&cfg, true);
+    print_diagnostics(&out.diagnostics, &out.sources, Style::Rich);
+    let mut failed = has_errors(&out.diagnostics);
+    if !failed {
+        let errors = driver::check(&out.flat);
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        failed = !errors.is_empty();
+    }
+    let nwarn = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    if failed {
+        1
+    } else {
+        if std::io::stderr().is_terminal() || nwarn > 0 {
+            eprintln!(
+                "{}: ok: {} elements, {} connections{}",
+                cfg.filename,
+                out.flat.elements.len(),
+                out.flat.connections.len(),
+                if nwarn > 0 { format!(", {nwarn} warnings") } else { String::new() }
+            );
+        }
+        0
+    }
+}
+
+/// The flat router as a Graphviz digraph: one node per element (name and class),
+/// one edge per connection labelled with its ports.
+fn to_dot(flat: &FlatConfig) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    }
+    let mut s = String::from("digraph oxclick {\n  rankdir=LR;\n  node [shape=record, fontname=\"Helvetica\"];\n");
+    for (i, e) in flat.elements.iter().enumerate() {
+        s.push_str(&format!("  n{i} [label=\"{}\\n:: {}\"];\n", esc(&e.name), esc(&e.class)));
+    }
+    for c in &flat.connections {
+        s.push_str(&format!(
+            "  n{} -> n{} [taillabel=\"{}\", headlabel=\"{}\"];\n",
+            c.from.element, c.to.element, c.from.port, c.to.port
+        ));
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn dot_main(args: Vec<OsString>) -> i32 {
+    let a: ToolArgs = match parse_args(args) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let cfg = match load_config(&a.input, "oxclick dot") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let out = read_config(&cfg, true);
+    print_diagnostics(&out.diagnostics, &out.sources, Style::Rich);
+    if has_errors(&out.diagnostics) {
+        return 1;
+    }
+    let dot = to_dot(&out.flat);
+    let target = a.output.unwrap_or_else(|| "-".into());
+    let format = Path::new(&target)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| matches!(*e, "svg" | "png" | "pdf"));
+    let Some(format) = format else {
+        return match write_output(&target, &dot) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("oxclick dot: {e}");
+                1
+            }
+        };
+    };
+    let child = Command::new("dot")
+        .arg(format!("-T{format}"))
+        .arg("-o")
+        .arg(&target)
+        .stdin(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(_) => {
+            eprintln!(
+                "oxclick dot: rendering {target} needs Graphviz's 'dot' (apt-get install graphviz); \
+                 without -o, or with -o FILE.dot, the graph is written as text"
+            );
+            return 1;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(dot.as_bytes());
+    }
+    match child.wait() {
+        Ok(s) if s.success() => 0,
+        _ => {
+            eprintln!("oxclick dot: 'dot' failed to render {target}");
+            1
+        }
+    }
+}
+
+/// `click-buildtool provides NAME...`: exit 0 exactly when every NAME is provided.
+fn buildtool_main(args: &[OsString]) -> i32 {
+    let words: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    match words.first().map(String::as_str) {
+        Some("provides") => {
+            let all = words[1..].iter().all(|n| FEATURES.contains(&n.as_str()) || driver::is_element_class(n));
+            if all { 0 } else { 1 }
+        }
+        Some("--help") | None => {
+            println!("usage: click-buildtool provides NAME...\n  exit status 0 when every NAME is an element class or feature oxclick provides");
+            0
+        }
+        Some(other) => {
+            eprintln!("click-buildtool: subcommand '{other}' is not supported by oxclick (only 'provides')");
+            1
+        }
+    }
+}
+
+/// Click "features" (provisions that are not element classes) this build has.
+const FEATURES: &[&str] = &["userlevel", "int64", "pcap"];
