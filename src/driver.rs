@@ -26,11 +26,94 @@ pub struct DriverOptions {
 
 /// Is `name` a primitive element class the runtime can build? The language uses this
 /// to tell undeclared element names from anonymous elements, as Click does.
-pub fn is_element_class(_name: &str) -> bool {
-    // Until the element registry lands every name is accepted here; the router
-    // build then rejects unknown classes.
-    true
+pub fn is_element_class(name: &str) -> bool {
+    // Replaced by the element registry's lookup once the runtime lands.
+    PLANNED_CLASSES.contains(&name)
 }
+
+/// The element classes of the core library (the runtime issue's list).
+const PLANNED_CLASSES: &[&str] = &[
+    "Idle",
+    "Discard",
+    "TimedSink",
+    "Counter",
+    "Print",
+    "Paint",
+    "PaintSwitch",
+    "PaintTee",
+    "Tee",
+    "Null",
+    "PushNull",
+    "PullNull",
+    "Truncate",
+    "Strip",
+    "Unstrip",
+    "Pad",
+    "Resize",
+    "EtherEncap",
+    "EtherMirror",
+    "HostEtherFilter",
+    "CheckIPHeader",
+    "MarkIPHeader",
+    "GetIPAddress",
+    "SetIPAddress",
+    "StoreIPAddress",
+    "FixIPSrc",
+    "DecIPTTL",
+    "IPGWOptions",
+    "IPPrint",
+    "IPEncap",
+    "UDPIPEncap",
+    "IPMirror",
+    "CheckICMPHeader",
+    "CheckUDPHeader",
+    "CheckTCPHeader",
+    "SetUDPChecksum",
+    "SetTCPChecksum",
+    "ICMPError",
+    "ICMPPingResponder",
+    "IPFragmenter",
+    "IPReassembler",
+    "StaticIPLookup",
+    "LinearIPLookup",
+    "IPInputCombo",
+    "IPOutputCombo",
+    "ARPResponder",
+    "ARPQuerier",
+    "AddressInfo",
+    "Queue",
+    "SimpleQueue",
+    "FrontDropQueue",
+    "Unqueue",
+    "DelayUnqueue",
+    "TimedUnqueue",
+    "RatedUnqueue",
+    "BandwidthRatedUnqueue",
+    "RoundRobinSched",
+    "PrioSched",
+    "Switch",
+    "StaticSwitch",
+    "RoundRobinSwitch",
+    "HashSwitch",
+    "RatedSplitter",
+    "BandwidthRatedSplitter",
+    "Meter",
+    "BandwidthMeter",
+    "Shaper",
+    "BandwidthShaper",
+    "InfiniteSource",
+    "RatedSource",
+    "TimedSource",
+    "DriverManager",
+    "Script",
+    "FromDump",
+    "ToDump",
+    "FromIPSummaryDump",
+    "ToIPSummaryDump",
+    "FromDevice",
+    "ToDevice",
+    "KernelTun",
+];
 
 /// Click's router checks without running anything; returns error lines in Click's
 /// `FILE:LINE: message` form.
