@@ -106,11 +106,7 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args
         .first()
-        .and_then(|a| {
-            Path::new(a)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
+        .and_then(|a| Path::new(a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "oxclick".into());
     let code = match argv0.as_str() {
         "click" => driver_main(args, Style::Click),
@@ -118,11 +114,7 @@ fn main() -> ExitCode {
         "click-buildtool" => buildtool_main(&args),
         _ => match args.get(1).and_then(|a| a.to_str()) {
             Some("check") => check_main(tail(&args, "oxclick check")),
-            Some("flatten") => flatten_main(
-                tail(&args, "oxclick flatten"),
-                Style::Rich,
-                "oxclick flatten",
-            ),
+            Some("flatten") => flatten_main(tail(&args, "oxclick flatten"), Style::Rich, "oxclick flatten"),
             Some("dot") => dot_main(tail(&args, "oxclick dot")),
             _ => driver_main(args, Style::Rich),
         },
@@ -166,32 +158,18 @@ fn load_config(input: &Input, prog: &str) -> Result<Config, String> {
         if file.is_some() {
             return Err(format!("{prog}: router configuration specified twice"));
         }
-        return Ok(Config {
-            text: e.clone(),
-            filename: "config".into(),
-            globals,
-        });
+        return Ok(Config { text: e.clone(), filename: "config".into(), globals });
     }
     match file.as_deref() {
         None | Some("-") => {
             let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("<stdin>: {e}"))?;
-            Ok(Config {
-                text,
-                filename: "<stdin>".into(),
-                globals,
-            })
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("<stdin>: {e}"))?;
+            Ok(Config { text, filename: "<stdin>".into(), globals })
         }
         Some(f) => {
             let bytes = std::fs::read(f).map_err(|e| format!("{f}: {}", io_error_text(&e)))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            Ok(Config {
-                text,
-                filename: f.into(),
-                globals,
-            })
+            Ok(Config { text, filename: f.into(), globals })
         }
     }
 }
@@ -236,6 +214,7 @@ fn read_config(cfg: &Config, driver_mode: bool) -> Output {
         is_primitive: if driver_mode { Some(&is_class) } else { None },
         loader: Some(&FsLoader),
         globals: cfg.globals.clone(),
+        ..Options::default()
     };
     oxclick_lang::read(&cfg.text, &cfg.filename, &opts)
 }
@@ -255,9 +234,7 @@ fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, style: Style) {
 pub(crate) fn write_output(path: &str, text: &str) -> Result<(), String> {
     if path == "-" {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| format!("-: {e}"))
+        out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| format!("-: {e}"))
     } else {
         std::fs::write(path, text).map_err(|e| format!("{path}: {}", io_error_text(&e)))
     }
@@ -275,11 +252,7 @@ fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    let prog = if style == Style::Click {
-        "click"
-    } else {
-        "oxclick"
-    };
+    let prog = if style == Style::Click { "click" } else { "oxclick" };
     let cfg = match load_config(&a.input, prog) {
         Ok(c) => c,
         Err(e) => {
@@ -295,11 +268,7 @@ fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
     let flat_text = unparse(&out.flat);
     let opts = driver::DriverOptions {
         handlers: a.handlers,
-        config_text: if out.compact_config {
-            flat_text.clone()
-        } else {
-            cfg.text.clone()
-        },
+        config_text: if out.compact_config { flat_text.clone() } else { cfg.text.clone() },
         flat_text,
         output: a.output,
         quit: a.quit,
@@ -357,11 +326,7 @@ fn check_main(args: Vec<OsString>) -> i32 {
         }
         failed = !errors.is_empty();
     }
-    let nwarn = out
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
+    let nwarn = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     if failed {
         1
     } else {
@@ -371,11 +336,7 @@ fn check_main(args: Vec<OsString>) -> i32 {
                 cfg.filename,
                 out.flat.elements.len(),
                 out.flat.connections.len(),
-                if nwarn > 0 {
-                    format!(", {nwarn} warnings")
-                } else {
-                    String::new()
-                }
+                if nwarn > 0 { format!(", {nwarn} warnings") } else { String::new() }
             );
         }
         0
@@ -388,15 +349,9 @@ fn to_dot(flat: &FlatConfig) -> String {
     fn esc(s: &str) -> String {
         s.replace('\\', "\\\\").replace('"', "\\\"")
     }
-    let mut s = String::from(
-        "digraph oxclick {\n  rankdir=LR;\n  node [shape=record, fontname=\"Helvetica\"];\n",
-    );
+    let mut s = String::from("digraph oxclick {\n  rankdir=LR;\n  node [shape=record, fontname=\"Helvetica\"];\n");
     for (i, e) in flat.elements.iter().enumerate() {
-        s.push_str(&format!(
-            "  n{i} [label=\"{}\\n:: {}\"];\n",
-            esc(&e.name),
-            esc(&e.class)
-        ));
+        s.push_str(&format!("  n{i} [label=\"{}\\n:: {}\"];\n", esc(&e.name), esc(&e.class)));
     }
     for c in &flat.connections {
         s.push_str(&format!(
@@ -427,10 +382,8 @@ fn dot_main(args: Vec<OsString>) -> i32 {
     }
     let dot = to_dot(&out.flat);
     let target = a.output.unwrap_or_else(|| "-".into());
-    let format = Path::new(&target)
-        .extension()
-        .and_then(|e| e.to_str())
-        .filter(|e| matches!(*e, "svg" | "png" | "pdf"));
+    let format =
+        Path::new(&target).extension().and_then(|e| e.to_str()).filter(|e| matches!(*e, "svg" | "png" | "pdf"));
     let Some(format) = format else {
         return match write_output(&target, &dot) {
             Ok(()) => 0,
@@ -440,12 +393,7 @@ fn dot_main(args: Vec<OsString>) -> i32 {
             }
         };
     };
-    let child = Command::new("dot")
-        .arg(format!("-T{format}"))
-        .arg("-o")
-        .arg(&target)
-        .stdin(Stdio::piped())
-        .spawn();
+    let child = Command::new("dot").arg(format!("-T{format}")).arg("-o").arg(&target).stdin(Stdio::piped()).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(_) => {
@@ -470,16 +418,10 @@ fn dot_main(args: Vec<OsString>) -> i32 {
 
 /// `click-buildtool provides NAME...`: exit 0 exactly when every NAME is provided.
 fn buildtool_main(args: &[OsString]) -> i32 {
-    let words: Vec<String> = args
-        .iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let words: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     match words.first().map(String::as_str) {
         Some("provides") => {
-            let all = words[1..]
-                .iter()
-                .all(|n| FEATURES.contains(&n.as_str()) || driver::is_element_class(n));
+            let all = words[1..].iter().all(|n| FEATURES.contains(&n.as_str()) || driver::is_element_class(n));
             if all { 0 } else { 1 }
         }
         Some("--help") | None => {
@@ -489,9 +431,7 @@ fn buildtool_main(args: &[OsString]) -> i32 {
             0
         }
         Some(other) => {
-            eprintln!(
-                "click-buildtool: subcommand '{other}' is not supported by oxclick (only 'provides')"
-            );
+            eprintln!("click-buildtool: subcommand '{other}' is not supported by oxclick (only 'provides')");
             1
         }
     }

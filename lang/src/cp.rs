@@ -139,15 +139,9 @@ pub fn split_spacevec(str: &str) -> Vec<String> {
 
 /// Click's `cp_keyword`: `KEYWORD rest` to `(KEYWORD, rest)`.
 pub fn split_keyword(arg: &str) -> Option<(&str, &str)> {
-    let end = arg
-        .find(|c: char| c.is_ascii_whitespace())
-        .unwrap_or(arg.len());
+    let end = arg.find(|c: char| c.is_ascii_whitespace()).unwrap_or(arg.len());
     let word = &arg[..end];
-    if word.is_empty()
-        || !word
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.:?!".contains(&c))
-    {
+    if word.is_empty() || !word.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.:?!".contains(&c)) {
         return None;
     }
     Some((word, arg[end..].trim_start()))
@@ -162,22 +156,14 @@ pub fn unquote(s: &str) -> String {
         match b[i] {
             b'\'' => {
                 let end = skip_single_quote(b, i);
-                let inner_end = if end > i + 1 && b[end - 1] == b'\'' {
-                    end - 1
-                } else {
-                    end
-                };
+                let inner_end = if end > i + 1 && b[end - 1] == b'\'' { end - 1 } else { end };
                 out.push_str(&s[i + 1..inner_end.max(i + 1)]);
                 i = end;
             }
             b'"' => {
                 let end = skip_double_quote(b, i);
                 let mut j = i + 1;
-                let inner_end = if end > i + 1 && b[end - 1] == b'"' {
-                    end - 1
-                } else {
-                    end
-                };
+                let inner_end = if end > i + 1 && b[end - 1] == b'"' { end - 1 } else { end };
                 while j < inner_end {
                     if b[j] == b'\\' && j + 1 < inner_end {
                         let c = b[j + 1];

@@ -25,21 +25,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(landmark: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            landmark: landmark.into(),
-            message: message.into(),
-            at: None,
-        }
+        Diagnostic { severity: Severity::Error, landmark: landmark.into(), message: message.into(), at: None }
     }
 
     pub fn warning(landmark: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            landmark: landmark.into(),
-            message: message.into(),
-            at: None,
-        }
+        Diagnostic { severity: Severity::Warning, landmark: landmark.into(), message: message.into(), at: None }
     }
 
     pub fn at(mut self, source: usize, offset: usize) -> Self {
@@ -51,11 +41,7 @@ impl Diagnostic {
     /// of a multi-line message carries the landmark, as Click's error handler does.
     pub fn click_text(&self) -> String {
         let mut out = String::new();
-        let prefix = if self.landmark.is_empty() {
-            String::new()
-        } else {
-            alloc::format!("{}: ", self.landmark)
-        };
+        let prefix = if self.landmark.is_empty() { String::new() } else { alloc::format!("{}: ", self.landmark) };
         for (i, line) in self.message.split('\n').enumerate() {
             out.push_str(&prefix);
             if i == 0 && self.severity == Severity::Warning {
@@ -75,10 +61,7 @@ impl Diagnostic {
         {
             let off = off.min(text.len());
             let start = text[..off].rfind(['\n', '\r']).map(|p| p + 1).unwrap_or(0);
-            let end = text[off..]
-                .find(['\n', '\r'])
-                .map(|p| p + off)
-                .unwrap_or(text.len());
+            let end = text[off..].find(['\n', '\r']).map(|p| p + off).unwrap_or(text.len());
             let line = &text[start..end];
             let col = text[start..off].chars().count();
             let _ = writeln!(out, "    {line}");
@@ -124,10 +107,7 @@ mod tests {
         let id = s.add("x.click", "a :: Idle;\nb -> c;\n");
         let d = Diagnostic::error("x.click:2", "undeclared element 'c'").at(id, 16);
         assert_eq!(d.click_text(), "x.click:2: undeclared element 'c'\n");
-        assert_eq!(
-            d.render(&s),
-            "x.click:2: undeclared element 'c'\n    b -> c;\n         ^\n"
-        );
+        assert_eq!(d.render(&s), "x.click:2: undeclared element 'c'\n    b -> c;\n         ^\n");
         let w = Diagnostic::warning("f:1", "two\nlines");
         assert_eq!(w.click_text(), "f:1: warning: two\nf:1: lines\n");
     }

@@ -36,9 +36,8 @@ use crate::expand::{Env, expand};
 use crate::flat::{FlatConfig, FlatConnection, FlatElement, Landmark, Port, Requirement};
 use crate::parser::{self, Parsed};
 
-/// Largest flat router elaboration will build; past it, expansion stops with an error
-/// (a few lines of nested compounds can otherwise ask for billions of elements).
-pub const MAX_ELEMENTS: usize = 4_000_000;
+/// Default for [`Options::max_elements`].
+pub const MAX_ELEMENTS: usize = 1_000_000;
 /// Deepest compound-in-compound instantiation.
 const MAX_EXPANSION_DEPTH: usize = 200;
 
@@ -57,15 +56,14 @@ pub struct Options<'a> {
     pub loader: Option<&'a dyn Loader>,
     /// `NAME=VALUE` definitions from the command line.
     pub globals: Vec<(String, String)>,
+    /// Largest flat router to build; past it, expansion stops with an error (a few
+    /// lines of nested compounds can otherwise ask for billions of elements).
+    pub max_elements: usize,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options {
-            is_primitive: None,
-            loader: None,
-            globals: Vec::new(),
-        }
+        Options { is_primitive: None, loader: None, globals: Vec::new(), max_elements: MAX_ELEMENTS }
     }
 }
 
@@ -156,25 +154,13 @@ struct Body {
 
 impl Body {
     fn landmark_of(&self, i: usize) -> String {
-        self.elements
-            .get(i)
-            .map(|e| e.landmark.to_string())
-            .unwrap_or_else(|| "<unknown>".into())
+        self.elements.get(i).map(|e| e.landmark.to_string()).unwrap_or_else(|| "<unknown>".into())
     }
 
     fn connect(&mut self, from: usize, from_port: i32, to: usize, to_port: i32) {
         let fp = from_port.max(0) as usize;
         let tp = to_port.max(0) as usize;
-        self.conns.push(Conn {
-            to: Port {
-                element: to,
-                port: tp,
-            },
-            from: Port {
-                element: from,
-                port: fp,
-            },
-        });
+        self.conns.push(Conn { to: Port { element: to, port: tp }, from: Port { element: from, port: fp } });
         let t = &mut self.elements[to].nports[0];
         *t = (*t).max(tp + 1);
         let f = &mut self.elements[from].nports[1];
@@ -189,10 +175,7 @@ impl Body {
         if self.map.contains_key(&name) {
             let at = name.rfind('@').unwrap_or(name.len());
             let prefix: String = name[..=at.min(name.len() - 1)].into();
-            let digits: String = name[at + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
+            let digits: String = name[at + 1..].chars().take_while(char::is_ascii_digit).collect();
             let mut n: u64 = digits.parse().unwrap_or(0);
             loop {
                 n += 1;
@@ -292,10 +275,7 @@ impl<'a> Elaborator<'a> {
     }
 
     fn add_type(&mut self, name: &str, kind: TypeKind) -> TypeId {
-        self.types.push(ElementType {
-            name: name.into(),
-            kind,
-        });
+        self.types.push(ElementType { name: name.into(), kind });
         self.types.len() - 1
     }
 
@@ -304,16 +284,12 @@ impl<'a> Elaborator<'a> {
     }
 
     fn landmark_struct(&self, pos: Pos) -> Landmark {
-        Landmark::new(
-            self.files.get(pos.file).cloned().unwrap_or_default(),
-            pos.line,
-        )
+        Landmark::new(self.files.get(pos.file).cloned().unwrap_or_default(), pos.line)
     }
 
     fn error(&mut self, pos: Pos, msg: impl Into<String>) {
         let lm = self.landmark(pos);
-        self.diags
-            .push(Diagnostic::error(lm, msg).at(self.source, pos.offset));
+        self.diags.push(Diagnostic::error(lm, msg).at(self.source, pos.offset));
     }
 
     fn error_lm(&mut self, lm: String, msg: impl Into<String>) {
@@ -384,27 +360,16 @@ impl<'a> Elaborator<'a> {
         if let Some(i) = self.cur.map.get(name) {
             return *i;
         }
-        let all_digit_component = name
-            .split('/')
-            .any(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
+        let all_digit_component = name.split('/').any(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
         if all_digit_component {
-            let mut d = Diagnostic::error(
-                landmark.to_string(),
-                format!("element name '{name}' has all-digit component"),
-            );
+            let mut d =
+                Diagnostic::error(landmark.to_string(), format!("element name '{name}' has all-digit component"));
             d.at = at;
             self.diags.push(d);
         }
         let i = self.cur.elements.len();
         self.cur.map.insert(name.into(), i);
-        self.cur.elements.push(Element {
-            name: name.into(),
-            ty,
-            config,
-            landmark,
-            source: at,
-            nports: [0, 0],
-        });
+        self.cur.elements.push(Element { name: name.into(), ty, config, landmark, source: at, nports: [0, 0] });
         i
     }
 
@@ -438,16 +403,10 @@ impl<'a> Elaborator<'a> {
                 continue;
             }
             let mut words = args::split_spacevec(&arg);
-            let var = if words.is_empty() {
-                String::new()
-            } else {
-                words.remove(0)
-            };
+            let var = if words.is_empty() { String::new() } else { words.remove(0) };
             let valid = var.len() >= 2
                 && var.starts_with('$')
-                && var[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                && var[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !valid {
                 self.error(pos, "bad 'define' declaration: not a variable");
                 continue;
@@ -471,26 +430,15 @@ impl<'a> Elaborator<'a> {
             }
             let mut kind = words[0].clone();
             let is_word = !kind.is_empty() && !kind.contains(['"', '\'']);
-            if is_word
-                && kind != "compact_config"
-                && kind != "package"
-                && kind != "library"
-                && words.len() == 1
-            {
+            if is_word && kind != "compact_config" && kind != "package" && kind != "library" && words.len() == 1 {
                 words.push(kind.clone());
                 kind = "package".into();
             }
             if kind == "compact_config" && words.len() == 1 {
                 self.compact_config = true;
-                self.requirements.push(Requirement {
-                    kind,
-                    value: String::new(),
-                });
+                self.requirements.push(Requirement { kind, value: String::new() });
             } else if kind == "package" && words.len() == 2 {
-                self.requirements.push(Requirement {
-                    kind,
-                    value: args::unquote(&words[1]),
-                });
+                self.requirements.push(Requirement { kind, value: args::unquote(&words[1]) });
             } else if kind == "library" && words.len() == 2 {
                 let value = args::unquote(&words[1]);
                 self.require_library(&value, pos);
@@ -556,18 +504,10 @@ impl<'a> Elaborator<'a> {
     fn compound_class(&mut self, name: &str, b: &ClassBody) -> TypeId {
         let saved_map = self.type_map.clone();
         let extends = if b.extends {
-            match self
-                .type_map
-                .get(name)
-                .copied()
-                .or_else(|| self.base_types.get(name).copied())
-            {
+            match self.type_map.get(name).copied().or_else(|| self.base_types.get(name).copied()) {
                 Some(t) => Some(t),
                 None => {
-                    self.error(
-                        b.pos,
-                        format!("cannot extend unknown element class '{name}'"),
-                    );
+                    self.error(b.pos, format!("cannot extend unknown element class '{name}'"));
                     Some(self.error_type)
                 }
             }
@@ -591,9 +531,7 @@ impl<'a> Elaborator<'a> {
             self.get_element("output", self.tunnel_type, String::new(), lm, None);
             for f in &alt.formals {
                 if !self.cur.scope.iter().any(|v| v.0 == f.name) {
-                    self.cur
-                        .scope
-                        .push((f.name.clone(), f.keyword.clone().unwrap_or_default()));
+                    self.cur.scope.push((f.name.clone(), f.keyword.clone().unwrap_or_default()));
                 }
             }
             self.cur.nformals = self.cur.scope.len();
@@ -605,21 +543,13 @@ impl<'a> Elaborator<'a> {
             alternatives.push(Rc::new(done));
         }
         self.type_map = saved_map;
-        let class = CompoundClass {
-            name: name.into(),
-            alternatives,
-            extends,
-        };
+        let class = CompoundClass { name: name.into(), alternatives, extends };
         self.add_type(name, TypeKind::Compound(Rc::new(class)))
     }
 
     /// Count a compound's ports from its `input`/`output` use; name anonymous elements.
     fn finish_body(&mut self) {
-        let printable = if self.cur.name.is_empty() {
-            "<anonymous>".to_string()
-        } else {
-            self.cur.name.clone()
-        };
+        let printable = if self.cur.name.is_empty() { "<anonymous>".to_string() } else { self.cur.name.clone() };
         let lm = self.cur.landmark.clone();
         self.cur.ninputs = self.check_pseudoelement(0, false, &printable, &lm);
         self.cur.noutputs = self.check_pseudoelement(1, true, &printable, &lm);
@@ -632,13 +562,7 @@ impl<'a> Elaborator<'a> {
 
     /// Click's `check_pseudoelement`: `input` may only be used as a source and
     /// `output` only as a destination, with no gaps in the port numbers.
-    fn check_pseudoelement(
-        &mut self,
-        which: usize,
-        is_output: bool,
-        name: &str,
-        lm: &str,
-    ) -> usize {
+    fn check_pseudoelement(&mut self, which: usize, is_output: bool, name: &str, lm: &str) -> usize {
         let Some(e) = self.cur.elements.get(which) else {
             return 0;
         };
@@ -652,16 +576,9 @@ impl<'a> Elaborator<'a> {
                 used[p.port] = true;
             }
         }
-        let (this, other) = if is_output {
-            ("output", "input")
-        } else {
-            ("input", "output")
-        };
+        let (this, other) = if is_output { ("output", "input") } else { ("input", "output") };
         if wrong {
-            self.error_lm(
-                lm.into(),
-                format!("'{name}' pseudoelement '{this}' may only be used as {other}"),
-            );
+            self.error_lm(lm.into(), format!("'{name}' pseudoelement '{this}' may only be used as {other}"));
         }
         for (i, u) in used.iter().enumerate() {
             if !u {
@@ -694,10 +611,7 @@ impl<'a> Elaborator<'a> {
         for e in &s.elements {
             let mut p = [
                 e.inputs.as_ref().map(PortList::flatten).unwrap_or_default(),
-                e.outputs
-                    .as_ref()
-                    .map(PortList::flatten)
-                    .unwrap_or_default(),
+                e.outputs.as_ref().map(PortList::flatten).unwrap_or_default(),
             ];
             let (name, ty, bare) = match &e.target {
                 Target::Name(n) => {
@@ -743,10 +657,7 @@ impl<'a> Elaborator<'a> {
 
         // `a, b, c :: Class(config)` declares all three.
         if states.len() > 1 && standalone && !any_ports && !any_implicit {
-            let last = states
-                .iter()
-                .position(|st| !st.bare)
-                .unwrap_or(states.len() - 1);
+            let last = states.iter().position(|st| !st.bare).unwrap_or(states.len() - 1);
             if last == states.len() - 1
                 && let Some(decl) = states[last].decl
             {
@@ -764,8 +675,7 @@ impl<'a> Elaborator<'a> {
             let existing = self.cur.map.get(&st.name).copied();
             let element = if st.ty.is_some() || existing.is_none() {
                 let mut ty = st.ty;
-                let decl_is_own_name =
-                    tool_mode && st.decl.is_some_and(|d| self.types[d].name == st.name);
+                let decl_is_own_name = tool_mode && st.decl.is_some_and(|d| self.types[d].name == st.name);
                 if st.decl.is_some() && (ty.is_some() || decl_is_own_name) {
                     self.error(st.pos, format!("class '{}' used as element name", st.name));
                 } else if st.decl.is_none() && ty.is_none() {
@@ -774,30 +684,17 @@ impl<'a> Elaborator<'a> {
                     }
                     ty = Some(self.force_element_type(&st.name, st.pos, false));
                 }
-                let name = if ty.is_some() {
-                    self.anon_name(&st.name)
-                } else {
-                    st.name.clone()
-                };
+                let name = if ty.is_some() { self.anon_name(&st.name) } else { st.name.clone() };
                 let class = ty.or(st.decl).unwrap_or(self.error_type);
                 let lm = self.landmark_struct(st.pos);
-                self.get_element(
-                    &name,
-                    class,
-                    st.config,
-                    lm,
-                    Some((self.source, st.pos.offset)),
-                )
+                self.get_element(&name, class, st.config, lm, Some((self.source, st.pos.offset)))
             } else {
                 let idx = existing.expect("checked");
                 if st.decl.is_some() {
                     self.error(st.pos, format!("redeclaration of element '{}'", st.name));
                     if self.cur.elements[idx].ty != self.tunnel_type {
                         let lm = self.cur.landmark_of(idx);
-                        self.error_lm(
-                            lm,
-                            format!("element '{}' previously declared here", st.name),
-                        );
+                        self.error_lm(lm, format!("element '{}' previously declared here", st.name));
                     }
                 }
                 idx
@@ -815,11 +712,7 @@ impl<'a> Elaborator<'a> {
         let old_in = self.cur.map.insert("input".into(), ids[1]);
         let old_out = self.cur.map.insert("output".into(), ids[2]);
         self.statements(body);
-        let printable = if name.starts_with(';') {
-            "<anonymous group>".to_string()
-        } else {
-            name.to_string()
-        };
+        let printable = if name.starts_with(';') { "<anonymous group>".to_string() } else { name.to_string() };
         let lm = lm.to_string();
         let n_in = self.check_pseudoelement(ids[1], false, &printable, &lm);
         let n_out = self.check_pseudoelement(ids[2], true, &printable, &lm);
@@ -852,13 +745,7 @@ impl<'a> Elaborator<'a> {
 
     /// Click's `yconnection_connect_all`: connect a list of sources to a list of
     /// destinations, pairing ports in order, with `=>` fan-out and `[]` expansion.
-    fn connect_all(
-        &mut self,
-        outputs: &[PortGroup],
-        inputs: &[PortGroup],
-        kind: ConnectorKind,
-        pos: Pos,
-    ) {
+    fn connect_all(&mut self, outputs: &[PortGroup], inputs: &[PortGroup], kind: ConnectorKind, pos: Pos) {
         // Index 0 is the input side (destinations), 1 the output side (sources).
         let lists: [&[PortGroup]; 2] = [inputs, outputs];
         let side = |k: usize| if k == 0 { 0 } else { 1 };
@@ -873,10 +760,7 @@ impl<'a> Elaborator<'a> {
         }
         if kind == ConnectorKind::DoubleArrow {
             for k in 0..2 {
-                let first_ports = lists[k]
-                    .first()
-                    .map(|g| g.ports[side(k)].len())
-                    .unwrap_or(0);
+                let first_ports = lists[k].first().map(|g| g.ports[side(k)].len()).unwrap_or(0);
                 if minp[k] == 1 && minp[1 - k] > 1 && first_ports == 0 {
                     expandable[k] = 1;
                 }
@@ -886,39 +770,23 @@ impl<'a> Elaborator<'a> {
         let mut nexpandable = [0i64; 2];
         for k in 0..2 {
             step[k] = minp[k] > 1 || expandable[k] > 0;
-            nexpandable[k] = if expandable[k] > 0 {
-                minp[1 - k] - minp[k]
-            } else {
-                0
-            };
+            nexpandable[k] = if expandable[k] > 0 { minp[1 - k] - minp[k] } else { 0 };
         }
         if step[0] && step[1] {
             if kind != ConnectorKind::DoubleArrow {
                 self.error(pos, "syntax error: many-to-many connections require '=>'");
             }
             if expandable[0] == 0 && expandable[1] == 0 && minp[0] != minp[1] {
-                self.error(
-                    pos,
-                    format!(
-                        "connection mismatch: {} outputs connected to {} inputs",
-                        minp[1], minp[0]
-                    ),
-                );
+                self.error(pos, format!("connection mismatch: {} outputs connected to {} inputs", minp[1], minp[0]));
             } else if expandable[0] == 0 && minp[0] < minp[1] {
                 self.error(
                     pos,
-                    format!(
-                        "connection mismatch: {} or more outputs connected to {} inputs",
-                        minp[1], minp[0]
-                    ),
+                    format!("connection mismatch: {} or more outputs connected to {} inputs", minp[1], minp[0]),
                 );
             } else if expandable[1] == 0 && minp[1] < minp[0] {
                 self.error(
                     pos,
-                    format!(
-                        "connection mismatch: {} outputs connected to {} or more inputs",
-                        minp[1], minp[0]
-                    ),
+                    format!("connection mismatch: {} outputs connected to {} or more inputs", minp[1], minp[0]),
                 );
             }
         } else if !step[0] && !step[1] {
@@ -970,42 +838,27 @@ impl<'a> Elaborator<'a> {
     /// Create (or find) the three tunnel elements of a group or compound instance
     /// `name`, and at top level pair their ends.
     fn add_tunnels(&mut self, name: &str, lm: Landmark) -> [usize; 3] {
-        let names = [
-            name.to_string(),
-            format!("{name}/input"),
-            format!("{name}/output"),
-        ];
+        let names = [name.to_string(), format!("{name}/input"), format!("{name}/output")];
         let mut ids = [0usize; 3];
         let mut ok = true;
         for i in 0..3 {
             ids[i] = self.get_element(&names[i], self.tunnel_type, String::new(), lm.clone(), None);
             if self.cur.elements[ids[i]].ty != self.tunnel_type {
                 let old = self.cur.landmark_of(ids[i]);
-                self.error_lm(
-                    lm.to_string(),
-                    format!("redeclaration of element '{}'", names[i]),
-                );
+                self.error_lm(lm.to_string(), format!("redeclaration of element '{}'", names[i]));
                 self.error_lm(old, format!("'{}' previously declared here", names[i]));
                 ok = false;
             }
         }
         if ok && self.stack.is_empty() {
-            let ports = [ids[0], ids[1], ids[2], ids[0]].map(|e| Port {
-                element: e,
-                port: 0,
-            });
+            let ports = [ids[0], ids[1], ids[2], ids[0]].map(|e| Port { element: e, port: 0 });
             let mut ends = [0usize; 4];
             for i in 0..4 {
-                ends[i] = self
-                    .find_tunnel(ports[i], i % 2 == 1, true)
-                    .expect("insert creates");
+                ends[i] = self.find_tunnel(ports[i], i % 2 == 1, true).expect("insert creates");
                 if self.tunnels[ends[i]].other.is_some() {
                     let old = self.cur.landmark_of(ports[i].element);
                     let n = &names[if i == 3 { 0 } else { i }];
-                    self.error_lm(
-                        lm.to_string(),
-                        format!("redeclaration of connection tunnel '{n}'"),
-                    );
+                    self.error_lm(lm.to_string(), format!("redeclaration of connection tunnel '{n}'"));
                     self.error_lm(old, format!("'{n}' previously declared here"));
                     ok = false;
                 }
@@ -1024,29 +877,16 @@ impl<'a> Elaborator<'a> {
     }
 
     fn new_tunnel_end(&mut self, port: Port, is_output: bool) -> usize {
-        self.tunnels.push(TunnelEnd {
-            port,
-            is_output,
-            other: None,
-            correspond: Vec::new(),
-            expanded: 0,
-        });
+        self.tunnels.push(TunnelEnd { port, is_output, other: None, correspond: Vec::new(), expanded: 0 });
         let id = self.tunnels.len() - 1;
-        self.tunnels_by_element
-            .entry(port.element)
-            .or_default()
-            .push(id);
+        self.tunnels_by_element.entry(port.element).or_default().push(id);
         id
     }
 
     /// Click's `find_tunnel`: the end for `port`; without `insert`, an end for a
     /// nonzero port is made on demand from the port-0 end (pairing it likewise).
     fn find_tunnel(&mut self, port: Port, is_output: bool, insert: bool) -> Option<usize> {
-        let ends = self
-            .tunnels_by_element
-            .get(&port.element)
-            .cloned()
-            .unwrap_or_default();
+        let ends = self.tunnels_by_element.get(&port.element).cloned().unwrap_or_default();
         let mut proto = None;
         for &id in ends.iter().rev() {
             let te = &self.tunnels[id];
@@ -1062,34 +902,17 @@ impl<'a> Elaborator<'a> {
         let proto = proto?;
         let other_elem = self.tunnels[self.tunnels[proto].other?].port.element;
         let te = self.new_tunnel_end(port, is_output);
-        let ote = self.find_tunnel(
-            Port {
-                element: other_elem,
-                port: port.port,
-            },
-            !is_output,
-            true,
-        )?;
+        let ote = self.find_tunnel(Port { element: other_elem, port: port.port }, !is_output, true)?;
         self.pair(te, ote);
         Some(te)
     }
 
     fn element_name(&self, i: usize) -> String {
-        self.cur
-            .elements
-            .get(i)
-            .map(|e| e.name.clone())
-            .unwrap_or_else(|| "##no-such-element##".into())
+        self.cur.elements.get(i).map(|e| e.name.clone()).unwrap_or_else(|| "##no-such-element##".into())
     }
 
     /// Resolve a connection end through tunnels to real ports.
-    fn expand_connection(
-        &mut self,
-        end: Port,
-        is_output: bool,
-        into: &mut Vec<Port>,
-        depth: usize,
-    ) {
+    fn expand_connection(&mut self, end: Port, is_output: bool, into: &mut Vec<Port>, depth: usize) {
         if self.cur.elements[end.element].ty != self.tunnel_type {
             into.push(end);
         } else if let Some(te) = self.find_tunnel(end, is_output, false) {
@@ -1152,13 +975,7 @@ impl<'a> Elaborator<'a> {
         } else {
             let side = if is_output { "output" } else { "input" };
             let lm = self.cur.landmark_of(them.element);
-            self.error_lm(
-                lm,
-                format!(
-                    "tunnel '{in_name} -> {out_name}' {side} {} unused",
-                    me.element
-                ),
-            );
+            self.error_lm(lm, format!("tunnel '{in_name} -> {out_name}' {side} {} unused", me.element));
         }
     }
 
@@ -1223,8 +1040,7 @@ impl<'a> Elaborator<'a> {
                 for f in &froms {
                     for t in &tos {
                         if router_id[f.element].is_some() && router_id[t.element].is_some() {
-                            self.cur
-                                .connect(f.element, f.port as i32, t.element, t.port as i32);
+                            self.cur.connect(f.element, f.port as i32, t.element, t.port as i32);
                         }
                     }
                 }
@@ -1239,14 +1055,8 @@ impl<'a> Elaborator<'a> {
                 let from = router_id[c.from.element]?;
                 let to = router_id[c.to.element]?;
                 Some(Conn {
-                    to: Port {
-                        element: to,
-                        port: c.to.port,
-                    },
-                    from: Port {
-                        element: from,
-                        port: c.from.port,
-                    },
+                    to: Port { element: to, port: c.to.port },
+                    from: Port { element: from, port: c.from.port },
                 })
             })
             .collect();
@@ -1255,19 +1065,10 @@ impl<'a> Elaborator<'a> {
         let landmarks: Vec<Landmark> = flat.elements.iter().map(|e| e.landmark.clone()).collect();
         flat.connections = conns
             .into_iter()
-            .map(|c| FlatConnection {
-                from: c.from,
-                to: c.to,
-                landmark: landmarks[c.from.element].clone(),
-            })
+            .map(|c| FlatConnection { from: c.from, to: c.to, landmark: landmarks[c.from.element].clone() })
             .collect();
         flat.requirements = self.requirements;
-        Output {
-            flat,
-            diagnostics: self.diags,
-            sources: self.sources,
-            compact_config: self.compact_config,
-        }
+        Output { flat, diagnostics: self.diags, sources: self.sources, compact_config: self.compact_config }
     }
 
     fn expand_element(&mut self, which: usize, env: &Rc<Env>) {
@@ -1285,13 +1086,7 @@ impl<'a> Elaborator<'a> {
         };
         if self.expansion_depth >= MAX_EXPANSION_DEPTH {
             let lm = self.cur.landmark_of(which);
-            self.error_lm(
-                lm,
-                format!(
-                    "compound element '{}' nested too deeply",
-                    self.cur.elements[which].name
-                ),
-            );
+            self.error_lm(lm, format!("compound element '{}' nested too deeply", self.cur.elements[which].name));
             self.cur.elements[which].ty = self.error_type;
             return;
         }
@@ -1317,14 +1112,7 @@ impl<'a> Elaborator<'a> {
         }
     }
 
-    fn resolve(
-        &mut self,
-        class: &Rc<CompoundClass>,
-        nin: usize,
-        nout: usize,
-        args: &[String],
-        lm: &str,
-    ) -> Resolved {
+    fn resolve(&mut self, class: &Rc<CompoundClass>, nin: usize, nout: usize, args: &[String], lm: &str) -> Resolved {
         let mut closest: Option<(Rc<Body>, Vec<String>)> = None;
         let mut tried = 0usize;
         let mut current = Some(class.clone());
@@ -1363,8 +1151,7 @@ impl<'a> Elaborator<'a> {
             self.error_lm(lm.into(), format!("no match for '{sig}'"));
             self.error_lm(lm.into(), "candidates are:");
             for c in candidates {
-                let types: Vec<String> =
-                    c.scope[..c.nformals].iter().map(|v| v.1.clone()).collect();
+                let types: Vec<String> = c.scope[..c.nformals].iter().map(|v| v.1.clone()).collect();
                 let s = signature(&c.name, Some(&types), -1, c.ninputs, c.noutputs);
                 self.error_lm(c.landmark.clone(), format!("  {s}"));
             }
@@ -1384,13 +1171,11 @@ impl<'a> Elaborator<'a> {
         let mut map: Vec<Option<usize>> = vec![Some(ids[1]), Some(ids[2])];
         let mut i = 2;
         while i < body.elements.len() {
-            if self.cur.elements.len() >= MAX_ELEMENTS {
+            let max = self.opts.max_elements;
+            if self.cur.elements.len() >= max {
                 if !self.too_big {
                     self.too_big = true;
-                    self.error_lm(
-                        lm.to_string(),
-                        format!("configuration too large (more than {MAX_ELEMENTS} elements)"),
-                    );
+                    self.error_lm(lm.to_string(), format!("configuration too large (more than {max} elements)"));
                 }
                 return;
             }
@@ -1398,10 +1183,7 @@ impl<'a> Elaborator<'a> {
             let cname = format!("{ename}/{}", e.name);
             if let Some(&old) = self.cur.map.get(&cname) {
                 let old_lm = self.cur.landmark_of(old);
-                self.error_lm(
-                    lm.to_string(),
-                    format!("redeclaration of element '{cname}'"),
-                );
+                self.error_lm(lm.to_string(), format!("redeclaration of element '{cname}'"));
                 self.error_lm(old_lm, format!("'{cname}' previously declared here"));
                 map.push(None);
                 i += 1;
@@ -1422,10 +1204,8 @@ impl<'a> Elaborator<'a> {
             i += 1;
         }
         for c in &body.conns {
-            if let (Some(Some(f)), Some(Some(t))) = (map.get(c.from.element), map.get(c.to.element))
-            {
-                self.cur
-                    .connect(*f, c.from.port as i32, *t, c.to.port as i32);
+            if let (Some(Some(f)), Some(Some(t))) = (map.get(c.from.element), map.get(c.to.element)) {
+                self.cur.connect(*f, c.from.port as i32, *t, c.to.port as i32);
             }
         }
         for m in map.into_iter().skip(2).flatten() {
@@ -1444,18 +1224,8 @@ enum Resolved {
 }
 
 /// Click's compound signature text, e.g. `Foo($a, KW)[1 input, 1 output]`.
-fn signature(
-    name: &str,
-    formal_types: Option<&[String]>,
-    nargs: i64,
-    nin: usize,
-    nout: usize,
-) -> String {
-    let mut s = if name.is_empty() {
-        String::from("<anonymous>")
-    } else {
-        name.to_string()
-    };
+fn signature(name: &str, formal_types: Option<&[String]>, nargs: i64, nin: usize, nout: usize) -> String {
+    let mut s = if name.is_empty() { String::from("<anonymous>") } else { name.to_string() };
     if let Some(types) = formal_types
         && !types.is_empty()
     {
@@ -1474,10 +1244,7 @@ fn signature(
     }
     s.push('[');
     if formal_types.is_none() && nargs > 0 {
-        s.push_str(&format!(
-            "{nargs} argument{}, ",
-            if nargs == 1 { "" } else { "s" }
-        ));
+        s.push_str(&format!("{nargs} argument{}, ", if nargs == 1 { "" } else { "s" }));
     }
     s.push_str(&format!(
         "{nin} input{}, {nout} output{}]",
@@ -1491,20 +1258,13 @@ fn signature(
 /// formals (positional, then keywords — all mandatory — then an optional
 /// `__REST__`). Returns the value for each formal.
 fn assign_arguments(body: &Body, args: &[String]) -> Option<Vec<String>> {
-    let params: Vec<&str> = body.scope[..body.nformals]
-        .iter()
-        .map(|v| v.1.as_str())
-        .collect();
+    let params: Vec<&str> = body.scope[..body.nformals].iter().map(|v| v.1.as_str()).collect();
     if params.last().is_none_or(|p| p.is_empty()) {
         return (args.len() == params.len()).then(|| args.to_vec());
     }
     let rest = params.last() == Some(&"__REST__");
     let nvalues = if rest { params.len() - 1 } else { params.len() };
-    let npositional = params
-        .iter()
-        .take(nvalues)
-        .take_while(|p| p.is_empty())
-        .count();
+    let npositional = params.iter().take(nvalues).take_while(|p| p.is_empty()).count();
     let mut values = vec![String::new(); params.len()];
     let mut supplied = vec![false; nvalues];
     let mut used = vec![false; args.len()];
@@ -1514,10 +1274,7 @@ fn assign_arguments(body: &Body, args: &[String]) -> Option<Vec<String>> {
     for (i, arg) in args.iter().enumerate() {
         if npositional_supplied >= npositional {
             let matched = args::split_keyword(arg).and_then(|(kw, value)| {
-                params[npositional..nvalues]
-                    .iter()
-                    .position(|p| *p == kw)
-                    .map(|j| (j + npositional, value))
+                params[npositional..nvalues].iter().position(|p| *p == kw).map(|j| (j + npositional, value))
             });
             match matched {
                 Some((j, value)) => {
@@ -1543,17 +1300,11 @@ fn assign_arguments(body: &Body, args: &[String]) -> Option<Vec<String>> {
         }
         npositional_supplied += 1;
     }
-    if keyword_error || supplied.iter().any(|s| !s) || (npositional_supplied > npositional && !rest)
-    {
+    if keyword_error || supplied.iter().any(|s| !s) || (npositional_supplied > npositional && !rest) {
         return None;
     }
     if rest {
-        let leftover: Vec<&str> = args
-            .iter()
-            .zip(&used)
-            .filter(|(_, u)| !**u)
-            .map(|(a, _)| a.as_str())
-            .collect();
+        let leftover: Vec<&str> = args.iter().zip(&used).filter(|(_, u)| !**u).map(|(a, _)| a.as_str()).collect();
         values[nvalues] = leftover.join(", ");
     }
     Some(values)

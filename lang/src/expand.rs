@@ -24,11 +24,7 @@ pub struct Env {
 impl Env {
     pub fn new(parent: Option<Rc<Env>>) -> Env {
         let depth = parent.as_ref().map(|p| p.depth + 1).unwrap_or(0);
-        Env {
-            depth,
-            parent,
-            vars: Vec::new(),
-        }
+        Env { depth, parent, vars: Vec::new() }
     }
 
     /// Define `name`; an existing definition is replaced only when `replace`.
@@ -173,11 +169,7 @@ fn expand_at(config: &str, env: &Env, depth: usize) -> String {
                     }
                 };
                 out.push_str(&config[copied..dollar]);
-                let name: String = if nested {
-                    expand_at(name, env, depth + 1)
-                } else {
-                    name.into()
-                };
+                let name: String = if nested { expand_at(name, env, depth + 1) } else { name.into() };
                 copied = end;
                 match lookup_form(&name, form, env, depth) {
                     None => {
@@ -192,10 +184,7 @@ fn expand_at(config: &str, env: &Env, depth: usize) -> String {
                     Some(text) => {
                         if quote == b'"' {
                             let q = args::quote(&text);
-                            let inner = q
-                                .strip_prefix('"')
-                                .and_then(|q| q.strip_suffix('"'))
-                                .unwrap_or(&q);
+                            let inner = q.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(&q);
                             out.push_str(inner);
                         } else {
                             out.push_str(&text);
@@ -221,10 +210,7 @@ fn lookup_form(var: &str, form: u8, env: &Env, depth: usize) -> Option<String> {
     let mut default: Option<&str> = None;
     if form == b'{' {
         let t = var.trim_start();
-        let name_len = t
-            .bytes()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
-            .count();
+        let name_len = t.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
         name = &t[..name_len];
         let mut rest = t[name_len..].trim_start();
         if let Some(r) = rest.strip_prefix('[') {
@@ -243,10 +229,7 @@ fn lookup_form(var: &str, form: u8, env: &Env, depth: usize) -> Option<String> {
         Some(value) => {
             let value = expand_at(value, env, depth + 1);
             Some(match index {
-                Some(i) => args::split_spacevec(&value)
-                    .into_iter()
-                    .nth(i)
-                    .unwrap_or_default(),
+                Some(i) => args::split_spacevec(&value).into_iter().nth(i).unwrap_or_default(),
                 None => value,
             })
         }

@@ -18,10 +18,7 @@ pub struct Landmark {
 
 impl Landmark {
     pub fn new(file: impl Into<String>, line: u32) -> Self {
-        Landmark {
-            file: file.into(),
-            line,
-        }
+        Landmark { file: file.into(), line }
     }
 }
 

@@ -133,16 +133,9 @@ fn word(i: &str) -> IResult<&str, &str> {
 
 /// `$name`: returns the name (possibly empty when `$` is followed by a non-word char).
 fn variable(i: &str) -> IResult<&str, &str> {
-    let (rest, v) = recognize(pair(
-        tag("$"),
-        take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
-    ))
-    .parse(i)?;
+    let (rest, v) = recognize(pair(tag("$"), take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'))).parse(i)?;
     if v.len() == 1 {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            i,
-            nom::error::ErrorKind::Alpha,
-        )));
+        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Alpha)));
     }
     Ok((rest, &v[1..]))
 }
@@ -318,11 +311,7 @@ impl<'s> Lexer<'s> {
                 e += 1;
             }
             s = e;
-            let name = if name.is_empty() {
-                self.files[0].clone()
-            } else {
-                name
-            };
+            let name = if name.is_empty() { self.files[0].clone() } else { name };
             self.file = match self.files.iter().position(|f| *f == name) {
                 Some(i) => i,
                 None => {
@@ -502,25 +491,7 @@ mod tests {
     fn words_operators_and_lines() {
         let v = kinds("a/b :: Foo -> c[1]\n=> $x ... || elementclass // hi\n/* x\n */ d");
         let texts: Vec<&str> = v.iter().map(|t| t.1.as_str()).collect();
-        assert_eq!(
-            texts,
-            [
-                "a/b",
-                "::",
-                "Foo",
-                "->",
-                "c",
-                "[",
-                "1",
-                "]",
-                "=>",
-                "x",
-                "...",
-                "||",
-                "elementclass",
-                "d"
-            ]
-        );
+        assert_eq!(texts, ["a/b", "::", "Foo", "->", "c", "[", "1", "]", "=>", "x", "...", "||", "elementclass", "d"]);
         assert_eq!(v[9].0, TokenKind::Variable);
         assert_eq!(v[12].0, TokenKind::Elementclass);
         assert_eq!(v[13].2, 4);
@@ -573,16 +544,7 @@ mod tests {
 
     #[test]
     fn unterminated_things_do_not_panic() {
-        for src in [
-            "Foo(\"abc",
-            "Foo(/* x",
-            "Foo('",
-            "Foo(\\<12",
-            "/*",
-            "# 9 \"x",
-            "$",
-            "\u{e9}\u{e9}",
-        ] {
+        for src in ["Foo(\"abc", "Foo(/* x", "Foo('", "Foo(\\<12", "/*", "# 9 \"x", "$", "\u{e9}\u{e9}"] {
             let mut l = Lexer::new(src, "f");
             for _ in 0..10 {
                 let t = l.next_token();

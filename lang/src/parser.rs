@@ -56,22 +56,10 @@ pub fn parse(text: &str, filename: &str, source: usize) -> Parsed {
     };
     let stmts = p.statements(None);
     for e in core::mem::take(&mut p.lex.errors) {
-        let lm = landmark(
-            &p.lex.files,
-            Pos {
-                file: e.file,
-                line: e.line,
-                offset: e.offset,
-            },
-        );
-        p.diags
-            .push(Diagnostic::error(lm, e.message).at(source, e.offset));
+        let lm = landmark(&p.lex.files, Pos { file: e.file, line: e.line, offset: e.offset });
+        p.diags.push(Diagnostic::error(lm, e.message).at(source, e.offset));
     }
-    Parsed {
-        file: File { stmts },
-        files: p.lex.files,
-        diagnostics: p.diags,
-    }
+    Parsed { file: File { stmts }, files: p.lex.files, diagnostics: p.diags }
 }
 
 struct Parser<'s> {
@@ -86,11 +74,7 @@ struct Parser<'s> {
 }
 
 fn pos_of(t: &Token) -> Pos {
-    Pos {
-        file: t.file,
-        line: t.line,
-        offset: t.offset,
-    }
+    Pos { file: t.file, line: t.line, offset: t.offset }
 }
 
 impl<'s> Parser<'s> {
@@ -103,31 +87,21 @@ impl<'s> Parser<'s> {
     }
 
     fn here(&self) -> Pos {
-        Pos {
-            file: self.lex.file(),
-            line: self.lex.line(),
-            offset: self.lex.offset(),
-        }
+        Pos { file: self.lex.file(), line: self.lex.line(), offset: self.lex.offset() }
     }
 
     fn error_at(&mut self, pos: Pos, msg: impl Into<String>) {
         let lm = landmark(&self.lex.files, pos);
-        self.diags
-            .push(Diagnostic::error(lm, msg).at(self.source, pos.offset));
+        self.diags.push(Diagnostic::error(lm, msg).at(self.source, pos.offset));
     }
 
     fn warning_at(&mut self, pos: Pos, msg: impl Into<String>) {
         let lm = landmark(&self.lex.files, pos);
-        self.diags
-            .push(Diagnostic::warning(lm, msg).at(self.source, pos.offset));
+        self.diags.push(Diagnostic::warning(lm, msg).at(self.source, pos.offset));
     }
 
     fn syntax_error(&mut self, t: &Token) {
-        let what = if t.kind == TokenKind::Eof {
-            String::from("end of file")
-        } else {
-            t.text.clone()
-        };
+        let what = if t.kind == TokenKind::Eof { String::from("end of file") } else { t.text.clone() };
         self.error_at(pos_of(t), format!("syntax error near '{what}'"));
     }
 
@@ -141,10 +115,7 @@ impl<'s> Parser<'s> {
         if t.kind == kind {
             return true;
         }
-        self.error_at(
-            pos_of(&t),
-            format!("expected {}", Token::describe_kind(&kind)),
-        );
+        self.error_at(pos_of(&t), format!("expected {}", Token::describe_kind(&kind)));
         self.unlex(t);
         false
     }
@@ -178,18 +149,12 @@ impl<'s> Parser<'s> {
                         if self.lex.peek().is_char(b';') {
                             self.lex();
                         }
-                        out.push(Stmt::Require {
-                            args,
-                            pos: pos_of(&t),
-                        });
+                        out.push(Stmt::Require { args, pos: pos_of(&t) });
                     }
                 }
                 TokenKind::Define => {
                     if let Some(args) = self.parenthesized() {
-                        out.push(Stmt::Define {
-                            args,
-                            pos: pos_of(&t),
-                        });
+                        out.push(Stmt::Define { args, pos: pos_of(&t) });
                     }
                 }
                 TokenKind::Char(b';') => {}
@@ -277,10 +242,7 @@ impl<'s> Parser<'s> {
 
     /// A connection chain. Returns `None` when nothing was parsed.
     fn chain(&mut self) -> Option<Chain> {
-        let mut chain = Chain {
-            sections: Vec::new(),
-            connectors: Vec::new(),
-        };
+        let mut chain = Chain { sections: Vec::new(), connectors: Vec::new() };
         loop {
             let in_allowed = !chain.sections.is_empty();
             match self.section(in_allowed) {
@@ -301,15 +263,9 @@ impl<'s> Parser<'s> {
             };
             match t.kind {
                 TokenKind::Arrow | TokenKind::DoubleArrow => {
-                    let kind = if t.kind == TokenKind::Arrow {
-                        ConnectorKind::Arrow
-                    } else {
-                        ConnectorKind::DoubleArrow
-                    };
-                    chain.connectors.push(Connector {
-                        kind,
-                        pos: pos_of(&t),
-                    });
+                    let kind =
+                        if t.kind == TokenKind::Arrow { ConnectorKind::Arrow } else { ConnectorKind::DoubleArrow };
+                    chain.connectors.push(Connector { kind, pos: pos_of(&t) });
                 }
                 TokenKind::Ident
                 | TokenKind::Char(b'{')
@@ -345,30 +301,18 @@ impl<'s> Parser<'s> {
                 && last.elements.len() == 1
                 && matches!(last.elements[0].target, Target::Implicit { output: true });
         }
-        if chain.sections.is_empty() {
-            None
-        } else {
-            Some(chain)
-        }
+        if chain.sections.is_empty() { None } else { Some(chain) }
     }
 
     /// "input ports ignored at start of chain" / "output ports ignored at end of chain".
     fn check_useless_ports(&mut self, chain: &Chain) {
         let first = &chain.sections[0];
-        if first.elements.iter().any(|e| {
-            e.inputs
-                .as_ref()
-                .is_some_and(|p| !p.items.is_empty() || p.expandable)
-        }) {
+        if first.elements.iter().any(|e| e.inputs.as_ref().is_some_and(|p| !p.items.is_empty() || p.expandable)) {
             let pos = first.elements[0].pos;
             self.error_at(pos, "input ports ignored at start of chain");
         }
         let last = chain.sections.last().expect("nonempty");
-        if last.elements.iter().any(|e| {
-            e.outputs
-                .as_ref()
-                .is_some_and(|p| !p.items.is_empty() || p.expandable)
-        }) {
+        if last.elements.iter().any(|e| e.outputs.as_ref().is_some_and(|p| !p.items.is_empty() || p.expandable)) {
             self.error_at(last.end, "output ports ignored at end of chain");
         }
     }
@@ -401,10 +345,7 @@ impl<'s> Parser<'s> {
                         implicit = !in_allowed && (has_inputs || first_item);
                         if implicit && !has_inputs && !self.last_connection_ends_output {
                             let op = t.text.clone();
-                            self.warning_at(
-                                pos,
-                                format!("suggest 'input {op}' or '[0] {op}' to start connection"),
-                            );
+                            self.warning_at(pos, format!("suggest 'input {op}' or '[0] {op}' to start connection"));
                         }
                     } else if nested && t.is_char(b',') {
                         implicit = has_inputs;
@@ -449,8 +390,10 @@ impl<'s> Parser<'s> {
                         if nested && !in_allowed {
                             self.unlex(t);
                         } else {
+                            // Click consumes the offending token here (so a stray
+                            // `->` cannot stall the parser).
                             self.syntax_error(&t);
-                            if t.kind == TokenKind::Eof || !matches!(t.kind, TokenKind::Char(_)) {
+                            if t.kind == TokenKind::Eof {
                                 self.unlex(t);
                             }
                         }
@@ -460,14 +403,7 @@ impl<'s> Parser<'s> {
                     break;
                 }
             };
-            let mut e = ElementRef {
-                inputs,
-                target,
-                class: None,
-                config: None,
-                outputs: None,
-                pos,
-            };
+            let mut e = ElementRef { inputs, target, class: None, config: None, outputs: None, pos };
             let mut t = self.lex();
             if t.kind == TokenKind::DoubleColon {
                 let c = self.lex();
@@ -506,19 +442,10 @@ impl<'s> Parser<'s> {
             }
         }
         let next = self.lex.peek().clone();
-        if any_implicit
-            && in_allowed
-            && matches!(next.kind, TokenKind::Arrow | TokenKind::DoubleArrow)
-        {
-            self.error_at(
-                pos_of(&next),
-                "implicit ports used in the middle of a chain",
-            );
+        if any_implicit && in_allowed && matches!(next.kind, TokenKind::Arrow | TokenKind::DoubleArrow) {
+            self.error_at(pos_of(&next), "implicit ports used in the middle of a chain");
         }
-        Some(Section {
-            elements,
-            end: self.here(),
-        })
+        Some(Section { elements, end: self.here() })
     }
 
     /// `( statements )` after the `(`; consumes the `)`.
@@ -567,21 +494,14 @@ impl<'s> Parser<'s> {
             self.skip_to_close(b'{', b'}');
             return None;
         }
-        let mut body = ClassBody {
-            alternatives: Vec::new(),
-            extends: false,
-            pos,
-        };
+        let mut body = ClassBody { alternatives: Vec::new(), extends: false, pos };
         loop {
             let t = self.lex();
             if t.kind == TokenKind::ThreeDots {
                 body.extends = true;
                 let n = self.lex();
                 if body.alternatives.is_empty() || !n.is_char(b'}') {
-                    self.error_at(
-                        pos_of(&n),
-                        "'...' should occur last, after one or more compounds",
-                    );
+                    self.error_at(pos_of(&n), "'...' should occur last, after one or more compounds");
                 }
                 if n.is_char(b'}') && !body.alternatives.is_empty() {
                     break;
@@ -597,11 +517,7 @@ impl<'s> Parser<'s> {
             let stmts = self.statements(Some(b'}'));
             self.last_connection_ends_output = saved;
             self.compound_depth -= 1;
-            body.alternatives.push(CompoundDef {
-                formals,
-                body: stmts,
-                pos: alt_pos,
-            });
+            body.alternatives.push(CompoundDef { formals, body: stmts, pos: alt_pos });
             let t = self.lex();
             if t.kind != TokenKind::DoubleBar {
                 if t.kind == TokenKind::Eof {
@@ -649,10 +565,7 @@ impl<'s> Parser<'s> {
                 if let Some(k) = &keyword
                     && formals.iter().any(|f| f.keyword.as_ref() == Some(k))
                 {
-                    self.error_at(
-                        pos,
-                        format!("repeated keyword parameter '{k}' in compound element"),
-                    );
+                    self.error_at(pos, format!("repeated keyword parameter '{k}' in compound element"));
                 }
                 if !order_error && let Some(prev) = formals.last() {
                     let prev_rest = prev.keyword.as_deref() == Some("__REST__");
@@ -724,20 +637,14 @@ mod tests {
     use super::*;
 
     fn errors(src: &str) -> Vec<String> {
-        parse(src, "t", 0)
-            .diagnostics
-            .iter()
-            .map(|d| d.click_text().trim_end().into())
-            .collect()
+        parse(src, "t", 0).diagnostics.iter().map(|d| d.click_text().trim_end().into()).collect()
     }
 
     #[test]
     fn chain_with_ports_and_declarations() {
         let p = parse("a :: Foo(1, 2) [1] -> [2] b, c => d;", "t", 0);
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        let Stmt::Chain(c) = &p.file.stmts[0] else {
-            panic!()
-        };
+        let Stmt::Chain(c) = &p.file.stmts[0] else { panic!() };
         assert_eq!(c.sections.len(), 3);
         let a = &c.sections[0].elements[0];
         assert_eq!(a.target, Target::Name("a".into()));
@@ -752,109 +659,43 @@ mod tests {
     fn port_lists_ranges_and_expandable() {
         let p = parse("a [0, 2-4] => [] b; c [1,] -> d;", "t", 0);
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        let Stmt::Chain(c) = &p.file.stmts[0] else {
-            panic!()
-        };
-        assert_eq!(
-            c.sections[0].elements[0]
-                .outputs
-                .as_ref()
-                .unwrap()
-                .flatten(),
-            [0, 2, 3, 4]
-        );
-        assert_eq!(
-            c.sections[1].elements[0].inputs.as_ref().unwrap().flatten(),
-            [0, -1]
-        );
-        let Stmt::Chain(c) = &p.file.stmts[1] else {
-            panic!()
-        };
-        assert_eq!(
-            c.sections[0].elements[0]
-                .outputs
-                .as_ref()
-                .unwrap()
-                .flatten(),
-            [1, -1]
-        );
+        let Stmt::Chain(c) = &p.file.stmts[0] else { panic!() };
+        assert_eq!(c.sections[0].elements[0].outputs.as_ref().unwrap().flatten(), [0, 2, 3, 4]);
+        assert_eq!(c.sections[1].elements[0].inputs.as_ref().unwrap().flatten(), [0, -1]);
+        let Stmt::Chain(c) = &p.file.stmts[1] else { panic!() };
+        assert_eq!(c.sections[0].elements[0].outputs.as_ref().unwrap().flatten(), [1, -1]);
     }
 
     #[test]
     fn implicit_ports_in_compounds() {
-        let p = parse(
-            "elementclass F { [1] -> a -> [2]; input -> b -> output }",
-            "t",
-            0,
-        );
+        let p = parse("elementclass F { [1] -> a -> [2]; input -> b -> output }", "t", 0);
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        let Stmt::ElementClass(d) = &p.file.stmts[0] else {
-            panic!()
-        };
+        let Stmt::ElementClass(d) = &p.file.stmts[0] else { panic!() };
         let ClassDef::Body(b) = &d.def else { panic!() };
-        let Stmt::Chain(c) = &b.alternatives[0].body[0] else {
-            panic!()
-        };
-        assert_eq!(
-            c.sections[0].elements[0].target,
-            Target::Implicit { output: false }
-        );
-        assert_eq!(
-            c.sections[0].elements[0]
-                .outputs
-                .as_ref()
-                .unwrap()
-                .flatten(),
-            [1]
-        );
-        assert_eq!(
-            c.sections[2].elements[0].target,
-            Target::Implicit { output: true }
-        );
-        assert_eq!(
-            c.sections[2].elements[0].inputs.as_ref().unwrap().flatten(),
-            [2]
-        );
+        let Stmt::Chain(c) = &b.alternatives[0].body[0] else { panic!() };
+        assert_eq!(c.sections[0].elements[0].target, Target::Implicit { output: false });
+        assert_eq!(c.sections[0].elements[0].outputs.as_ref().unwrap().flatten(), [1]);
+        assert_eq!(c.sections[2].elements[0].target, Target::Implicit { output: true });
+        assert_eq!(c.sections[2].elements[0].inputs.as_ref().unwrap().flatten(), [2]);
     }
 
     #[test]
     fn formals_overloads_and_extension() {
-        let p = parse(
-            "elementclass F { $a, KW $b, __REST__ $r | Idle || $x | Idle || ... }",
-            "t",
-            0,
-        );
+        let p = parse("elementclass F { $a, KW $b, __REST__ $r | Idle || $x | Idle || ... }", "t", 0);
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        let Stmt::ElementClass(d) = &p.file.stmts[0] else {
-            panic!()
-        };
+        let Stmt::ElementClass(d) = &p.file.stmts[0] else { panic!() };
         let ClassDef::Body(b) = &d.def else { panic!() };
         assert_eq!(b.alternatives.len(), 2);
         assert!(b.extends);
-        assert_eq!(
-            b.alternatives[0].formals[1],
-            Formal {
-                keyword: Some("KW".into()),
-                name: "b".into()
-            }
-        );
+        assert_eq!(b.alternatives[0].formals[1], Formal { keyword: Some("KW".into()), name: "b".into() });
     }
 
     #[test]
     fn syntax_errors_in_click_words() {
         assert_eq!(errors("a -> ;"), ["t:1: syntax error near ';'"]);
-        assert_eq!(
-            errors("a [x] -> b"),
-            ["t:1: syntax error: port number should be integer"]
-        );
-        assert_eq!(
-            errors("elementclass { }"),
-            ["t:1: expected element type name"]
-        );
-        assert_eq!(
-            errors("elementclass F { $a, $a | }"),
-            ["t:1: parameter '$a' multiply defined"]
-        );
+        assert_eq!(errors("a [x] -> b"), ["t:1: syntax error: port number should be integer"]);
+        assert_eq!(errors("elementclass { }"), ["t:1: expected element type name"]);
+        assert_eq!(errors("elementclass F { $a, $a | }"), ["t:1: parameter '$a' multiply defined"]);
         assert_eq!(
             errors("elementclass F { K $a, $b | }"),
             [
@@ -862,10 +703,7 @@ mod tests {
             ]
         );
         assert_eq!(errors("elementclass F { a :: Idle"), ["t:1: expected '}'"]);
-        assert_eq!(
-            errors("a :: ;"),
-            ["t:1: missing element type in declaration"]
-        );
+        assert_eq!(errors("a :: ;"), ["t:1: missing element type in declaration"]);
         assert_eq!(errors("x :: Idle }"), ["t:1: syntax error near '}'"]);
         assert_eq!(errors("require x"), ["t:1: expected '('"]);
     }
@@ -877,10 +715,7 @@ mod tests {
             s.push_str("elementclass F { ");
         }
         let e = errors(&s);
-        assert!(
-            e.iter()
-                .any(|m| m.contains("maximum compound element nesting depth exceeded"))
-        );
+        assert!(e.iter().any(|m| m.contains("maximum compound element nesting depth exceeded")));
         let g = String::from("a -> ") + &"(".repeat(10_000);
         let e = errors(&g);
         assert!(e.iter().any(|m| m.contains("nesting depth exceeded")));

@@ -31,10 +31,7 @@ fn unparse_requirements(flat: &FlatConfig, out: &mut String) {
         out.push_str(&r.kind);
         if !r.value.is_empty() {
             out.push(' ');
-            let plain = r
-                .value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b));
+            let plain = r.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b));
             if plain {
                 out.push_str(&r.value);
             } else {
@@ -65,11 +62,8 @@ fn unparse_connections(flat: &FlatConfig, out: &mut String) {
     let conns = &flat.connections;
     let n = conns.len();
     // Connections out of each (element, port), to find successors without a scan.
-    let mut by_from: Vec<(usize, usize, usize)> = conns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.from.element, c.from.port, i))
-        .collect();
+    let mut by_from: Vec<(usize, usize, usize)> =
+        conns.iter().enumerate().map(|(i, c)| (c.from.element, c.from.port, i)).collect();
     by_from.sort_unstable();
     let mut next: Vec<Option<usize>> = vec![None; n];
     let mut start = vec![true; n];
