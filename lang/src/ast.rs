@@ -344,3 +344,57 @@ impl fmt::Display for File {
         write_stmts(f, &self.stmts, 0)
     }
 }
+
+// ---------------------------------------------------------------- comparison
+
+impl File {
+    /// The same tree with every source position zeroed, for comparing trees parsed
+    /// from different texts.
+    pub fn without_positions(&self) -> File {
+        let mut f = self.clone();
+        f.stmts.iter_mut().for_each(zero_stmt);
+        f
+    }
+}
+
+fn zero_stmt(s: &mut Stmt) {
+    match s {
+        Stmt::Chain(c) => {
+            for sec in &mut c.sections {
+                sec.end = Pos::default();
+                sec.elements.iter_mut().for_each(zero_element);
+            }
+            c.connectors.iter_mut().for_each(|k| k.pos = Pos::default());
+        }
+        Stmt::ElementClass(d) => {
+            d.pos = Pos::default();
+            if let ClassDef::Body(b) = &mut d.def {
+                zero_body(b);
+            }
+        }
+        Stmt::Require { pos, .. } | Stmt::Define { pos, .. } => *pos = Pos::default(),
+    }
+}
+
+fn zero_body(b: &mut ClassBody) {
+    b.pos = Pos::default();
+    for alt in &mut b.alternatives {
+        alt.pos = Pos::default();
+        alt.body.iter_mut().for_each(zero_stmt);
+    }
+}
+
+fn zero_element(e: &mut ElementRef) {
+    e.pos = Pos::default();
+    match &mut e.target {
+        Target::Compound(b) => zero_body(b),
+        Target::Group { body, end } => {
+            *end = Pos::default();
+            body.iter_mut().for_each(zero_stmt);
+        }
+        Target::Name(_) | Target::Implicit { .. } => {}
+    }
+    if let Some(ClassRef::Compound(b)) = &mut e.class {
+        zero_body(b);
+    }
+}
