@@ -113,6 +113,17 @@ const PLANNED_CLASSES: &[&str] = &[
     "FromDevice",
     "ToDevice",
     "KernelTun",
+    // The classification issue's.
+    "Classifier",
+    "IPClassifier",
+    "IPFilter",
+    "IPRewriter",
+    "IPRewriterPatterns",
+    "TCPRewriter",
+    "UDPRewriter",
+    "IPAddrRewriter",
+    "IPAddrPairRewriter",
+    "RoundRobinIPMapper",
 ];
 
 /// Click's router checks without running anything; returns error lines in Click's

@@ -12,7 +12,7 @@
 mod driver;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
@@ -289,8 +289,9 @@ fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
             return 1;
         }
     };
-    // click-flatten is a tool: it does not need to know the element classes.
-    let out = read_config(&cfg, style == Style::Rich);
+    // Flattening is a tool's job: like click-flatten it does not need to know the
+    // element classes (unknown names used as elements are classes).
+    let out = read_config(&cfg, false);
     print_diagnostics(&out.diagnostics, &out.sources, style);
     if has_errors(&out.diagnostics) {
         return 1;
@@ -326,21 +327,18 @@ fn check_main(args: Vec<OsString>) -> i32 {
         }
         failed = !errors.is_empty();
     }
-    let nwarn = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     if failed {
-        1
-    } else {
-        if std::io::stderr().is_terminal() || nwarn > 0 {
-            eprintln!(
-                "{}: ok: {} elements, {} connections{}",
-                cfg.filename,
-                out.flat.elements.len(),
-                out.flat.connections.len(),
-                if nwarn > 0 { format!(", {nwarn} warnings") } else { String::new() }
-            );
-        }
-        0
+        return 1;
     }
+    let nwarn = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    println!(
+        "{}: ok: {} elements, {} connections{}",
+        cfg.filename,
+        out.flat.elements.len(),
+        out.flat.connections.len(),
+        if nwarn > 0 { format!(", {nwarn} warnings") } else { String::new() }
+    );
+    0
 }
 
 /// The flat router as a Graphviz digraph: one node per element (name and class),
@@ -353,11 +351,22 @@ fn to_dot(flat: &FlatConfig) -> String {
     for (i, e) in flat.elements.iter().enumerate() {
         s.push_str(&format!("  n{i} [label=\"{}\\n:: {}\"];\n", esc(&e.name), esc(&e.class)));
     }
+    // Port numbers label the edge ends of elements with more than one port on that side.
+    let mut nports = vec![[0usize; 2]; flat.elements.len()];
     for c in &flat.connections {
-        s.push_str(&format!(
-            "  n{} -> n{} [taillabel=\"{}\", headlabel=\"{}\"];\n",
-            c.from.element, c.to.element, c.from.port, c.to.port
-        ));
+        nports[c.to.element][0] = nports[c.to.element][0].max(c.to.port + 1);
+        nports[c.from.element][1] = nports[c.from.element][1].max(c.from.port + 1);
+    }
+    for c in &flat.connections {
+        let mut attrs = Vec::new();
+        if nports[c.from.element][1] > 1 {
+            attrs.push(format!("taillabel=\"{}\"", c.from.port));
+        }
+        if nports[c.to.element][0] > 1 {
+            attrs.push(format!("headlabel=\"{}\"", c.to.port));
+        }
+        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
+        s.push_str(&format!("  n{} -> n{}{attrs};\n", c.from.element, c.to.element));
     }
     s.push_str("}\n");
     s

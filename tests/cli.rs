@@ -1,0 +1,158 @@
+//! The `oxclick` binary end to end: its subcommands and its Click personalities.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_oxclick"))
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oxclick-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A symlink to the binary under another name, as Click's scripts call it.
+fn personality(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    std::os::unix::fs::symlink(bin(), &p).unwrap();
+    p
+}
+
+fn run(cmd: &Path, args: &[&str], dir: &Path, stdin: &str) -> Output {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_reports_all_errors_with_snippets() {
+    let d = tempdir("check");
+    std::fs::write(d.join("bad.click"), "a :: Idle;\na :: Idle;\nb -> Discard;\nx :: NoSuchClass;\n").unwrap();
+    let o = run(&bin(), &["check", "bad.click"], &d, "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.click:2: redeclaration of element 'a'\n    a :: Idle;\n    ^\n"), "{err}");
+    assert!(err.contains("bad.click:1: element 'a' previously declared here"), "{err}");
+    assert!(err.contains("bad.click:3: undeclared element 'b'"), "{err}");
+    assert!(err.contains("bad.click:4: unknown element class 'NoSuchClass'"), "{err}");
+}
+
+#[test]
+fn check_accepts_the_bundled_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = run(&bin(), &["check", "examples/firewall.click"], root, "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "examples/firewall.click: ok: 21 elements, 20 connections\n");
+}
+
+#[test]
+fn flatten_names_compound_parts_like_click() {
+    let d = tempdir("flatten");
+    let src = "elementclass F { $x | input -> Print($x) -> output }\nIdle -> F(hi) -> f :: F(there) -> Discard;\n";
+    let o = run(&bin(), &["flatten", "-e", src], &d, "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "Idle@1 :: Idle;\nDiscard@4 :: Discard;\nF@2/Print@1 :: Print(hi);\nf/Print@1 :: Print(there);\n\n\
+         Idle@1 -> F@2/Print@1\n    -> f/Print@1\n    -> Discard@4;\n"
+    );
+}
+
+#[test]
+fn command_line_definitions_and_stdin() {
+    let d = tempdir("vars");
+    let o = run(&bin(), &["flatten", "-", "N=7"], &d, "Print($N);");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "Print@1 :: Print(7);\n\n");
+}
+
+#[test]
+fn click_flatten_personality_is_a_tool() {
+    let d = tempdir("cf");
+    let cf = personality(&d, "click-flatten");
+    // Unknown names are classes to the tool, and errors carry no snippets.
+    let o = run(&cf, &["-e", "A -> B"], &d, "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "A@1 :: A;\nB@2 :: B;\n\nA@1 -> B@2;\n");
+    let o = run(&cf, &["-o/dev/null", "-e", "elementclass F { A -> B; }\nA :: Idle;"], &d, "");
+    assert_eq!(text(&o.stderr), "config:2: class 'A' used as element name\n");
+    let out = d.join("out.click");
+    let o = run(&cf, &["-o", out.to_str().unwrap(), "-e", "Idle -> Discard"], &d, "");
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read_to_string(out).unwrap(),
+        "Idle@1 :: Idle;\nDiscard@2 :: Discard;\n\nIdle@1 -> Discard@2;\n"
+    );
+}
+
+#[test]
+fn click_personality_reports_in_clicks_form() {
+    let d = tempdir("click");
+    let click = personality(&d, "click");
+    let o = run(&click, &["-q"], &d, "# 3 \"A\"\nx :: Idle;\n# 1 \"B\"\nx :: Idle;\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "B:1: redeclaration of element 'x'\nA:3: element 'x' previously declared here\n");
+}
+
+#[test]
+fn buildtool_provides() {
+    let d = tempdir("bt");
+    let bt = personality(&d, "click-buildtool");
+    assert!(run(&bt, &["provides", "Counter", "Discard", "userlevel"], &d, "").status.success());
+    assert_eq!(run(&bt, &["provides", "Counter", "NoSuchElement"], &d, "").status.code(), Some(1));
+}
+
+#[test]
+fn dot_output_and_rendering() {
+    let d = tempdir("dot");
+    let o = run(&bin(), &["dot", "-e", "t :: Tee; Idle -> t; t [1] -> Discard; t -> Discard"], &d, "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let dot = text(&o.stdout);
+    assert!(dot.starts_with("digraph oxclick {"), "{dot}");
+    assert!(dot.contains("[label=\"t\\n:: Tee\"]"), "{dot}");
+    assert!(dot.contains("n0 -> n2 [taillabel=\"1\"];"), "{dot}");
+    // Rendering needs Graphviz, which the project's CI installs.
+    if Command::new("dot").arg("-V").output().is_ok() {
+        let svg = d.join("g.svg");
+        let o = run(&bin(), &["dot", "-e", "Idle -> Discard", "-o", svg.to_str().unwrap()], &d, "");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(std::fs::read_to_string(svg).unwrap().contains("<svg"));
+    } else {
+        eprintln!("dot_output_and_rendering: Graphviz not installed; SVG rendering not checked");
+    }
+}
+
+#[test]
+fn help_teaches() {
+    let d = tempdir("help");
+    let o = run(&bin(), &["--help"], &d, "");
+    assert!(o.status.success());
+    let h = text(&o.stdout);
+    for want in ["-e, --expression", "-h, --handler", "oxclick check FILE", "click-flatten"] {
+        assert!(h.contains(want), "missing {want} in help:\n{h}");
+    }
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let d = tempdir("missing");
+    let o = run(&bin(), &["check", "nope.click"], &d, "");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "nope.click: No such file or directory\n");
+}
