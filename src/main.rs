@@ -247,21 +247,47 @@ fn parse_args<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
     })
 }
 
+/// Commands that read one configuration.
+trait ReadsConfig: Parser {
+    fn input(&self) -> &Input;
+}
+
+impl ReadsConfig for DriverArgs {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+}
+
+impl ReadsConfig for ToolArgs {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+}
+
+/// Parse a command's arguments, read its configuration and print the diagnostics.
+/// `Err` carries the exit code when there is nothing more to do.
+fn front<A: ReadsConfig>(
+    args: Vec<OsString>,
+    prog: &str,
+    driver_mode: bool,
+    style: Style,
+) -> Result<(A, Config, Output), i32> {
+    let a: A = parse_args(args)?;
+    let cfg = load_config(a.input(), prog).map_err(|e| {
+        eprintln!("{e}");
+        1
+    })?;
+    let out = read_config(&cfg, driver_mode);
+    print_diagnostics(&out.diagnostics, &out.sources, style);
+    Ok((a, cfg, out))
+}
+
 fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
-    let a: DriverArgs = match parse_args(args) {
-        Ok(a) => a,
+    let prog = if style == Style::Click { "click" } else { "oxclick" };
+    let (a, cfg, out) = match front::<DriverArgs>(args, prog, true, style) {
+        Ok(x) => x,
         Err(c) => return c,
     };
-    let prog = if style == Style::Click { "click" } else { "oxclick" };
-    let cfg = match load_config(&a.input, prog) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let out = read_config(&cfg, true);
-    print_diagnostics(&out.diagnostics, &out.sources, style);
     if has_errors(&out.diagnostics) {
         return 1;
     }
@@ -278,21 +304,12 @@ fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
 }
 
 fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
-    let a: ToolArgs = match parse_args(args) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let cfg = match load_config(&a.input, prog) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
     // Flattening is a tool's job: like click-flatten it does not need to know the
     // element classes (unknown names used as elements are classes).
-    let out = read_config(&cfg, false);
-    print_diagnostics(&out.diagnostics, &out.sources, style);
+    let (a, _, out) = match front::<ToolArgs>(args, prog, false, style) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
     if has_errors(&out.diagnostics) {
         return 1;
     }
@@ -306,19 +323,10 @@ fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
 }
 
 fn check_main(args: Vec<OsString>) -> i32 {
-    let a: ToolArgs = match parse_args(args) {
-        Ok(a) => a,
+    let (_, cfg, out) = match front::<ToolArgs>(args, "oxclick check", true, Style::Rich) {
+        Ok(x) => x,
         Err(c) => return c,
     };
-    let cfg = match load_config(&a.input, "oxclick check") {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let out = read_config(&cfg, true);
-    print_diagnostics(&out.diagnostics, &out.sources, Style::Rich);
     let mut failed = has_errors(&out.diagnostics);
     if !failed {
         let errors = driver::check(&out.flat);
@@ -373,19 +381,10 @@ fn to_dot(flat: &FlatConfig) -> String {
 }
 
 fn dot_main(args: Vec<OsString>) -> i32 {
-    let a: ToolArgs = match parse_args(args) {
-        Ok(a) => a,
+    let (a, _, out) = match front::<ToolArgs>(args, "oxclick dot", true, Style::Rich) {
+        Ok(x) => x,
         Err(c) => return c,
     };
-    let cfg = match load_config(&a.input, "oxclick dot") {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let out = read_config(&cfg, true);
-    print_diagnostics(&out.diagnostics, &out.sources, Style::Rich);
     if has_errors(&out.diagnostics) {
         return 1;
     }

@@ -672,8 +672,17 @@ impl<'a> Elaborator<'a> {
         let tool_mode = self.opts.is_primitive.is_none();
         let mut groups = Vec::with_capacity(states.len());
         for (st, p) in states.into_iter().zip(ports) {
-            let existing = self.cur.map.get(&st.name).copied();
-            let element = if st.ty.is_some() || existing.is_none() {
+            let existing = self.cur.map.get(&st.name).copied().filter(|_| st.ty.is_none());
+            let element = if let Some(idx) = existing {
+                if st.decl.is_some() {
+                    self.error(st.pos, format!("redeclaration of element '{}'", st.name));
+                    if self.cur.elements[idx].ty != self.tunnel_type {
+                        let lm = self.cur.landmark_of(idx);
+                        self.error_lm(lm, format!("element '{}' previously declared here", st.name));
+                    }
+                }
+                idx
+            } else {
                 let mut ty = st.ty;
                 let decl_is_own_name = tool_mode && st.decl.is_some_and(|d| self.types[d].name == st.name);
                 if st.decl.is_some() && (ty.is_some() || decl_is_own_name) {
@@ -688,16 +697,6 @@ impl<'a> Elaborator<'a> {
                 let class = ty.or(st.decl).unwrap_or(self.error_type);
                 let lm = self.landmark_struct(st.pos);
                 self.get_element(&name, class, st.config, lm, Some((self.source, st.pos.offset)))
-            } else {
-                let idx = existing.expect("checked");
-                if st.decl.is_some() {
-                    self.error(st.pos, format!("redeclaration of element '{}'", st.name));
-                    if self.cur.elements[idx].ty != self.tunnel_type {
-                        let lm = self.cur.landmark_of(idx);
-                        self.error_lm(lm, format!("element '{}' previously declared here", st.name));
-                    }
-                }
-                idx
             };
             groups.push(PortGroup { element, ports: p });
         }

@@ -122,11 +122,8 @@ fn word_part(i: &str) -> IResult<&str, &str> {
 /// by a word character ends the word (so `a//comment` and `a/*x*/` lex as `a`).
 fn word(i: &str) -> IResult<&str, &str> {
     let (mut rest, _) = word_part(i)?;
-    loop {
-        match pair(tag("/"), word_part).parse(rest) {
-            Ok((r, _)) => rest = r,
-            Err(_) => break,
-        }
+    while let Ok((r, _)) = pair(tag("/"), word_part).parse(rest) {
+        rest = r;
     }
     Ok((rest, &i[..i.len() - rest.len()]))
 }
