@@ -16,6 +16,7 @@
 //! - [`evtchn`]: the 2-level event channel bitmaps in shared_info.
 //! - [`pvclock`]: Xen system time from the TSC.
 //! - [`heap`]: the guest's allocator; [`memmap`]: the RAM it may use.
+//! - [`netfront`]: the Xen network frontend (rx-copy, several vifs).
 
 #![cfg_attr(not(test), no_std)]
 
@@ -27,6 +28,7 @@ pub mod evtchn;
 pub mod grant;
 pub mod heap;
 pub mod memmap;
+pub mod netfront;
 pub mod pvclock;
 pub mod ring;
 pub mod xenbus;
