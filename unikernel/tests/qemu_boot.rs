@@ -162,3 +162,13 @@ fn loaded_image_stays_far_below_two_mib() {
     let kib: u64 = image.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!(kib < 512, "image is {kib} KiB in memory");
 }
+
+#[test]
+fn stack_overflow_hits_the_guard_page() {
+    if !qemu_available() {
+        return;
+    }
+    let run = boot(16, "test-stack-overflow");
+    assert_eq!(run.status, EXIT_CRASH, "log:\n{}", run.log);
+    assert!(run.log.contains("oxclick: FATAL: CPU exception stack overflow"), "log:\n{}", run.log);
+}

@@ -129,6 +129,11 @@ impl BootInfo {
         core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
     }
 
+    /// The value of `key=value` on the command line.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.cmdline().split_ascii_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+    }
+
     /// Whether the command line holds `word` as a whole word.
     pub fn has_flag(&self, word: &str) -> bool {
         self.cmdline().split_ascii_whitespace().any(|w| w == word)

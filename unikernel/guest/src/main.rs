@@ -14,8 +14,10 @@
 //! `oxclick: shutdown (reason)`, `oxclick: FATAL: ...`.
 //!
 //! Command line (xl `cmdline=`/`extra=`, QEMU `-append`): `selftest` runs
-//! the Xen self-test and powers off; `quiet-debugcon` stops port 0xe9 output
-//! once the PV console works; `test-fault` and `test-panic` crash on purpose.
+//! the Xen self-test and powers off; `netcheck[=OURS/PEER]` ARPs for the
+//! peer on every vif and reports; `quiet-debugcon` stops port 0xe9 output
+//! once the PV console works; `test-fault`, `test-panic` and
+//! `test-stack-overflow` crash on purpose.
 //!
 //! Exit status: under Xen, SCHEDOP_shutdown poweroff (normal) or crash;
 //! under QEMU with isa-debug-exit, status 33 (normal) or 35 (crash).
@@ -32,6 +34,8 @@ mod fatal;
 mod global;
 mod heap;
 mod libc;
+mod net;
+mod netcheck;
 mod platform;
 mod selftest;
 mod xen;
@@ -80,7 +84,6 @@ extern "C" fn oxclick_main(start_info_paddr: u64) -> ! {
         boot.cmdline()
     );
 
-    test_hooks(&boot);
     match xen_cpuid {
         None => bare_main(&boot),
         Some(cpuid) => xen_main(cpuid, &boot),
@@ -88,7 +91,8 @@ extern "C" fn oxclick_main(start_info_paddr: u64) -> ! {
 }
 
 /// Deliberate failures, so tests can check that crashes are visible:
-/// `test-fault` touches unmapped memory, `test-panic` panics.
+/// `test-fault` touches unmapped memory, `test-panic` panics,
+/// `test-stack-overflow` runs off the boot stack.
 fn test_hooks(boot: &BootInfo) {
     if boot.has_flag("test-fault") {
         log!("oxclick: test-fault: reading unmapped memory");
@@ -99,11 +103,25 @@ fn test_hooks(boot: &BootInfo) {
     if boot.has_flag("test-panic") {
         panic!("test-panic requested on the command line");
     }
+    if boot.has_flag("test-stack-overflow") {
+        log!("oxclick: test-stack-overflow: recursing");
+        log!("oxclick: test-stack-overflow: returned {}?", recurse(0));
+    }
+}
+
+/// Unbounded recursion with a real frame (for `test-stack-overflow`).
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if core::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(frame[depth as usize % 32])
 }
 
 /// No hypervisor: we run under plain QEMU. Check what can be checked
 /// without Xen and exit QEMU with the result.
-fn bare_main(_boot: &BootInfo) -> ! {
+fn bare_main(boot: &BootInfo) -> ! {
+    test_hooks(boot);
     log!("oxclick: no Xen hypervisor (CPUID 0x40000000 has no XenVMMXenVMM signature)");
     match selftest::runtime_basics() {
         Ok(()) => {
@@ -121,6 +139,53 @@ pub struct Domain {
     pub xs: Xenstore,
     pub domid: DomId,
     pub grants: oxclick_unikernel::grant::Grants,
+    pub net: net::Net,
+}
+
+impl Domain {
+    /// One turn of the event loop: [`Self::service`], then [`Self::sleep`].
+    pub fn run_once(&mut self, deadline: u64, on_packet: &mut dyn FnMut(usize, &[u8])) {
+        self.service(on_packet);
+        self.sleep(deadline);
+    }
+
+    /// Handle watch events (shutdown requests, backend state changes) and
+    /// hand received packets to `on_packet(vif position, frame)`.
+    pub fn service(&mut self, on_packet: &mut dyn FnMut(usize, &[u8])) {
+        // Watch events may already sit in the client's queue (read while
+        // waiting for a reply), so look there before sleeping.
+        loop {
+            match self.xs.next_watch_event(false) {
+                Ok(Some(event)) if event.token == SHUTDOWN_TOKEN => check_shutdown(self),
+                Ok(Some(event)) => {
+                    let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
+                    if !self.net.on_watch(&event.token, &mut self.xs, &mut platform) {
+                        log!("oxclick: unexpected watch event {} ({})", event.path, event.token);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => fatal::crash(format_args!("xenstore: {e}")),
+            }
+        }
+        let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
+        self.net.receive(&mut platform, |vif, frame| on_packet(vif, frame));
+    }
+
+    /// Sleep until an event channel of ours fires or Xen system time
+    /// reaches `deadline`.
+    pub fn sleep(&mut self, deadline: u64) {
+        let mut ports: alloc::vec::Vec<u32> = self.net.ports().collect();
+        let xs_port = self.xs.transport().port();
+        ports.push(xs_port);
+        self.xen.poll(&ports, deadline);
+        self.xen.take_pending(xs_port);
+    }
+
+    /// Send a frame on vif position `vif`.
+    pub fn send(&mut self, vif: usize, frame: &[u8]) -> Result<(), oxclick_unikernel::netfront::NetError> {
+        let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
+        self.net.send(vif, frame, &mut platform)
+    }
 }
 
 /// Token of the `control/shutdown` watch.
@@ -155,6 +220,8 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
         }
         None => log!("oxclick: no PV console; logging to port 0xe9 only"),
     }
+    // After the console, so the crash report reaches xenconsoled's log too.
+    test_hooks(boot);
 
     let mut xs = match xen::store::connect(xen) {
         Ok(xs) => xs,
@@ -184,7 +251,10 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
         let _ = xs.write(NO_TX, feature, b"1");
     }
 
-    let mut domain = Domain { xen, xs, domid, grants };
+    let mut grants = grants;
+    let net = net::Net::start(&mut xs, &mut net::GuestPlatform { xen, grants: &mut grants });
+    let mut domain = Domain { xen, xs, domid, grants, net };
+
     if boot.has_flag("selftest") {
         let outcome = match selftest::xen(&mut domain) {
             Ok(()) => {
@@ -199,27 +269,53 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
         finish(outcome);
     }
 
-    log!("oxclick: ready");
-    event_loop(&mut domain)
-}
-
-/// Wait for events until the toolstack asks us to stop.
-fn event_loop(domain: &mut Domain) -> ! {
-    let xs_port = domain.xs.transport().port();
-    loop {
-        // Watch events may already sit in the client's queue (read while
-        // waiting for a reply), so look there before and after sleeping.
-        loop {
-            match domain.xs.next_watch_event(false) {
-                Ok(Some(event)) if event.token == SHUTDOWN_TOKEN => check_shutdown(domain),
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e) => fatal::crash(format_args!("xenstore: {e}")),
+    let mut responder = None;
+    if boot.has_flag("netcheck") || boot.option("netcheck").is_some() {
+        match netcheck::run(&mut domain, boot.option("netcheck")) {
+            Ok(()) => log!("oxclick: netcheck PASS"),
+            Err(e) => {
+                log!("oxclick: netcheck FAIL: {e}");
+                finish(Outcome::Crash);
             }
         }
+        responder = netcheck::Responder::from_spec(boot.option("netcheck"));
+    }
+
+    log!("oxclick: ready");
+    event_loop(&mut domain, responder)
+}
+
+/// Wait for events until the toolstack asks us to stop. Received packets
+/// are dropped until the element runtime consumes them, except that after a
+/// network check the guest answers ARP and ping for its address.
+fn event_loop(domain: &mut Domain, mut responder: Option<netcheck::Responder>) -> ! {
+    let mut replies: alloc::vec::Vec<(usize, alloc::vec::Vec<u8>)> = alloc::vec::Vec::new();
+    let mut last_report = (0, 0);
+    loop {
         let deadline = domain.xen.now_ns() + 10_000_000_000;
-        domain.xen.poll(&[xs_port], deadline);
-        domain.xen.take_pending(xs_port);
+        let macs: alloc::vec::Vec<[u8; 6]> = domain.net.vifs.iter().map(|v| v.node.mac).collect();
+        domain.service(&mut |vif, frame| {
+            if let Some(reply) = responder.as_mut().and_then(|r| r.answer(macs[vif], frame)) {
+                replies.push((vif, reply));
+            }
+        });
+        // Send before sleeping: a reply must not wait for the next event.
+        for (vif, reply) in replies.drain(..) {
+            if let Err(e) = domain.send(vif, &reply) {
+                log!("oxclick: vif{vif}: reply dropped: {e}");
+            }
+        }
+        if let Some(r) = &responder {
+            let now = (r.arp_replies, r.echo_replies);
+            // First of each kind, then every 1000 pings: a ping flood must
+            // not turn into a log flood.
+            let first = (now.0 > 0 && last_report.0 == 0) || (now.1 > 0 && last_report.1 == 0);
+            if first || now.1 >= last_report.1 + 1000 {
+                log!("oxclick: answered {} ARP requests, {} pings", now.0, now.1);
+                last_report = now;
+            }
+        }
+        domain.sleep(deadline);
     }
 }
 

@@ -8,7 +8,9 @@
 //! 1. clear .bss (loaders zero it, but nothing says they must);
 //! 2. build page tables that identity-map the low 4 GiB with 2 MiB pages:
 //!    RAM, the image, and the Xen special pages (xenstore, console) that sit
-//!    just below 4 GiB, all at their physical addresses. No NX, no guard pages;
+//!    just below 4 GiB, all at their physical addresses. No NX. One hole: an
+//!    unmapped guard page below the boot stack (its 2 MiB region is mapped
+//!    with 4 KiB pages), so a stack overflow faults;
 //! 3. enable PAE, long mode, paging, and SSE (the compiler's target uses SSE
 //!    registers freely, so they must work before any Rust runs);
 //! 4. load a GDT with a 64-bit code segment and jump to 64-bit code;
@@ -71,6 +73,30 @@ pvh_start32:
     inc %ecx
     cmp $2048, %ecx
     jb 2b
+
+    /* The 2 MiB region holding the stack's guard page gets 4 KiB pages,
+       all mapped except the guard, so running off the stack faults
+       instead of silently overwriting whatever lies below it. */
+    mov $boot_stack_guard, %edx
+    shr $21, %edx                   /* page directory index of that region */
+    xor %ecx, %ecx
+3:  mov %edx, %eax
+    shl $21, %eax                   /* region base */
+    mov %ecx, %ebx
+    shl $12, %ebx
+    add %ebx, %eax                  /* + i * 4 KiB */
+    or $0x3, %eax                   /* present, writable */
+    mov %eax, boot_pt(,%ecx,8)
+    inc %ecx
+    cmp $512, %ecx
+    jb 3b
+    mov $boot_stack_guard, %eax
+    shr $12, %eax
+    and $511, %eax
+    movl $0, boot_pt(,%eax,8)       /* the guard: not present */
+    mov $boot_pt, %eax
+    or $0x3, %eax
+    mov %eax, boot_pd(,%edx,8)
 
     mov $boot_pml4, %eax
     mov %eax, %cr3
@@ -137,7 +163,11 @@ boot_pdpt:
     .skip 4096
 boot_pd:
     .skip 4096 * 4
-    .balign 16
+boot_pt:
+    .skip 4096
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
     .globl boot_stack_bottom
 boot_stack_bottom:
     .skip 65536

@@ -83,6 +83,7 @@ exception_stubs:
 unsafe extern "C" {
     static exception_stubs: [u64; 32];
     static mut boot_gdt: [u64; 5];
+    static boot_stack_guard: u8;
 }
 
 /// What the stub and the CPU left on the exception stack.
@@ -231,14 +232,14 @@ fn exception_name(vector: u64) -> &'static str {
 #[unsafe(no_mangle)]
 extern "C" fn oxclick_exception(frame: &ExceptionFrame) -> ! {
     let cr2 = if frame.vector == 14 { super::cpu::cr2() } else { 0 };
+    let guard = &raw const boot_stack_guard as u64;
+    let name = if frame.vector == 14 && (guard..guard + 4096).contains(&cr2) {
+        "stack overflow: page fault on the stack guard page"
+    } else {
+        exception_name(frame.vector)
+    };
     crate::fatal::crash(format_args!(
         "CPU exception {} ({}) error={:#x} rip={:#x} rsp={:#x} rflags={:#x} cr2={:#x}",
-        exception_name(frame.vector),
-        frame.vector,
-        frame.error,
-        frame.rip,
-        frame.rsp,
-        frame.rflags,
-        cr2
+        name, frame.vector, frame.error, frame.rip, frame.rsp, frame.rflags, cr2
     ))
 }
