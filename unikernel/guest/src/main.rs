@@ -291,9 +291,10 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
 fn event_loop(domain: &mut Domain, mut responder: Option<netcheck::Responder>) -> ! {
     let mut replies: alloc::vec::Vec<(usize, alloc::vec::Vec<u8>)> = alloc::vec::Vec::new();
     let mut last_report = (0, 0);
+    // The set of vifs is fixed once the guest is up.
+    let macs: alloc::vec::Vec<[u8; 6]> = domain.net.vifs.iter().map(|v| v.node.mac).collect();
     loop {
         let deadline = domain.xen.now_ns() + 10_000_000_000;
-        let macs: alloc::vec::Vec<[u8; 6]> = domain.net.vifs.iter().map(|v| v.node.mac).collect();
         domain.service(&mut |vif, frame| {
             if let Some(reply) = responder.as_mut().and_then(|r| r.answer(macs[vif], frame)) {
                 replies.push((vif, reply));
