@@ -7,6 +7,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod args;
 pub mod ast;
 mod cp;
 pub mod diag;
