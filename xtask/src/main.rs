@@ -95,7 +95,9 @@ fn clicktest(args: &[String]) -> Result<bool, String> {
         match default_suite() {
             Some(p) => paths.push(p),
             None => {
-                println!("clicktest: ../shared/clicktests is not on this machine; Click's conformance tests were not run");
+                println!(
+                    "clicktest: ../shared/clicktests is not on this machine; Click's conformance tests were not run"
+                );
                 return Ok(true);
             }
         }

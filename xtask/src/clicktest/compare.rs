@@ -193,7 +193,7 @@ pub fn compare_one(actual: &str, exp: &Expectation, ignores: &Ignores) -> Result
             return Ok(Some(Mismatch {
                 line: lineno,
                 actual: a.map(str::to_string),
-                expected: e.map(|e| strip_comments(e)),
+                expected: e.map(strip_comments),
             }));
         }
     }
@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(compare_one("# noise\na\n", &exp(Mode::Expect, "a\n"), &ignores).unwrap(), None);
         let ig = Ignore { mode: Mode::Expect, text: "Router could not be initialized!\n".into() };
         let ignores = Ignores::new(&[&ig]).unwrap();
-        assert_eq!(compare_one("x\nRouter could not be initialized!\n", &exp(Mode::Expect, "x\n"), &ignores).unwrap(), None);
+        assert_eq!(
+            compare_one("x\nRouter could not be initialized!\n", &exp(Mode::Expect, "x\n"), &ignores).unwrap(),
+            None
+        );
     }
 
     #[test]

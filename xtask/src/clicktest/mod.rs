@@ -76,7 +76,13 @@ fn make_tool_dir(bin: &Path) -> Result<PathBuf, String> {
 }
 
 /// Run `sh -e script` in `dir` with a time limit; returns (success, stderr text).
-fn run_sh(dir: &Path, script: &str, path_env: &str, stdin: Option<&Path>, timeout: Duration) -> Result<(bool, String), String> {
+fn run_sh(
+    dir: &Path,
+    script: &str,
+    path_env: &str,
+    stdin: Option<&Path>,
+    timeout: Duration,
+) -> Result<(bool, String), String> {
     let script_path = dir.join(".clicktest-script");
     std::fs::write(&script_path, script).map_err(|e| e.to_string())?;
     let stdout = std::fs::File::create(dir.join("stdout")).map_err(|e| e.to_string())?;
