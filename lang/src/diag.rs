@@ -92,6 +92,30 @@ impl Sources {
     }
 }
 
+/// Merge two diagnostic lists, each in source order, into one: a diagnostic of `b`
+/// that has a position in source `src` goes after every diagnostic of `a` at or before
+/// that position; diagnostics without one stay with the one before them (a "previously
+/// declared here" follows its redeclaration).
+pub fn merge_in_source_order(a: Vec<Diagnostic>, b: Vec<Diagnostic>, src: usize) -> Vec<Diagnostic> {
+    let offset = |d: &Diagnostic| d.at.filter(|(s, _)| *s == src).map(|(_, o)| o);
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    for d in b {
+        if let Some(o) = offset(&d) {
+            while let Some(x) = a.peek() {
+                if offset(x).is_some_and(|xo| xo <= o) {
+                    out.push(a.next().expect("peeked"));
+                } else {
+                    break;
+                }
+            }
+        }
+        out.push(d);
+    }
+    out.extend(a);
+    out
+}
+
 /// Does any diagnostic in the list count as an error?
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(|d| d.severity == Severity::Error)

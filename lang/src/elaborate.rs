@@ -83,10 +83,14 @@ pub fn read(text: &str, filename: &str, opts: &Options) -> Output {
     let src = sources.add(filename, text);
     let parsed = parser::parse(text, filename, src);
     let mut el = Elaborator::new(opts, sources);
-    el.diags.extend(parsed.diagnostics.iter().cloned());
     el.library_paths.push(filename.to_string());
     el.file(&parsed, src);
-    el.finish()
+    let mut out = el.finish();
+    // Click reports syntax and meaning errors as it meets them; we find them in two
+    // passes, so put them back in source order.
+    let semantic = core::mem::take(&mut out.diagnostics);
+    out.diagnostics = crate::diag::merge_in_source_order(parsed.diagnostics, semantic, src);
+    out
 }
 
 type TypeId = usize;

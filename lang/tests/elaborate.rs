@@ -211,6 +211,20 @@ fn errors_in_clicks_words() {
 }
 
 #[test]
+fn syntax_and_meaning_errors_come_in_source_order() {
+    assert_eq!(
+        errors("x :: Idle;\nx :: Idle;\na -> ;\ny :: Nope;"),
+        [
+            "t:2: redeclaration of element 'x'",
+            "t:1: element 'x' previously declared here",
+            "t:3: undeclared element 'a'",
+            "t:3: syntax error near ';'",
+            "t:4: unknown element class 'Nope'"
+        ]
+    );
+}
+
+#[test]
 fn tool_mode_invents_classes() {
     assert!(tool_errors("A -> B").is_empty());
     assert_eq!(
