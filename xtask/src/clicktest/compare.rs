@@ -190,11 +190,7 @@ pub fn compare_one(actual: &str, exp: &Expectation, ignores: &Ignores) -> Result
             _ => false,
         };
         if !ok {
-            return Ok(Some(Mismatch {
-                line: lineno,
-                actual: a.map(str::to_string),
-                expected: e.map(strip_comments),
-            }));
+            return Ok(Some(Mismatch { line: lineno, actual: a.map(str::to_string), expected: e.map(strip_comments) }));
         }
     }
     Ok(None)
