@@ -1,0 +1,547 @@
+//! The router: built from a flat configuration through the element registry, checked
+//! as Click checks it (in Click's order, with Click's messages), configured,
+//! initialized, and run.
+//!
+//! Dispatch is flat: every element sits in one vector, and each push output and
+//! pull input holds the index and port of its peer, so `push` is a direct indexed
+//! call. While an element runs it is taken out of its slot, which lets it call its
+//! neighbours through [`Ctx`] without aliasing.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use oxclick_lang::flat::{FlatConfig, Port};
+
+use crate::element::{Constructor, Ctx, Element};
+use crate::packet::Packet;
+use crate::spec::{Processing, parse_port_count, processing_vector};
+
+/// Element classes by name.
+#[derive(Default)]
+pub struct Registry {
+    classes: BTreeMap<&'static str, Constructor>,
+}
+
+impl Registry {
+    pub fn add(&mut self, name: &'static str, make: Constructor) {
+        self.classes.insert(name, make);
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.classes.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.classes.keys().copied()
+    }
+
+    fn make(&self, name: &str) -> Option<Box<dyn Element>> {
+        self.classes.get(name).map(|f| f())
+    }
+}
+
+/// Time for the router: the host's clock, or simulated time.
+pub trait Clock {
+    /// Nanoseconds since an arbitrary start.
+    fn now(&mut self) -> u64;
+    /// Wait until `t` (simulated clocks just jump there).
+    fn sleep_until(&mut self, t: u64);
+}
+
+/// Deterministic time for `--simtime`: starts at 0 and jumps to the next timer.
+#[derive(Default)]
+pub struct SimClock {
+    now: u64,
+}
+
+impl Clock for SimClock {
+    fn now(&mut self) -> u64 {
+        self.now
+    }
+    fn sleep_until(&mut self, t: u64) {
+        self.now = self.now.max(t);
+    }
+}
+
+/// What the router needs besides the configuration.
+pub struct RouterOptions {
+    /// What the `config` handler returns.
+    pub config_text: String,
+    /// What the `flatconfig` handler returns.
+    pub flat_text: String,
+    /// Where console lines go (Print, errors while running).
+    pub console: Box<dyn FnMut(&str)>,
+    pub clock: Box<dyn Clock>,
+}
+
+/// The state elements reach through [`Ctx`].
+pub struct Core {
+    slots: Vec<Option<Box<dyn Element>>>,
+    /// `push_to[e][out]`: the peer of push output `out` of element `e`.
+    push_to: Vec<Vec<Option<Port>>>,
+    /// `pull_from[e][in]`: the peer of pull input `in` of element `e`.
+    pull_from: Vec<Vec<Option<Port>>>,
+    pub(crate) ninputs: Vec<usize>,
+    pub(crate) noutputs: Vec<usize>,
+    pub(crate) output_push: Vec<Vec<bool>>,
+    pub(crate) input_pull: Vec<Vec<bool>>,
+    pub(crate) now: u64,
+    pub(crate) next_wake: Option<u64>,
+    pub(crate) stop_requests: u32,
+    pub(crate) stopped: bool,
+    pub(crate) console: Box<dyn FnMut(&str)>,
+}
+
+impl Core {
+    pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
+        let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
+        // An element pushing into itself through a cycle finds its slot empty; the
+        // packet is dropped rather than recursing forever.
+        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
+        e.push(to.port, p, &mut Ctx { core: self, me: to.element });
+        self.slots[to.element] = Some(e);
+    }
+
+    pub(crate) fn pull_into(&mut self, into: usize, port: usize) -> Option<Packet> {
+        let from = (*self.pull_from.get(into)?.get(port)?)?;
+        let mut e = self.slots.get_mut(from.element)?.take()?;
+        let p = e.pull(from.port, &mut Ctx { core: self, me: from.element });
+        self.slots[from.element] = Some(e);
+        p
+    }
+}
+
+struct Meta {
+    name: String,
+    class: String,
+    config: String,
+    landmark: String,
+}
+
+/// A checked, initialized router.
+pub struct Router {
+    core: Core,
+    meta: Vec<Meta>,
+    connections: Vec<(Port, Port)>,
+    tasks: Vec<usize>,
+    managed: bool,
+    clock: Box<dyn Clock>,
+    config_text: String,
+    flat_text: String,
+}
+
+fn describe(m: &Meta) -> String {
+    format!("'{} :: {}'", m.name, m.class)
+}
+
+fn with_landmark(lm: &str, msg: &str) -> String {
+    if lm.is_empty() { msg.to_string() } else { format!("{lm}: {msg}") }
+}
+
+impl Router {
+    /// Build and initialize a router; `Err` holds every error line, ending with
+    /// `Router could not be initialized!`.
+    pub fn new(flat: &FlatConfig, registry: &Registry, opts: RouterOptions) -> Result<Router, Vec<String>> {
+        let mut errors = Vec::new();
+        let n = flat.elements.len();
+        let meta: Vec<Meta> = flat
+            .elements
+            .iter()
+            .map(|e| Meta {
+                name: e.name.clone(),
+                class: e.class.clone(),
+                config: e.config.clone(),
+                landmark: e.landmark.to_string(),
+            })
+            .collect();
+        let mut slots: Vec<Option<Box<dyn Element>>> = Vec::with_capacity(n);
+        for (e, m) in flat.elements.iter().zip(&meta) {
+            match registry.make(&e.class) {
+                Some(el) => slots.push(Some(el)),
+                None => {
+                    errors.push(with_landmark(&m.landmark, &format!("unknown element class '{}'", e.class)));
+                    slots.push(None);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.push("Router could not be initialized!".into());
+            return Err(errors);
+        }
+        let elem = |i: usize| slots[i].as_ref().expect("all constructed");
+
+        // Port counts from the connections, clamped to each class's range.
+        let mut used = vec![[0usize; 2]; n];
+        for c in &flat.connections {
+            used[c.to.element][0] = used[c.to.element][0].max(c.to.port + 1);
+            used[c.from.element][1] = used[c.from.element][1].max(c.from.port + 1);
+        }
+        let mut ninputs = vec![0; n];
+        let mut noutputs = vec![0; n];
+        for i in 0..n {
+            let spec =
+                parse_port_count(elem(i).port_count()).unwrap_or_else(|| parse_port_count("0/0").expect("valid"));
+            ninputs[i] = spec.inputs.clamp(used[i][0]);
+            noutputs[i] = if spec.outputs_same_as_inputs { ninputs[i] } else { spec.outputs.clamp(used[i][1]) };
+        }
+        let mut conns: Vec<(Port, Port)> = Vec::new();
+        for c in &flat.connections {
+            let mut ok = true;
+            if c.from.port >= noutputs[c.from.element] {
+                let m = &meta[c.from.element];
+                errors.push(with_landmark(&m.landmark, &format!("{} has no output {}", describe(m), c.from.port)));
+                ok = false;
+            }
+            if c.to.port >= ninputs[c.to.element] {
+                let m = &meta[c.to.element];
+                errors.push(with_landmark(&m.landmark, &format!("{} has no input {}", describe(m), c.to.port)));
+                ok = false;
+            }
+            if ok {
+                conns.push((c.from, c.to));
+            }
+        }
+
+        // Push and pull, spreading through agnostic ports.
+        let mut in_p: Vec<Vec<Processing>> = Vec::with_capacity(n);
+        let mut out_p: Vec<Vec<Processing>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let (a, b) = processing_vector(elem(i).processing(), ninputs[i], noutputs[i]);
+            in_p.push(a);
+            out_p.push(b);
+        }
+        if errors.is_empty() {
+            // Agnostic input -> agnostic output inside one element acts like a connection.
+            let mut work: Vec<((Port, Port), bool)> = conns.iter().map(|c| (*c, false)).collect();
+            for i in 0..n {
+                for ip in 0..ninputs[i] {
+                    if in_p[i][ip] != Processing::Agnostic {
+                        continue;
+                    }
+                    for op in 0..noutputs[i] {
+                        if out_p[i][op] == Processing::Agnostic {
+                            work.push(((Port { element: i, port: op }, Port { element: i, port: ip }), true));
+                        }
+                    }
+                }
+            }
+            let mut dead = vec![false; work.len()];
+            loop {
+                let mut changed = false;
+                for (k, ((from, to), internal)) in work.iter().enumerate() {
+                    if dead[k] {
+                        continue;
+                    }
+                    let pf = out_p[from.element][from.port];
+                    let pt = in_p[to.element][to.port];
+                    match (pf, pt) {
+                        (f, Processing::Agnostic) if f != Processing::Agnostic => {
+                            in_p[to.element][to.port] = f;
+                            changed = true;
+                        }
+                        (Processing::Agnostic, t) if t != Processing::Agnostic => {
+                            out_p[from.element][from.port] = t;
+                            changed = true;
+                        }
+                        (f, t) if f != t && f != Processing::Agnostic => {
+                            let word = |p: Processing| if p == Processing::Push { "push" } else { "pull" };
+                            let msg = if *internal {
+                                format!(
+                                    "agnostic {} in mixed context: {} input {}, {} output {}",
+                                    describe(&meta[from.element]),
+                                    word(t),
+                                    to.port,
+                                    word(f),
+                                    from.port
+                                )
+                            } else {
+                                format!(
+                                    "{} {} output {} connected to {} {} input {}",
+                                    describe(&meta[from.element]),
+                                    word(f),
+                                    from.port,
+                                    describe(&meta[to.element]),
+                                    word(t),
+                                    to.port
+                                )
+                            };
+                            errors.push(msg);
+                            dead[k] = true;
+                        }
+                        _ => {}
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+            for v in in_p.iter_mut().chain(out_p.iter_mut()) {
+                for p in v.iter_mut() {
+                    if *p == Processing::Agnostic {
+                        *p = Processing::Push;
+                    }
+                }
+            }
+        }
+
+        // Completeness: no reuse of push outputs or pull inputs; no unused ports.
+        if errors.is_empty() {
+            let mut by_to: Vec<(Port, Port)> = conns.clone();
+            by_to.sort_by_key(|c| (c.1, c.0));
+            for w in by_to.windows(2) {
+                let p = w[0].1;
+                if w[1].1 == p && in_p[p.element][p.port] == Processing::Pull {
+                    let m = &meta[p.element];
+                    errors.push(with_landmark(
+                        &m.landmark,
+                        &format!("illegal reuse of {} pull input {}", describe(m), p.port),
+                    ));
+                }
+            }
+            let mut by_from: Vec<(Port, Port)> = conns.clone();
+            by_from.sort_by_key(|c| (c.0, c.1));
+            for w in by_from.windows(2) {
+                let p = w[0].0;
+                if w[1].0 == p && out_p[p.element][p.port] == Processing::Push {
+                    let m = &meta[p.element];
+                    errors.push(with_landmark(
+                        &m.landmark,
+                        &format!("illegal reuse of {} push output {}", describe(m), p.port),
+                    ));
+                }
+            }
+            for (side, counts, name) in [(1usize, &ninputs, "input"), (0usize, &noutputs, "output")] {
+                for i in 0..n {
+                    for port in 0..counts[i] {
+                        let here = Port { element: i, port };
+                        let connected = conns.iter().any(|c| if side == 1 { c.1 == here } else { c.0 == here });
+                        if !connected {
+                            let m = &meta[i];
+                            errors.push(with_landmark(&m.landmark, &format!("{} {name} {port} unused", describe(m))));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Configure every element, reporting all failures.
+        if errors.is_empty() {
+            for i in 0..n {
+                let m = &meta[i];
+                if let Some(e) = slots[i].as_mut()
+                    && let Err(errs) = e.configure(&m.config)
+                {
+                    errors.push(with_landmark(&m.landmark, &format!("While configuring {}:", describe(m))));
+                    for x in errs {
+                        errors.push(with_landmark(&m.landmark, &format!("  {x}")));
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.push("Router could not be initialized!".into());
+            return Err(errors);
+        }
+
+        let mut push_to = vec![Vec::new(); n];
+        let mut pull_from = vec![Vec::new(); n];
+        for i in 0..n {
+            push_to[i] = vec![None; noutputs[i]];
+            pull_from[i] = vec![None; ninputs[i]];
+        }
+        for (from, to) in &conns {
+            if out_p[from.element][from.port] == Processing::Push {
+                push_to[from.element][from.port] = Some(*to);
+            } else {
+                pull_from[to.element][to.port] = Some(*from);
+            }
+        }
+        let output_push = out_p.iter().map(|v| v.iter().map(|p| *p == Processing::Push).collect()).collect();
+        let input_pull = in_p.iter().map(|v| v.iter().map(|p| *p == Processing::Pull).collect()).collect();
+        let mut clock = opts.clock;
+        let core = Core {
+            slots,
+            push_to,
+            pull_from,
+            ninputs,
+            noutputs,
+            output_push,
+            input_pull,
+            now: clock.now(),
+            next_wake: None,
+            stop_requests: 0,
+            stopped: false,
+            console: opts.console,
+        };
+        let mut r = Router {
+            core,
+            meta,
+            connections: conns,
+            tasks: Vec::new(),
+            managed: false,
+            clock,
+            config_text: opts.config_text,
+            flat_text: opts.flat_text,
+        };
+        let mut init_errors = Vec::new();
+        for i in 0..n {
+            let mut e = r.core.slots[i].take().expect("constructed");
+            if let Err(msg) = e.initialize(&mut Ctx { core: &mut r.core, me: i }) {
+                let m = &r.meta[i];
+                init_errors.push(with_landmark(&m.landmark, &format!("While initializing {}:", describe(m))));
+                init_errors.push(with_landmark(&m.landmark, &format!("  {msg}")));
+            }
+            if e.has_task() {
+                r.tasks.push(i);
+            }
+            r.managed |= e.manages_driver();
+            r.core.slots[i] = Some(e);
+        }
+        if !init_errors.is_empty() {
+            init_errors.push("Router could not be initialized!".into());
+            return Err(init_errors);
+        }
+        Ok(r)
+    }
+
+    /// Run tasks until the driver stops (a stop request, or DriverManager says so).
+    /// Returns the number of task rounds run.
+    pub fn run(&mut self) -> u64 {
+        let mut rounds = 0u64;
+        loop {
+            if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
+                break;
+            }
+            self.core.now = self.clock.now();
+            self.core.next_wake = None;
+            let mut worked = false;
+            for k in 0..self.tasks.len() {
+                let i = self.tasks[k];
+                if let Some(mut e) = self.core.slots[i].take() {
+                    worked |= e.run_task(&mut Ctx { core: &mut self.core, me: i });
+                    self.core.slots[i] = Some(e);
+                }
+            }
+            rounds += 1;
+            if !worked {
+                match self.core.next_wake {
+                    Some(t) => self.clock.sleep_until(t),
+                    // Nothing can happen any more: like Click, wait (for a signal).
+                    None => {
+                        let t = self.core.now.saturating_add(10_000_000);
+                        self.clock.sleep_until(t);
+                        if self.tasks.is_empty() && self.core.stop_requests == 0 && !self.managed {
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        rounds
+    }
+
+    /// Ask the driver to stop (the `stop` handler).
+    pub fn stop(&mut self) {
+        self.core.stopped = true;
+    }
+
+    pub fn element_names(&self) -> impl Iterator<Item = &str> {
+        self.meta.iter().map(|m| m.name.as_str())
+    }
+
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.meta.iter().position(|m| m.name == name)
+    }
+
+    /// Indexes of elements whose class is `class`.
+    pub fn elements_of_class(&self, class: &str) -> Vec<usize> {
+        (0..self.meta.len()).filter(|i| self.meta[*i].class == class).collect()
+    }
+
+    pub fn element_name(&self, i: usize) -> &str {
+        &self.meta[i].name
+    }
+
+    fn ports_text(&self, i: usize) -> String {
+        let mut s = String::new();
+        let nin = self.core.ninputs[i];
+        s.push_str(&format!("{nin} input{}\n", if nin == 1 { "" } else { "s" }));
+        for p in 0..nin {
+            let kind = if self.core.input_pull[i][p] { "pull" } else { "push" };
+            let peers: Vec<String> = self
+                .connections
+                .iter()
+                .filter(|c| c.1 == Port { element: i, port: p })
+                .map(|c| format!("{} [{}]", self.meta[c.0.element].name, c.0.port))
+                .collect();
+            s.push_str(&format!("{kind}\t-\t{}\n", peers.join(", ")));
+        }
+        let nout = self.core.noutputs[i];
+        s.push_str(&format!("{nout} output{}\n", if nout == 1 { "" } else { "s" }));
+        for p in 0..nout {
+            let kind = if self.core.output_push[i][p] { "push" } else { "pull" };
+            let peers: Vec<String> = self
+                .connections
+                .iter()
+                .filter(|c| c.0 == Port { element: i, port: p })
+                .map(|c| format!("[{}] {}", c.1.port, self.meta[c.1.element].name))
+                .collect();
+            s.push_str(&format!("{kind}\t-\t{}\n", peers.join(", ")));
+        }
+        s
+    }
+
+    /// Read handler `handler` of element `element` (`None`: a router-wide handler).
+    pub fn read_handler(&self, element: Option<usize>, handler: &str) -> Option<String> {
+        let Some(i) = element else {
+            return match handler {
+                "config" => Some(self.config_text.clone()),
+                "flatconfig" => Some(self.flat_text.clone()),
+                "list" => {
+                    let mut s = format!("{}\n", self.meta.len());
+                    for m in &self.meta {
+                        s.push_str(&m.name);
+                        s.push('\n');
+                    }
+                    Some(s)
+                }
+                "handlers" => Some("config\nflatconfig\nlist\nhandlers\nstop\nversion\n".into()),
+                "version" => Some(env!("CARGO_PKG_VERSION").into()),
+                _ => None,
+            };
+        };
+        let m = self.meta.get(i)?;
+        let e = self.core.slots.get(i)?.as_ref()?;
+        match handler {
+            "name" => Some(m.name.clone()),
+            "class" => Some(m.class.clone()),
+            "config" => Some(m.config.clone()),
+            "ports" => Some(self.ports_text(i)),
+            "handlers" => {
+                let mut s = String::from("name\nclass\nconfig\nports\nhandlers\n");
+                for h in e.handler_names() {
+                    s.push_str(h);
+                    s.push('\n');
+                }
+                Some(s)
+            }
+            _ => e.read_handler(handler),
+        }
+    }
+
+    /// Write handler; `None` when there is no such handler.
+    pub fn write_handler(&mut self, element: Option<usize>, handler: &str, value: &str) -> Option<Result<(), String>> {
+        match element {
+            None if handler == "stop" => {
+                self.stop();
+                Some(Ok(()))
+            }
+            None => None,
+            Some(i) => self.core.slots.get_mut(i)?.as_mut()?.write_handler(handler, value),
+        }
+    }
+}
