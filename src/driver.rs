@@ -4,7 +4,11 @@
 //! over here: build the router (Click's checks), initialize it, write `-o` output, run
 //! it unless `-q`, and print `-h` handlers.
 
+use std::io::Write;
+use std::time::{Duration, Instant};
+
 use oxclick_lang::flat::FlatConfig;
+use oxclick_runtime::{Clock, Registry, Router, RouterOptions, SimClock};
 
 /// What `main.rs` hands the driver.
 #[derive(Clone, Debug, Default)]
@@ -24,14 +28,20 @@ pub struct DriverOptions {
     pub simtime: bool,
 }
 
-/// Is `name` a primitive element class the runtime can build? The language uses this
-/// to tell undeclared element names from anonymous elements, as Click does.
+/// Is `name` a primitive element class? The language uses this to tell undeclared
+/// element names from anonymous elements, as Click does. Classes of the core library
+/// still being written are accepted too, so `oxclick check` reads configurations that
+/// use them; building a router with one reports it as unknown.
 pub fn is_element_class(name: &str) -> bool {
-    // Replaced by the element registry's lookup once the runtime lands.
-    PLANNED_CLASSES.contains(&name)
+    registry().contains(name) || PLANNED_CLASSES.contains(&name)
 }
 
-/// The element classes of the core library (the runtime issue's list).
+fn registry() -> Registry {
+    oxclick_elements::registry()
+}
+
+/// Classes planned for the core library (the runtime and classification issues) but
+/// not in the registry yet.
 const PLANNED_CLASSES: &[&str] = &[
     "Idle",
     "Discard",
@@ -126,24 +136,116 @@ const PLANNED_CLASSES: &[&str] = &[
     "RoundRobinIPMapper",
 ];
 
-/// Click's router checks without running anything; returns error lines in Click's
-/// `FILE:LINE: message` form.
-pub fn check(_flat: &FlatConfig) -> Vec<String> {
-    Vec::new()
+/// The host clock: nanoseconds since the driver started.
+struct HostClock(Instant);
+
+impl Clock for HostClock {
+    fn now(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+    fn sleep_until(&mut self, t: u64) {
+        let now = self.now();
+        if t > now {
+            std::thread::sleep(Duration::from_nanos((t - now).min(10_000_000)));
+        }
+    }
+}
+
+fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>> {
+    let clock: Box<dyn Clock> =
+        if opts.simtime { Box::new(SimClock::default()) } else { Box::new(HostClock(Instant::now())) };
+    let ropts = RouterOptions {
+        config_text: opts.config_text.clone(),
+        flat_text: opts.flat_text.clone(),
+        console: Box::new(|line: &str| {
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "{line}");
+        }),
+        clock,
+    };
+    Router::new(flat, &registry(), ropts)
+}
+
+/// Click's router checks (and configuration) without running anything; returns
+/// error lines in Click's `FILE:LINE: message` form.
+pub fn check(flat: &FlatConfig) -> Vec<String> {
+    match build(flat, &DriverOptions::default()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e,
+    }
+}
+
+/// Print `-h` handler results as Click's driver does: one handler prints just its
+/// value; several print `NAME:` headers and a blank line after each. Returns whether
+/// every handler existed.
+fn call_read_handlers(router: &Router, handlers: &[String]) -> bool {
+    let mut ok = true;
+    let print_names = handlers.len() > 1;
+    let mut out = std::io::stdout().lock();
+    for h in handlers {
+        let (targets, hname): (Vec<Option<usize>>, &str) = match h.rsplit_once('.') {
+            None => (vec![None], h.as_str()),
+            Some((elem, hname)) => match router.find(elem) {
+                Some(i) => (vec![Some(i)], hname),
+                None => {
+                    let of_class = router.elements_of_class(elem);
+                    if of_class.is_empty() {
+                        eprintln!("no element '{elem}'");
+                        ok = false;
+                        continue;
+                    }
+                    (of_class.into_iter().map(Some).collect(), hname)
+                }
+            },
+        };
+        let several = print_names || targets.len() > 1;
+        for t in targets {
+            let full = match t {
+                Some(i) => format!("{}.{hname}", router.element_name(i)),
+                None => hname.to_string(),
+            };
+            match router.read_handler(t, hname) {
+                Some(mut v) => {
+                    if !v.is_empty() && !v.ends_with('\n') {
+                        v.push('\n');
+                    }
+                    if several {
+                        let _ = write!(out, "{full}:\n{v}\n");
+                    } else {
+                        let _ = write!(out, "{v}");
+                    }
+                }
+                None => {
+                    eprintln!("no '{full}' handler");
+                    ok = false;
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    ok
 }
 
 /// Build, check, initialize and run the router; print `-h` handlers afterwards.
 /// Returns the process exit code. Errors are printed to stderr in Click's form.
-pub fn run(_flat: &FlatConfig, opts: &DriverOptions) -> i32 {
+pub fn run(flat: &FlatConfig, opts: &DriverOptions) -> i32 {
+    let mut router = match build(flat, opts) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return 1;
+        }
+    };
     if let Some(path) = &opts.output
         && let Err(e) = crate::write_output(path, &opts.flat_text)
     {
         eprintln!("{e}");
         return 1;
     }
-    if opts.quit && opts.handlers.is_empty() {
-        return 0;
+    if !opts.quit && !flat.elements.is_empty() {
+        router.run();
     }
-    eprintln!("oxclick: running routers is not implemented yet");
-    1
+    if call_read_handlers(&router, &opts.handlers) { 0 } else { 1 }
 }

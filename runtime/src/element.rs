@@ -28,6 +28,12 @@ pub trait Element {
         "a/a"
     }
 
+    /// Whether packets arriving on `input` can leave on `output` (Click's flow code);
+    /// push and pull spread through agnostic ports only along such paths.
+    fn port_flow(&self, _input: usize, _output: usize) -> bool {
+        true
+    }
+
     /// Read the configuration string. The default accepts only an empty one.
     fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
         finish_args(Args::new(config))

@@ -223,7 +223,7 @@ impl Router {
                         continue;
                     }
                     for op in 0..noutputs[i] {
-                        if out_p[i][op] == Processing::Agnostic {
+                        if out_p[i][op] == Processing::Agnostic && elem(i).port_flow(ip, op) {
                             work.push(((Port { element: i, port: op }, Port { element: i, port: ip }), true));
                         }
                     }

@@ -1,0 +1,70 @@
+//! Discard — drops all packets.
+//!
+//! `Discard([ACTIVE])`
+//!
+//! One agnostic input. Pushed packets are dropped; when its input is pull, a task
+//! pulls and drops packets while `ACTIVE` (default true).
+//!
+//! Handlers: `count` (packets dropped).
+
+use alloc::format;
+use alloc::string::String;
+
+use oxclick_lang::args::Args;
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+pub struct Discard {
+    active: bool,
+    count: u64,
+    pulls: bool,
+}
+
+impl Default for Discard {
+    fn default() -> Self {
+        Discard { active: true, count: 0, pulls: false }
+    }
+}
+
+impl Element for Discard {
+    fn class_name(&self) -> &'static str {
+        "Discard"
+    }
+    fn port_count(&self) -> &'static str {
+        "1/0"
+    }
+    fn processing(&self) -> &'static str {
+        "a/"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.active = a.read_or("ACTIVE", true);
+        finish_args(a)
+    }
+    fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        self.pulls = cx.input_is_pull(0);
+        Ok(())
+    }
+    fn push(&mut self, _port: usize, _p: Packet, _cx: &mut Ctx) {
+        self.count += 1;
+    }
+    fn has_task(&self) -> bool {
+        self.pulls
+    }
+    fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        if !self.active {
+            return false;
+        }
+        let mut worked = false;
+        while let Some(_p) = cx.pull(0) {
+            self.count += 1;
+            worked = true;
+        }
+        worked
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "count").then(|| format!("{}", self.count))
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["count"]
+    }
+}

@@ -1,0 +1,60 @@
+//! The oxclick element library. One element per file; each file's doc comment is the
+//! element's manual page (`oxclick help ELEMENT`).
+#![no_std]
+extern crate alloc;
+
+use alloc::boxed::Box;
+use oxclick_runtime::Registry;
+
+pub mod counter;
+pub mod discard;
+pub mod driver_manager;
+pub mod idle;
+pub mod nulls;
+pub mod paint;
+pub mod print;
+pub mod queue;
+pub mod sources;
+pub mod tee;
+pub mod unqueue;
+
+/// Every element class this library provides.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    r.add("Idle", || Box::new(idle::Idle));
+    r.add("Discard", || Box::<discard::Discard>::default());
+    r.add("Null", || Box::new(nulls::Null));
+    r.add("PushNull", || Box::new(nulls::PushNull));
+    r.add("PullNull", || Box::new(nulls::PullNull));
+    r.add("Paint", || Box::<paint::Paint>::default());
+    r.add("Tee", || Box::new(tee::Tee));
+    r.add("Counter", || Box::<counter::Counter>::default());
+    r.add("Print", || Box::<print::Print>::default());
+    r.add("InfiniteSource", || Box::<sources::InfiniteSource>::default());
+    r.add("RatedSource", || Box::<sources::RatedSource>::default());
+    r.add("DriverManager", || Box::<driver_manager::DriverManager>::default());
+    r.add("Queue", || Box::new(queue::Queue::named("Queue")));
+    r.add("SimpleQueue", || Box::new(queue::Queue::named("SimpleQueue")));
+    r.add("Unqueue", || Box::<unqueue::Unqueue>::default());
+    r
+}
+
+/// The manual page of element class `name` (its file's doc comment).
+pub fn manual(name: &str) -> Option<&'static str> {
+    let text = match name {
+        "Idle" => include_str!("idle.rs"),
+        "Discard" => include_str!("discard.rs"),
+        "Null" | "PushNull" | "PullNull" => include_str!("nulls.rs"),
+        "Paint" => include_str!("paint.rs"),
+        "Tee" => include_str!("tee.rs"),
+        "Counter" => include_str!("counter.rs"),
+        "Print" => include_str!("print.rs"),
+        "InfiniteSource" | "RatedSource" => include_str!("sources.rs"),
+        "DriverManager" => include_str!("driver_manager.rs"),
+        "Queue" | "SimpleQueue" => include_str!("queue.rs"),
+        "Unqueue" => include_str!("unqueue.rs"),
+        _ => return None,
+    };
+    let end = text.find("\n\n").unwrap_or(text.len());
+    Some(&text[..end])
+}

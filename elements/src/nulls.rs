@@ -1,0 +1,30 @@
+//! Null, PushNull, PullNull — pass packets through unchanged.
+//!
+//! `Null`, `PushNull`, `PullNull`
+//!
+//! One input, one output: agnostic, push, pull respectively.
+
+use oxclick_runtime::Element;
+
+macro_rules! null_element {
+    ($name:ident, $proc:expr) => {
+        #[derive(Default)]
+        pub struct $name;
+
+        impl Element for $name {
+            fn class_name(&self) -> &'static str {
+                stringify!($name)
+            }
+            fn port_count(&self) -> &'static str {
+                "1/1"
+            }
+            fn processing(&self) -> &'static str {
+                $proc
+            }
+        }
+    };
+}
+
+null_element!(Null, "a/a");
+null_element!(PushNull, "h/h");
+null_element!(PullNull, "l/l");

@@ -1,0 +1,69 @@
+//! Queue (SimpleQueue) — stores packets in a FIFO.
+//!
+//! `Queue([CAPACITY])`
+//!
+//! Push input, pull output. Holds up to CAPACITY packets (default 1000); packets
+//! arriving at a full queue are dropped and counted.
+//!
+//! Handlers: `length`, `highwater_length`, `capacity`, `drops`.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+
+use oxclick_lang::args::Args;
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+pub struct Queue {
+    class: &'static str,
+    q: VecDeque<Packet>,
+    capacity: usize,
+    drops: u64,
+    highwater: usize,
+}
+
+impl Queue {
+    pub fn named(class: &'static str) -> Queue {
+        Queue { class, q: VecDeque::new(), capacity: 1000, drops: 0, highwater: 0 }
+    }
+}
+
+impl Element for Queue {
+    fn class_name(&self) -> &'static str {
+        self.class
+    }
+    fn port_count(&self) -> &'static str {
+        "1/1"
+    }
+    fn processing(&self) -> &'static str {
+        "h/l"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.capacity = a.read_p("CAPACITY").unwrap_or(1000);
+        finish_args(a)
+    }
+    fn push(&mut self, _port: usize, p: Packet, _cx: &mut Ctx) {
+        if self.q.len() >= self.capacity {
+            self.drops += 1;
+            return;
+        }
+        self.q.push_back(p);
+        self.highwater = self.highwater.max(self.q.len());
+    }
+    fn pull(&mut self, _port: usize, _cx: &mut Ctx) -> Option<Packet> {
+        self.q.pop_front()
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        match name {
+            "length" => Some(format!("{}", self.q.len())),
+            "highwater_length" => Some(format!("{}", self.highwater)),
+            "capacity" => Some(format!("{}", self.capacity)),
+            "drops" => Some(format!("{}", self.drops)),
+            _ => None,
+        }
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["length", "highwater_length", "capacity", "drops"]
+    }
+}

@@ -1,0 +1,231 @@
+//! InfiniteSource and RatedSource — generate packets.
+//!
+//! `InfiniteSource([DATA, LIMIT, BURST, ACTIVE, KEYWORDS])`
+//!
+//! One agnostic output. Pushes BURST packets (default 1) each time its task runs,
+//! or hands one out per pull. Each packet holds DATA (Click's data syntax; default a
+//! 64-byte filler), zero-padded or cut to LENGTH when given. Stops after LIMIT
+//! packets (default -1, no limit); with `STOP true` it then asks the driver to stop.
+//!
+//! `RatedSource([DATA, RATE, LIMIT, ACTIVE, KEYWORDS])`
+//!
+//! The same, but at RATE packets per second (default 10), paced by the router clock.
+//!
+//! Handlers: `count` (packets sent), `active` (read/write).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use oxclick_lang::args::{Args, Data};
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+const DEFAULT_DATA: &[u8] = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
+
+struct Common {
+    data: Vec<u8>,
+    limit: i64,
+    active: bool,
+    stop: bool,
+    count: u64,
+    pushes: bool,
+    stopped_asked: bool,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            data: DEFAULT_DATA.into(),
+            limit: -1,
+            active: true,
+            stop: false,
+            count: 0,
+            pushes: false,
+            stopped_asked: false,
+        }
+    }
+}
+
+impl Common {
+    fn finish_config(&mut self, data: Option<Data>, length: Option<usize>) {
+        if let Some(d) = data {
+            self.data = d.0;
+        }
+        if let Some(l) = length {
+            self.data.resize(l, 0);
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.limit >= 0 && self.count >= self.limit as u64
+    }
+
+    /// One packet, or `None` when done (asking the driver to stop once if STOP).
+    fn next(&mut self, cx: &mut Ctx) -> Option<Packet> {
+        if !self.active {
+            return None;
+        }
+        if self.exhausted() {
+            if self.stop && !self.stopped_asked {
+                self.stopped_asked = true;
+                cx.request_stop();
+            }
+            return None;
+        }
+        self.count += 1;
+        let mut p = Packet::from_data(&self.data);
+        p.anno.timestamp = cx.now();
+        Some(p)
+    }
+
+    fn handler(&self, name: &str) -> Option<String> {
+        match name {
+            "count" => Some(format!("{}", self.count)),
+            "active" => Some(format!("{}", self.active)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct InfiniteSource {
+    c: Common,
+    burst: u32,
+}
+
+impl Element for InfiniteSource {
+    fn class_name(&self) -> &'static str {
+        "InfiniteSource"
+    }
+    fn port_count(&self) -> &'static str {
+        "0/1"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        let data: Option<Data> = a.read_p("DATA");
+        self.c.limit = a.read_p("LIMIT").unwrap_or(-1);
+        self.burst = a.read_p("BURST").unwrap_or(1);
+        self.c.active = a.read_p("ACTIVE").unwrap_or(true);
+        let length: Option<usize> = a.read("LENGTH");
+        self.c.stop = a.read_or("STOP", false);
+        self.c.finish_config(data, length);
+        finish_args(a)
+    }
+    fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        self.c.pushes = cx.output_is_push(0);
+        Ok(())
+    }
+    fn has_task(&self) -> bool {
+        self.c.pushes
+    }
+    fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        let mut worked = false;
+        for _ in 0..self.burst.max(1) {
+            match self.c.next(cx) {
+                Some(p) => {
+                    cx.push(0, p);
+                    worked = true;
+                }
+                None => break,
+            }
+        }
+        worked
+    }
+    fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {
+        self.c.next(cx)
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        self.c.handler(name)
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["count", "active"]
+    }
+    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
+        (name == "active").then(|| match value.trim() {
+            "true" => {
+                self.c.active = true;
+                Ok(())
+            }
+            "false" => {
+                self.c.active = false;
+                Ok(())
+            }
+            _ => Err("expected boolean".into()),
+        })
+    }
+}
+
+pub struct RatedSource {
+    c: Common,
+    rate: u64,
+    start: Option<u64>,
+}
+
+impl Default for RatedSource {
+    fn default() -> Self {
+        RatedSource { c: Common::default(), rate: 10, start: None }
+    }
+}
+
+impl Element for RatedSource {
+    fn class_name(&self) -> &'static str {
+        "RatedSource"
+    }
+    fn port_count(&self) -> &'static str {
+        "0/1"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        let data: Option<Data> = a.read_p("DATA");
+        self.rate = a.read_p("RATE").unwrap_or(10);
+        self.c.limit = a.read_p("LIMIT").unwrap_or(-1);
+        self.c.active = a.read_p("ACTIVE").unwrap_or(true);
+        let length: Option<usize> = a.read("LENGTH");
+        self.c.stop = a.read_or("STOP", false);
+        self.c.finish_config(data, length);
+        if self.rate == 0 {
+            return Err(alloc::vec!["RATE: out of range".into()]);
+        }
+        finish_args(a)
+    }
+    fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        self.c.pushes = cx.output_is_push(0);
+        Ok(())
+    }
+    fn has_task(&self) -> bool {
+        self.c.pushes
+    }
+    fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        let now = cx.now();
+        let start = *self.start.get_or_insert(now);
+        // The n-th packet (from 0) is due at start + n / rate seconds.
+        let due = start + self.c.count.saturating_mul(1_000_000_000) / self.rate;
+        if now < due {
+            cx.wake_at(due);
+            return false;
+        }
+        match self.c.next(cx) {
+            Some(p) => {
+                cx.push(0, p);
+                true
+            }
+            None => false,
+        }
+    }
+    fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {
+        let now = cx.now();
+        let start = *self.start.get_or_insert(now);
+        let due = start + self.c.count.saturating_mul(1_000_000_000) / self.rate;
+        if now < due {
+            cx.wake_at(due);
+            return None;
+        }
+        self.c.next(cx)
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        self.c.handler(name)
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["count", "active"]
+    }
+}

@@ -1,0 +1,75 @@
+//! Unqueue — pulls packets and pushes them on.
+//!
+//! `Unqueue([BURST, KEYWORDS])`
+//!
+//! Pull input, push output. Its task pulls up to BURST packets (default 1) per run.
+//! Keywords: `ACTIVE` (default true), `LIMIT` (stop after this many; -1: no limit).
+//!
+//! Handlers: `count`.
+
+use alloc::format;
+use alloc::string::String;
+
+use oxclick_lang::args::Args;
+use oxclick_runtime::{ConfigErrors, Ctx, Element, finish_args};
+
+pub struct Unqueue {
+    burst: u32,
+    active: bool,
+    limit: i64,
+    count: u64,
+}
+
+impl Default for Unqueue {
+    fn default() -> Self {
+        Unqueue { burst: 1, active: true, limit: -1, count: 0 }
+    }
+}
+
+impl Element for Unqueue {
+    fn class_name(&self) -> &'static str {
+        "Unqueue"
+    }
+    fn port_count(&self) -> &'static str {
+        "1/1"
+    }
+    fn processing(&self) -> &'static str {
+        "l/h"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.burst = a.read_p("BURST").unwrap_or(1);
+        self.active = a.read_or("ACTIVE", true);
+        self.limit = a.read_or("LIMIT", -1);
+        finish_args(a)
+    }
+    fn has_task(&self) -> bool {
+        true
+    }
+    fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        if !self.active {
+            return false;
+        }
+        let mut worked = false;
+        for _ in 0..self.burst.max(1) {
+            if self.limit >= 0 && self.count >= self.limit as u64 {
+                break;
+            }
+            match cx.pull(0) {
+                Some(p) => {
+                    self.count += 1;
+                    cx.push(0, p);
+                    worked = true;
+                }
+                None => break,
+            }
+        }
+        worked
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "count").then(|| format!("{}", self.count))
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["count"]
+    }
+}
