@@ -1,0 +1,143 @@
+//! The router with the core elements: Click's checks and messages, push/pull
+//! resolution, running, handlers.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use oxclick_lang::{Options, read, unparse::unparse};
+use oxclick_runtime::{Router, RouterOptions, SimClock};
+
+struct Built {
+    router: Result<Router, Vec<String>>,
+    console: Rc<RefCell<Vec<String>>>,
+}
+
+fn build(src: &str) -> Built {
+    let reg = oxclick_elements::registry();
+    let known = |n: &str| reg.contains(n);
+    let opts = Options { is_primitive: Some(&known), ..Options::default() };
+    let out = read(src, "t", &opts);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let console = Rc::new(RefCell::new(Vec::new()));
+    let sink = console.clone();
+    let ropts = RouterOptions {
+        config_text: src.into(),
+        flat_text: unparse(&out.flat),
+        console: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
+        clock: Box::new(SimClock::default()),
+    };
+    Built { router: Router::new(&out.flat, &reg, ropts), console }
+}
+
+fn errors(src: &str) -> Vec<String> {
+    match build(src).router {
+        Ok(_) => vec![],
+        Err(e) => e,
+    }
+}
+
+fn handler(r: &Router, elem: &str, h: &str) -> String {
+    r.read_handler(Some(r.find(elem).expect("element")), h).expect("handler")
+}
+
+#[test]
+fn click_check_messages() {
+    assert_eq!(
+        errors("i::InfiniteSource -> Print -> d::Discard;\ni -> Print -> d;"),
+        ["t:1: illegal reuse of 'i :: InfiniteSource' push output 0", "Router could not be initialized!"]
+    );
+    assert_eq!(
+        errors("i::InfiniteSource -> Print -> d::Discard;\nInfiniteSource -> p::Print;"),
+        ["t:2: 'p :: Print' output 0 unused", "Router could not be initialized!"]
+    );
+    assert_eq!(
+        errors("q :: Queue; Idle -> q; q -> [1] c :: Counter -> Discard; q -> Discard"),
+        ["t:1: 'c :: Counter' has no input 1", "Router could not be initialized!"]
+    );
+    assert_eq!(
+        errors("Idle -> q :: Queue -> PushNull -> Discard"),
+        [
+            "'q :: Queue' pull output 0 connected to 'PushNull@3 :: PushNull' push input 0",
+            "Router could not be initialized!"
+        ]
+    );
+    assert_eq!(
+        errors("Idle -> Counter(5) -> Discard"),
+        [
+            "t:1: While configuring 'Counter@2 :: Counter':",
+            "t:1:   too many arguments",
+            "Router could not be initialized!"
+        ]
+    );
+}
+
+#[test]
+fn agnostic_ports_take_their_neighbours_processing() {
+    // Counter between a queue and Unqueue runs pull; between a source and Discard, push.
+    let b = build("InfiniteSource(LIMIT 3, STOP true) -> q :: Queue -> c :: Counter -> Unqueue -> d :: Discard");
+    let mut r = b.router.unwrap();
+    assert!(handler(&r, "c", "ports").starts_with("1 input\npull\t-\tq [0]\n"));
+    r.run();
+    assert_eq!(handler(&r, "c", "count"), "3");
+    assert_eq!(handler(&r, "d", "count"), "3");
+}
+
+#[test]
+fn sources_stop_the_driver_and_print_prints() {
+    let b = build("InfiniteSource(DATA \"ab\", LIMIT 2, STOP true) -> Print(x) -> c :: Counter -> Discard");
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "c", "count"), "2");
+    assert_eq!(handler(&r, "c", "byte_count"), "4");
+    assert_eq!(*b.console.borrow(), ["x:    2 | 6162", "x:    2 | 6162"]);
+}
+
+#[test]
+fn rated_source_is_paced_in_simulated_time() {
+    let b = build("s :: RatedSource(RATE 100, LIMIT 5, STOP true) -> c :: Counter -> Discard");
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "c", "count"), "5");
+}
+
+#[test]
+fn driver_manager_waits_for_stops() {
+    let b = build(
+        "InfiniteSource(LIMIT 1, STOP true) -> a :: Counter -> Discard;
+         InfiniteSource(LIMIT 4, STOP true) -> b :: Counter -> Discard;
+         DriverManager(wait_stop 2)",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "a", "count"), "1");
+    assert_eq!(handler(&r, "b", "count"), "4");
+}
+
+#[test]
+fn tee_copies_to_every_output() {
+    let b = build(
+        "InfiniteSource(LIMIT 2, STOP true) -> t :: Tee; t -> a :: Counter -> Discard; t [1] -> b :: Counter -> Discard",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!((handler(&r, "a", "count"), handler(&r, "b", "count")), ("2".into(), "2".into()));
+}
+
+#[test]
+fn queue_drops_when_full() {
+    let b = build("InfiniteSource(LIMIT 10, BURST 10, STOP true) -> q :: Queue(4) -> Discard(ACTIVE false)");
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "q", "length"), "4");
+    assert_eq!(handler(&r, "q", "drops"), "6");
+    assert_eq!(handler(&r, "q", "highwater_length"), "4");
+}
+
+#[test]
+fn router_handlers() {
+    let b = build("a :: Idle -> Discard");
+    let r = b.router.unwrap();
+    assert_eq!(r.read_handler(None, "list").unwrap(), "2\na\nDiscard@2\n");
+    assert_eq!(r.read_handler(None, "flatconfig").unwrap(), "a :: Idle;\nDiscard@2 :: Discard;\n\na -> Discard@2;\n");
+    assert_eq!(handler(&r, "a", "class"), "Idle");
+}
