@@ -70,6 +70,8 @@ Subcommands (oxclick only):
   oxclick check FILE      parse and check a configuration; report every error
   oxclick flatten FILE    print the flat configuration (compounds expanded)
   oxclick dot FILE        print the flat router as a Graphviz graph (-o x.svg renders it)
+  oxclick elements        list the element classes
+  oxclick help ELEMENT    print an element class's manual page
 
 Examples:
   oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
@@ -116,6 +118,8 @@ fn main() -> ExitCode {
             Some("check") => check_main(tail(&args, "oxclick check")),
             Some("flatten") => flatten_main(tail(&args, "oxclick flatten"), Style::Rich, "oxclick flatten"),
             Some("dot") => dot_main(tail(&args, "oxclick dot")),
+            Some("elements") => elements_main(),
+            Some("help") if args.len() == 3 => help_main(&args[2].to_string_lossy()),
             _ => driver_main(args, Style::Rich),
         },
     };
@@ -447,3 +451,28 @@ fn buildtool_main(args: &[OsString]) -> i32 {
 
 /// Click "features" (provisions that are not element classes) this build has.
 const FEATURES: &[&str] = &["userlevel", "int64", "pcap"];
+
+/// `oxclick elements`: the element classes, one per line.
+fn elements_main() -> i32 {
+    for name in oxclick_elements::registry().names() {
+        println!("{name}");
+    }
+    0
+}
+
+/// `oxclick help ELEMENT`: the element's manual page (its source file's doc comment).
+fn help_main(name: &str) -> i32 {
+    match oxclick_elements::manual(name) {
+        Some(page) => {
+            for line in page.lines() {
+                let text = line.strip_prefix("//!").unwrap_or(line);
+                println!("{}", text.strip_prefix(' ').unwrap_or(text));
+            }
+            0
+        }
+        None => {
+            eprintln!("oxclick help: no element class '{name}' (see 'oxclick elements')");
+            1
+        }
+    }
+}

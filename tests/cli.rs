@@ -156,3 +156,29 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(text(&o.stderr), "nope.click: No such file or directory\n");
 }
+
+#[test]
+fn driver_runs_and_reports_handlers_like_click() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = run(&bin(), &["examples/pipeline.click", "-h", "sent.count", "-h", "tap/seen.count"], root, "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "sent.count:\n1000\n\ntap/seen.count:\n1000\n\n");
+    // One handler prints just its value.
+    let d = tempdir("drv");
+    let o =
+        run(&bin(), &["-e", "InfiniteSource(LIMIT 3, STOP true) -> c :: Counter -> Discard", "-h", "c.count"], &d, "");
+    assert_eq!(text(&o.stdout), "3\n");
+    let o = run(&bin(), &["-e", "Idle -> Discard", "-q", "-h", "nope.count"], &d, "");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "no element 'nope'\n");
+}
+
+#[test]
+fn elements_and_manual_pages() {
+    let d = tempdir("man");
+    let o = run(&bin(), &["elements"], &d, "");
+    assert!(text(&o.stdout).lines().any(|l| l == "InfiniteSource"));
+    let o = run(&bin(), &["help", "Counter"], &d, "");
+    assert!(text(&o.stdout).starts_with("Counter — counts packets and bytes.\n"), "{}", text(&o.stdout));
+    assert_eq!(run(&bin(), &["help", "NoSuch"], &d, "").status.code(), Some(1));
+}
