@@ -56,9 +56,13 @@ fn check_reports_all_errors_with_snippets() {
 #[test]
 fn check_accepts_the_bundled_example() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let o = run(&bin(), &["check", "examples/firewall.click"], root, "");
+    let o = run(&bin(), &["check", "examples/pipeline.click"], root, "");
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "examples/firewall.click: ok: 21 elements, 20 connections\n");
+    assert_eq!(text(&o.stdout), "examples/pipeline.click: ok: 9 elements, 8 connections\n");
+    // The router checks run too: classes the library lacks are reported.
+    let o = run(&bin(), &["check", "examples/firewall.click"], root, "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("examples/firewall.click:23: unknown element class 'Classifier'"));
 }
 
 #[test]
