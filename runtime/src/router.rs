@@ -217,13 +217,13 @@ impl Router {
         if errors.is_empty() {
             // Agnostic input -> agnostic output inside one element acts like a connection.
             let mut work: Vec<((Port, Port), bool)> = conns.iter().map(|c| (*c, false)).collect();
-            for i in 0..n {
-                for ip in 0..ninputs[i] {
-                    if in_p[i][ip] != Processing::Agnostic {
-                        continue;
-                    }
-                    for op in 0..noutputs[i] {
-                        if out_p[i][op] == Processing::Agnostic && elem(i).port_flow(ip, op) {
+            for (i, (ins, outs)) in in_p.iter().zip(&out_p).enumerate() {
+                let agnostic = |v: &[Processing]| -> Vec<usize> {
+                    v.iter().enumerate().filter(|(_, p)| **p == Processing::Agnostic).map(|(k, _)| k).collect()
+                };
+                for ip in agnostic(ins) {
+                    for op in agnostic(outs) {
+                        if elem(i).port_flow(ip, op) {
                             work.push(((Port { element: i, port: op }, Port { element: i, port: ip }), true));
                         }
                     }
