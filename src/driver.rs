@@ -36,6 +36,12 @@ pub fn is_element_class(name: &str) -> bool {
     registry().contains(name) || PLANNED_CLASSES.contains(&name)
 }
 
+/// Can a router built here contain an element of class `name` (what
+/// `click-buildtool provides` answers)?
+pub fn provides_class(name: &str) -> bool {
+    registry().contains(name)
+}
+
 fn registry() -> Registry {
     oxclick_elements::registry()
 }

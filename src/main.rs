@@ -433,7 +433,7 @@ fn buildtool_main(args: &[OsString]) -> i32 {
     let words: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     match words.first().map(String::as_str) {
         Some("provides") => {
-            let all = words[1..].iter().all(|n| FEATURES.contains(&n.as_str()) || driver::is_element_class(n));
+            let all = words[1..].iter().all(|n| FEATURES.contains(&n.as_str()) || driver::provides_class(n));
             if all { 0 } else { 1 }
         }
         Some("--help") | None => {

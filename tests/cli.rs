@@ -120,6 +120,8 @@ fn buildtool_provides() {
     let bt = personality(&d, "click-buildtool");
     assert!(run(&bt, &["provides", "Counter", "Discard", "userlevel"], &d, "").status.success());
     assert_eq!(run(&bt, &["provides", "Counter", "NoSuchElement"], &d, "").status.code(), Some(1));
+    // Classes the library will have but does not yet are not provided.
+    assert_eq!(run(&bt, &["provides", "FromIPSummaryDump"], &d, "").status.code(), Some(1));
 }
 
 #[test]
