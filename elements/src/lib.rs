@@ -10,11 +10,13 @@ pub mod counter;
 pub mod discard;
 pub mod driver_manager;
 pub mod idle;
+pub mod ip;
 pub mod nulls;
 pub mod paint;
 pub mod print;
 pub mod queue;
 pub mod sources;
+pub mod strip;
 pub mod tee;
 pub mod unqueue;
 
@@ -36,6 +38,12 @@ pub fn registry() -> Registry {
     r.add("Queue", || Box::new(queue::Queue::named("Queue")));
     r.add("SimpleQueue", || Box::new(queue::Queue::named("SimpleQueue")));
     r.add("Unqueue", || Box::<unqueue::Unqueue>::default());
+    r.add("Strip", || Box::new(strip::Resizer::strip()));
+    r.add("Unstrip", || Box::new(strip::Resizer::unstrip()));
+    r.add("Truncate", || Box::new(strip::Resizer::truncate()));
+    r.add("CheckIPHeader", || Box::new(ip::CheckIPHeader::check()));
+    r.add("MarkIPHeader", || Box::new(ip::CheckIPHeader::mark()));
+    r.add("DecIPTTL", || Box::<ip::DecIPTTL>::default());
     r
 }
 
@@ -53,6 +61,8 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "DriverManager" => include_str!("driver_manager.rs"),
         "Queue" | "SimpleQueue" => include_str!("queue.rs"),
         "Unqueue" => include_str!("unqueue.rs"),
+        "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
+        "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
         _ => return None,
     };
     let end = text.find("\n\n").unwrap_or(text.len());

@@ -141,3 +141,43 @@ fn router_handlers() {
     assert_eq!(r.read_handler(None, "flatconfig").unwrap(), "a :: Idle;\nDiscard@2 :: Discard;\n\na -> Discard@2;\n");
     assert_eq!(handler(&r, "a", "class"), "Idle");
 }
+
+/// A 20-byte IPv4/UDP-less header with a valid checksum, after a 14-byte Ethernet header.
+fn frame(ttl: u8) -> String {
+    let mut ip = [0x45u8, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    let sum = oxclick_elements::ip::ip_checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut hex = String::from("\\<000000000001 000000000002 0800 ");
+    for b in ip {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex.push('>');
+    hex
+}
+
+#[test]
+fn ip_chain_checks_decrements_ttl_and_restores_ethernet() {
+    let src = format!(
+        "InfiniteSource(DATA {}, LIMIT 3, STOP true) -> Strip(14) -> c :: CheckIPHeader -> d :: DecIPTTL -> Unstrip(14) -> ok :: Counter -> Print(x, -1) -> Discard;
+         c [1] -> bad :: Counter -> Discard; d [1] -> expired :: Counter -> Discard;
+         InfiniteSource(DATA {}, LIMIT 2, STOP true) -> Strip(14) -> c2 :: CheckIPHeader -> d2 :: DecIPTTL -> Discard; d2 [1] -> exp2 :: Counter -> Discard;
+         InfiniteSource(DATA \\<45 00 00>, LIMIT 1, STOP true) -> c3 :: CheckIPHeader -> Discard; c3 [1] -> bad3 :: Counter -> Discard;
+         DriverManager(wait_stop 3)",
+        frame(64),
+        frame(1)
+    );
+    let b = build(&src);
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "ok", "count"), "3");
+    assert_eq!(handler(&r, "exp2", "count"), "2");
+    assert_eq!(handler(&r, "bad3", "count"), "1");
+    assert_eq!(handler(&r, "c3", "drops"), "1");
+    // TTL 64 -> 63 and a checksum that still verifies; the Ethernet header is back.
+    let line = b.console.borrow()[0].clone();
+    let hex: String = line.split(" | ").nth(1).unwrap().replace(' ', "");
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    assert_eq!(&bytes[..14], &[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 8, 0]);
+    assert_eq!(bytes[14 + 8], 63);
+    assert_eq!(oxclick_elements::ip::ip_checksum(&bytes[14..34]), 0);
+}

@@ -60,6 +60,16 @@ impl Packet {
         self.head += n.min(self.len());
     }
 
+    /// Give back `n` bytes in front of the data: the bytes a `pull` removed when they
+    /// are still in the headroom, else zeros.
+    pub fn unpull(&mut self, n: usize) {
+        if n <= self.head {
+            self.head -= n;
+        } else {
+            self.push(n);
+        }
+    }
+
     /// Add `n` zero bytes at the front, growing the buffer when headroom runs out.
     pub fn push(&mut self, n: usize) {
         if n <= self.head {

@@ -1,0 +1,184 @@
+//! CheckIPHeader, MarkIPHeader, DecIPTTL — IPv4 header handling.
+//!
+//! `CheckIPHeader([OFFSET, KEYWORDS])`
+//!
+//! Checks that each packet holds a valid IPv4 header at OFFSET (default 0): length
+//! at least 20, version 4, header length at least 5 words and within the packet,
+//! total length at least the header and within the packet, a correct checksum
+//! (`CHECKSUM false` skips it), and a source address other than 0.0.0.0 or
+//! 255.255.255.255. Valid packets get their IP header annotation and are cut to the
+//! IP total length; invalid ones go to output 1 if it exists, else are dropped.
+//! Handlers: `drops`.
+//!
+//! `MarkIPHeader([OFFSET])` sets the IP header annotation without checking.
+//!
+//! `DecIPTTL` decrements the TTL of packets with an IP header annotation, updating
+//! the checksum incrementally (RFC 1624). Packets whose TTL is 0 or 1 go to output 1
+//! if it exists, else are dropped. Handlers: `drops`.
+
+use alloc::format;
+use alloc::string::String;
+
+use oxclick_lang::args::Args;
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+/// The Internet checksum of `data` (RFC 1071), folded and complemented.
+pub fn ip_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    if let [last] = chunks.remainder() {
+        sum += (*last as u32) << 8;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Why a header is invalid, or its length in bytes (header, total).
+fn validate(data: &[u8], checksum: bool) -> Result<(usize, usize), &'static str> {
+    if data.len() < 20 {
+        return Err("too small");
+    }
+    if data[0] >> 4 != 4 {
+        return Err("bad IP version");
+    }
+    let hlen = ((data[0] & 0x0f) as usize) * 4;
+    if hlen < 20 || hlen > data.len() {
+        return Err("bad IP header length");
+    }
+    let total = u16::from_be_bytes([data[2], data[3]]) as usize;
+    if total < hlen || total > data.len() {
+        return Err("bad IP length");
+    }
+    if checksum && ip_checksum(&data[..hlen]) != 0 {
+        return Err("bad IP checksum");
+    }
+    let src = &data[12..16];
+    if src == [0, 0, 0, 0] || src == [255, 255, 255, 255] {
+        return Err("bad source address");
+    }
+    Ok((hlen, total))
+}
+
+pub struct CheckIPHeader {
+    offset: usize,
+    checksum: bool,
+    drops: u64,
+    mark_only: bool,
+}
+
+impl CheckIPHeader {
+    pub fn check() -> Self {
+        CheckIPHeader { offset: 0, checksum: true, drops: 0, mark_only: false }
+    }
+    pub fn mark() -> Self {
+        CheckIPHeader { offset: 0, checksum: false, drops: 0, mark_only: true }
+    }
+
+    fn reject(&mut self, p: Packet, cx: &mut Ctx) {
+        self.drops += 1;
+        if cx.noutputs() > 1 {
+            cx.push(1, p);
+        }
+    }
+}
+
+impl Element for CheckIPHeader {
+    fn class_name(&self) -> &'static str {
+        if self.mark_only { "MarkIPHeader" } else { "CheckIPHeader" }
+    }
+    fn port_count(&self) -> &'static str {
+        if self.mark_only { "1/1" } else { "1/1-2" }
+    }
+    fn processing(&self) -> &'static str {
+        if self.mark_only { "a/a" } else { "a/ah" }
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.offset = a.read_p("OFFSET").unwrap_or(0);
+        if !self.mark_only {
+            self.checksum = a.read_or("CHECKSUM", true);
+            let _verbose: bool = a.read_or("VERBOSE", false);
+        }
+        finish_args(a)
+    }
+    fn push(&mut self, _port: usize, mut p: Packet, cx: &mut Ctx) {
+        if self.mark_only {
+            p.anno.network_header = Some(self.offset);
+            cx.push(0, p);
+            return;
+        }
+        let Some(header) = p.data().get(self.offset..) else {
+            self.reject(p, cx);
+            return;
+        };
+        match validate(header, self.checksum) {
+            Ok((hlen, total)) => {
+                let excess = header.len() - total;
+                p.take(excess);
+                p.anno.network_header = Some(self.offset);
+                p.anno.transport_header = Some(self.offset + hlen);
+                let mut dst = [0u8; 4];
+                dst.copy_from_slice(&p.data()[self.offset + 16..self.offset + 20]);
+                p.anno.dst_ip = dst;
+                cx.push(0, p);
+            }
+            Err(_) => self.reject(p, cx),
+        }
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "drops" && !self.mark_only).then(|| format!("{}", self.drops))
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        if self.mark_only { &[] } else { &["drops"] }
+    }
+}
+
+#[derive(Default)]
+pub struct DecIPTTL {
+    drops: u64,
+}
+
+impl Element for DecIPTTL {
+    fn class_name(&self) -> &'static str {
+        "DecIPTTL"
+    }
+    fn port_count(&self) -> &'static str {
+        "1/1-2"
+    }
+    fn processing(&self) -> &'static str {
+        "a/ah"
+    }
+    fn push(&mut self, _port: usize, mut p: Packet, cx: &mut Ctx) {
+        let off = p.anno.network_header;
+        let ok = off.and_then(|o| p.data().get(o..o + 12)).is_some_and(|h| h[8] > 1);
+        if !ok {
+            self.drops += 1;
+            if cx.noutputs() > 1 {
+                cx.push(1, p);
+            }
+            return;
+        }
+        let o = off.unwrap_or(0);
+        let h = &mut p.data_mut()[o..o + 12];
+        h[8] -= 1;
+        // RFC 1624: the TTL is the high byte of its 16-bit word, so the word fell by
+        // 0x0100; add that back into the complemented sum.
+        let old = u16::from_be_bytes([h[10], h[11]]);
+        let mut sum = (!old as u32) + 0xfeff;
+        sum = (sum & 0xffff) + (sum >> 16);
+        let new = !(sum as u16);
+        h[10..12].copy_from_slice(&new.to_be_bytes());
+        cx.push(0, p);
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "drops").then(|| format!("{}", self.drops))
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["drops"]
+    }
+}

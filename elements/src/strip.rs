@@ -1,0 +1,64 @@
+//! Strip, Unstrip, Truncate — remove or restore bytes.
+//!
+//! `Strip(LENGTH)` removes LENGTH bytes from the front of each packet (all of it if
+//! shorter). `Unstrip(LENGTH)` puts LENGTH bytes back at the front (the bytes Strip
+//! removed are still in the headroom, so `Strip(14) -> ... -> Unstrip(14)` restores
+//! the Ethernet header). `Truncate(LENGTH)` cuts packets longer than LENGTH.
+//!
+//! One agnostic input and output each.
+
+use oxclick_lang::args::Args;
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Strip,
+    Unstrip,
+    Truncate,
+}
+
+pub struct Resizer {
+    kind: Kind,
+    length: usize,
+}
+
+impl Resizer {
+    pub fn strip() -> Resizer {
+        Resizer { kind: Kind::Strip, length: 0 }
+    }
+    pub fn unstrip() -> Resizer {
+        Resizer { kind: Kind::Unstrip, length: 0 }
+    }
+    pub fn truncate() -> Resizer {
+        Resizer { kind: Kind::Truncate, length: 0 }
+    }
+}
+
+impl Element for Resizer {
+    fn class_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Strip => "Strip",
+            Kind::Unstrip => "Unstrip",
+            Kind::Truncate => "Truncate",
+        }
+    }
+    fn port_count(&self) -> &'static str {
+        "1/1"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.length = a.read_mp("LENGTH").unwrap_or(0);
+        finish_args(a)
+    }
+    fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
+        match self.kind {
+            Kind::Strip => p.pull(self.length),
+            Kind::Unstrip => p.unpull(self.length),
+            Kind::Truncate => {
+                let excess = p.len().saturating_sub(self.length);
+                p.take(excess);
+            }
+        }
+        Some(p)
+    }
+}
