@@ -47,7 +47,11 @@ impl Default for Common {
 }
 
 impl Common {
-    fn finish_config(&mut self, data: Option<Data>, length: Option<usize>) {
+    /// The arguments both sources end with: `ACTIVE` (positional), `LENGTH`, `STOP`.
+    fn read_rest(&mut self, a: &mut Args, data: Option<Data>) {
+        self.active = a.read_p("ACTIVE").unwrap_or(true);
+        let length: Option<usize> = a.read("LENGTH");
+        self.stop = a.read_or("STOP", false);
         if let Some(d) = data {
             self.data = d.0;
         }
@@ -105,10 +109,7 @@ impl Element for InfiniteSource {
         let data: Option<Data> = a.read_p("DATA");
         self.c.limit = a.read_p("LIMIT").unwrap_or(-1);
         self.burst = a.read_p("BURST").unwrap_or(1);
-        self.c.active = a.read_p("ACTIVE").unwrap_or(true);
-        let length: Option<usize> = a.read("LENGTH");
-        self.c.stop = a.read_or("STOP", false);
-        self.c.finish_config(data, length);
+        self.c.read_rest(&mut a, data);
         finish_args(a)
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
@@ -167,6 +168,21 @@ impl Default for RatedSource {
     }
 }
 
+impl RatedSource {
+    /// The next packet if it is due (the n-th, from 0, is due `n / RATE` seconds
+    /// after the first); otherwise ask to be woken when it is.
+    fn next_on_time(&mut self, cx: &mut Ctx) -> Option<Packet> {
+        let now = cx.now();
+        let start = *self.start.get_or_insert(now);
+        let due = start + self.c.count.saturating_mul(1_000_000_000) / self.rate;
+        if now < due {
+            cx.wake_at(due);
+            return None;
+        }
+        self.c.next(cx)
+    }
+}
+
 impl Element for RatedSource {
     fn class_name(&self) -> &'static str {
         "RatedSource"
@@ -179,10 +195,7 @@ impl Element for RatedSource {
         let data: Option<Data> = a.read_p("DATA");
         self.rate = a.read_p("RATE").unwrap_or(10);
         self.c.limit = a.read_p("LIMIT").unwrap_or(-1);
-        self.c.active = a.read_p("ACTIVE").unwrap_or(true);
-        let length: Option<usize> = a.read("LENGTH");
-        self.c.stop = a.read_or("STOP", false);
-        self.c.finish_config(data, length);
+        self.c.read_rest(&mut a, data);
         if self.rate == 0 {
             return Err(alloc::vec!["RATE: out of range".into()]);
         }
@@ -196,15 +209,7 @@ impl Element for RatedSource {
         self.c.pushes
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
-        let now = cx.now();
-        let start = *self.start.get_or_insert(now);
-        // The n-th packet (from 0) is due at start + n / rate seconds.
-        let due = start + self.c.count.saturating_mul(1_000_000_000) / self.rate;
-        if now < due {
-            cx.wake_at(due);
-            return false;
-        }
-        match self.c.next(cx) {
+        match self.next_on_time(cx) {
             Some(p) => {
                 cx.push(0, p);
                 true
@@ -213,14 +218,7 @@ impl Element for RatedSource {
         }
     }
     fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {
-        let now = cx.now();
-        let start = *self.start.get_or_insert(now);
-        let due = start + self.c.count.saturating_mul(1_000_000_000) / self.rate;
-        if now < due {
-            cx.wake_at(due);
-            return None;
-        }
-        self.c.next(cx)
+        self.next_on_time(cx)
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         self.c.handler(name)
