@@ -290,28 +290,24 @@ impl Router {
 
         // Completeness: no reuse of push outputs or pull inputs; no unused ports.
         if errors.is_empty() {
-            let mut by_to: Vec<(Port, Port)> = conns.clone();
-            by_to.sort_by_key(|c| (c.1, c.0));
-            for w in by_to.windows(2) {
-                let p = w[0].1;
-                if w[1].1 == p && in_p[p.element][p.port] == Processing::Pull {
-                    let m = &meta[p.element];
-                    errors.push(with_landmark(
-                        &m.landmark,
-                        &format!("illegal reuse of {} pull input {}", describe(m), p.port),
-                    ));
-                }
-            }
-            let mut by_from: Vec<(Port, Port)> = conns.clone();
-            by_from.sort_by_key(|c| (c.0, c.1));
-            for w in by_from.windows(2) {
-                let p = w[0].0;
-                if w[1].0 == p && out_p[p.element][p.port] == Processing::Push {
-                    let m = &meta[p.element];
-                    errors.push(with_landmark(
-                        &m.landmark,
-                        &format!("illegal reuse of {} push output {}", describe(m), p.port),
-                    ));
+            // Inputs first, then outputs, as Click checks them.
+            for to_side in [true, false] {
+                let end = |c: &(Port, Port)| if to_side { c.1 } else { c.0 };
+                let mut sorted: Vec<(Port, Port)> = conns.clone();
+                sorted.sort_by_key(|c| (end(c), if to_side { c.0 } else { c.1 }));
+                for w in sorted.windows(2) {
+                    let p = end(&w[0]);
+                    let active = if to_side {
+                        in_p[p.element][p.port] == Processing::Pull
+                    } else {
+                        out_p[p.element][p.port] == Processing::Push
+                    };
+                    if end(&w[1]) == p && active {
+                        let m = &meta[p.element];
+                        let kind = if to_side { "pull input" } else { "push output" };
+                        let msg = format!("illegal reuse of {} {kind} {}", describe(m), p.port);
+                        errors.push(with_landmark(&m.landmark, &msg));
+                    }
                 }
             }
             for (side, counts, name) in [(1usize, &ninputs, "input"), (0usize, &noutputs, "output")] {
