@@ -2,6 +2,8 @@
 //! element's manual page (`oxclick help ELEMENT`).
 #![no_std]
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 use alloc::boxed::Box;
 use oxclick_runtime::Registry;
@@ -9,6 +11,8 @@ use oxclick_runtime::Registry;
 pub mod counter;
 pub mod discard;
 pub mod driver_manager;
+#[cfg(feature = "std")]
+pub mod dump;
 pub mod idle;
 pub mod ip;
 pub mod nulls;
@@ -44,6 +48,11 @@ pub fn registry() -> Registry {
     r.add("CheckIPHeader", || Box::new(ip::CheckIPHeader::check()));
     r.add("MarkIPHeader", || Box::new(ip::CheckIPHeader::mark()));
     r.add("DecIPTTL", || Box::<ip::DecIPTTL>::default());
+    #[cfg(feature = "std")]
+    {
+        r.add("FromDump", || Box::<dump::FromDump>::default());
+        r.add("ToDump", || Box::<dump::ToDump>::default());
+    }
     r
 }
 
@@ -63,6 +72,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Unqueue" => include_str!("unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
         "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
+        "FromDump" | "ToDump" => include_str!("dump.rs"),
         _ => return None,
     };
     let end = text.find("\n\n").unwrap_or(text.len());
