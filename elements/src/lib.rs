@@ -19,6 +19,7 @@ pub mod nulls;
 pub mod paint;
 pub mod print;
 pub mod queue;
+pub mod resize;
 pub mod sources;
 pub mod strip;
 pub mod tee;
@@ -42,6 +43,7 @@ pub fn registry() -> Registry {
     r.add("Queue", || Box::new(queue::Queue::named("Queue")));
     r.add("SimpleQueue", || Box::new(queue::Queue::named("SimpleQueue")));
     r.add("Unqueue", || Box::<unqueue::Unqueue>::default());
+    r.add("Resize", || Box::<resize::Resize>::default());
     r.add("Strip", || Box::new(strip::Resizer::strip()));
     r.add("Unstrip", || Box::new(strip::Resizer::unstrip()));
     r.add("Truncate", || Box::new(strip::Resizer::truncate()));
@@ -71,6 +73,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Queue" | "SimpleQueue" => include_str!("queue.rs"),
         "Unqueue" => include_str!("unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
+        "Resize" => include_str!("resize.rs"),
         "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
         "FromDump" | "ToDump" => include_str!("dump.rs"),
         _ => return None,
