@@ -20,7 +20,10 @@ pub mod paint;
 pub mod print;
 pub mod queue;
 pub mod resize;
+pub mod round_robin_switch;
+pub mod set_ip_address;
 pub mod sources;
+pub mod store_ip_address;
 pub mod strip;
 pub mod tee;
 pub mod unqueue;
@@ -43,6 +46,9 @@ pub fn registry() -> Registry {
     r.add("Queue", || Box::new(queue::Queue::named("Queue")));
     r.add("SimpleQueue", || Box::new(queue::Queue::named("SimpleQueue")));
     r.add("Unqueue", || Box::<unqueue::Unqueue>::default());
+    r.add("SetIPAddress", || Box::<set_ip_address::SetIPAddress>::default());
+    r.add("StoreIPAddress", || Box::<store_ip_address::StoreIPAddress>::default());
+    r.add("RoundRobinSwitch", || Box::<round_robin_switch::RoundRobinSwitch>::default());
     r.add("Resize", || Box::<resize::Resize>::default());
     r.add("Strip", || Box::new(strip::Resizer::strip()));
     r.add("Unstrip", || Box::new(strip::Resizer::unstrip()));
@@ -74,6 +80,9 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Unqueue" => include_str!("unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
         "Resize" => include_str!("resize.rs"),
+        "SetIPAddress" => include_str!("set_ip_address.rs"),
+        "StoreIPAddress" => include_str!("store_ip_address.rs"),
+        "RoundRobinSwitch" => include_str!("round_robin_switch.rs"),
         "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
         "FromDump" | "ToDump" => include_str!("dump.rs"),
         _ => return None,

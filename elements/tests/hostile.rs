@@ -19,6 +19,13 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("Paint(3)", 1),
     ("Null", 1),
     ("Tee(2)", 2),
+    ("Resize(-3, 5)", 1),
+    ("Resize(20, -40)", 1),
+    ("SetIPAddress(1.0.0.1)", 1),
+    ("StoreIPAddress(src)", 2),
+    ("StoreIPAddress(dst)", 1),
+    ("StoreIPAddress(1.2.3.4, 30)", 2),
+    ("RoundRobinSwitch", 2),
 ];
 
 fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {

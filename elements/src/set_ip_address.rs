@@ -1,0 +1,32 @@
+//! SetIPAddress — sets the destination IP address annotation.
+//!
+//! `SetIPAddress(ADDR)`
+//!
+//! One agnostic input and output; each packet's destination IP annotation becomes
+//! ADDR (what StoreIPAddress and routing elements read).
+
+use oxclick_lang::args::{Args, Ipv4Addr};
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+
+#[derive(Default)]
+pub struct SetIPAddress {
+    addr: [u8; 4],
+}
+
+impl Element for SetIPAddress {
+    fn class_name(&self) -> &'static str {
+        "SetIPAddress"
+    }
+    fn port_count(&self) -> &'static str {
+        "1/1"
+    }
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        self.addr = a.read_mp::<Ipv4Addr>("ADDR").map(|x| x.0).unwrap_or_default();
+        finish_args(a)
+    }
+    fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
+        p.anno.dst_ip = self.addr;
+        Some(p)
+    }
+}
