@@ -167,6 +167,10 @@ fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>>
             let mut e = std::io::stderr().lock();
             let _ = writeln!(e, "{line}");
         }),
+        output: Box::new(|line: &str| {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{line}");
+        }),
         clock,
     };
     Router::new(flat, &registry(), ropts)

@@ -8,6 +8,9 @@
 //!
 //! * `wait_stop [N]` — wait for N (default 1) more stop requests;
 //! * `wait_time T`, `wait T` — wait T seconds (`1.5`, `10ms`, ...);
+//! * `print HANDLER` — print a read handler's value (`ELEM.HANDLER`) or a quoted
+//!   string on standard output;
+//! * `write HANDLER VALUE...`, `writeq HANDLER "VALUE"` — call a write handler;
 //! * `stop` — stop now.
 //!
 //! Default: `wait_stop`.
@@ -16,13 +19,15 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use oxclick_lang::args::{ArgType, Interval, split_args, split_spacevec};
+use oxclick_lang::args::{ArgType, Interval, split_args, split_spacevec, unquote};
 use oxclick_runtime::{ConfigErrors, Ctx, Element};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Instruction {
     WaitStop(u32),
     WaitTime(u64),
+    Print(String),
+    Write(String, String),
     Stop,
 }
 
@@ -59,6 +64,12 @@ impl Element for DriverManager {
                     Ok(n) => program.push(Instruction::WaitStop(n)),
                     Err(_) => errors.push(alloc::format!("bad count in '{arg}'")),
                 },
+                ("print", [what]) => program.push(Instruction::Print(what.clone())),
+                ("write" | "writeq", [h, value @ ..]) => {
+                    let v = value.join(" ");
+                    let v = if cmd == "writeq" { unquote(&v) } else { v };
+                    program.push(Instruction::Write(h.clone(), v));
+                }
                 ("wait_time" | "wait", [t]) => match Interval::parse_arg(t) {
                     Ok(i) => program.push(Instruction::WaitTime(i.nanos)),
                     Err(_) => errors.push(alloc::format!("bad time in '{arg}'")),
@@ -79,11 +90,23 @@ impl Element for DriverManager {
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
         loop {
-            let Some(&ins) = self.program.get(self.pc) else {
+            let Some(ins) = self.program.get(self.pc).cloned() else {
                 cx.stop_now();
                 return true;
             };
             match ins {
+                Instruction::Print(what) => {
+                    let text = if what.starts_with('"') { Ok(unquote(&what)) } else { cx.read_handler(&what) };
+                    match text {
+                        Ok(t) => cx.output(t.strip_suffix('\n').unwrap_or(&t)),
+                        Err(e) => cx.console(&e),
+                    }
+                }
+                Instruction::Write(h, v) => {
+                    if let Err(e) = cx.write_handler(&h, &v) {
+                        cx.console(&e);
+                    }
+                }
                 Instruction::Stop => {
                     cx.stop_now();
                     return true;

@@ -13,6 +13,7 @@ pub mod discard;
 pub mod driver_manager;
 #[cfg(feature = "std")]
 pub mod dump;
+pub mod ether_encap;
 pub mod idle;
 pub mod ip;
 pub mod nulls;
@@ -49,6 +50,7 @@ pub fn registry() -> Registry {
     r.add("SetIPAddress", || Box::<set_ip_address::SetIPAddress>::default());
     r.add("StoreIPAddress", || Box::<store_ip_address::StoreIPAddress>::default());
     r.add("RoundRobinSwitch", || Box::<round_robin_switch::RoundRobinSwitch>::default());
+    r.add("EtherEncap", || Box::<ether_encap::EtherEncap>::default());
     r.add("Resize", || Box::<resize::Resize>::default());
     r.add("Strip", || Box::new(strip::Resizer::strip()));
     r.add("Unstrip", || Box::new(strip::Resizer::unstrip()));
@@ -80,6 +82,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Unqueue" => include_str!("unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
         "Resize" => include_str!("resize.rs"),
+        "EtherEncap" => include_str!("ether_encap.rs"),
         "SetIPAddress" => include_str!("set_ip_address.rs"),
         "StoreIPAddress" => include_str!("store_ip_address.rs"),
         "RoundRobinSwitch" => include_str!("round_robin_switch.rs"),

@@ -26,6 +26,7 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("StoreIPAddress(dst)", 1),
     ("StoreIPAddress(1.2.3.4, 30)", 2),
     ("RoundRobinSwitch", 2),
+    ("EtherEncap(0x0800, 1:2:3:4:5:6, 6:5:4:3:2:1)", 1),
 ];
 
 fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {
@@ -46,6 +47,7 @@ fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {
         config_text: src.clone(),
         flat_text: unparse(&out.flat),
         console: Box::new(|_: &str| {}),
+        output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
     };
     let mut r = Router::new(&out.flat, &reg, opts).unwrap_or_else(|e| panic!("{src}: {e:?}"));

@@ -24,6 +24,7 @@ fn build(src: &str) -> Built {
         config_text: src.into(),
         flat_text: unparse(&out.flat),
         console: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
+        output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
     };
     Built { router: Router::new(&out.flat, &reg, ropts), console }
@@ -180,4 +181,25 @@ fn ip_chain_checks_decrements_ttl_and_restores_ethernet() {
     assert_eq!(&bytes[..14], &[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 8, 0]);
     assert_eq!(bytes[14 + 8], 63);
     assert_eq!(oxclick_elements::ip::ip_checksum(&bytes[14..34]), 0);
+}
+
+#[test]
+fn driver_manager_prints_and_writes_handlers() {
+    let out = std::rc::Rc::new(RefCell::new(Vec::new()));
+    let sink = out.clone();
+    let src = "Idle -> e :: EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> Idle;
+               DriverManager(print e.ethertype, write e.ethertype 0x0801, print e.ethertype, print \"done\", stop)";
+    let reg = oxclick_elements::registry();
+    let known = |n: &str| reg.contains(n);
+    let parsed = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
+    let opts = RouterOptions {
+        config_text: String::new(),
+        flat_text: String::new(),
+        console: Box::new(|_: &str| {}),
+        output: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
+        clock: Box::new(SimClock::default()),
+    };
+    let mut r = Router::new(&parsed.flat, &reg, opts).unwrap();
+    r.run();
+    assert_eq!(*out.borrow(), ["2048", "2049", "done"]);
 }

@@ -162,6 +162,21 @@ impl Ctx<'_> {
         self.core.input_pull[self.me].get(port).copied().unwrap_or(false)
     }
 
+    /// Call another element's read handler, `ELEM.HANDLER`.
+    pub fn read_handler(&mut self, spec: &str) -> Result<String, String> {
+        self.core.read_handler(spec)
+    }
+
+    /// Call another element's write handler, `ELEM.HANDLER`.
+    pub fn write_handler(&mut self, spec: &str, value: &str) -> Result<(), String> {
+        self.core.write_handler(spec, value)
+    }
+
+    /// Write a line to the router's report output (standard output on the host).
+    pub fn output(&mut self, line: &str) {
+        (self.core.output)(line);
+    }
+
     /// Write a line to the router's console (standard error on the host).
     pub fn console(&mut self, line: &str) {
         (self.core.console)(line);

@@ -73,8 +73,10 @@ pub struct RouterOptions {
     pub config_text: String,
     /// What the `flatconfig` handler returns.
     pub flat_text: String,
-    /// Where console lines go (Print, errors while running).
+    /// Where console lines go (Print, errors while running): standard error.
     pub console: Box<dyn FnMut(&str)>,
+    /// Where reports go (DriverManager's `print`): standard output.
+    pub output: Box<dyn FnMut(&str)>,
     pub clock: Box<dyn Clock>,
 }
 
@@ -94,6 +96,8 @@ pub struct Core {
     pub(crate) stop_requests: u32,
     pub(crate) stopped: bool,
     pub(crate) console: Box<dyn FnMut(&str)>,
+    pub(crate) output: Box<dyn FnMut(&str)>,
+    names: Vec<String>,
 }
 
 impl Core {
@@ -104,6 +108,22 @@ impl Core {
         let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
         self.slots[to.element] = Some(e);
+    }
+
+    /// Read handler `spec` (`ELEM.HANDLER`) of another element.
+    pub(crate) fn read_handler(&mut self, spec: &str) -> Result<String, String> {
+        let (e, h) = spec.rsplit_once('.').ok_or_else(|| format!("no '{spec}' handler"))?;
+        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element '{e}'"))?;
+        let el = self.slots[i].as_ref().ok_or_else(|| format!("'{spec}' is busy"))?;
+        el.read_handler(h).ok_or_else(|| format!("no '{spec}' handler"))
+    }
+
+    /// Write handler `spec` (`ELEM.HANDLER`) of another element.
+    pub(crate) fn write_handler(&mut self, spec: &str, value: &str) -> Result<(), String> {
+        let (e, h) = spec.rsplit_once('.').ok_or_else(|| format!("no '{spec}' handler"))?;
+        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element '{e}'"))?;
+        let el = self.slots[i].as_mut().ok_or_else(|| format!("'{spec}' is busy"))?;
+        el.write_handler(h, value).unwrap_or_else(|| Err(format!("no '{spec}' write handler")))
     }
 
     pub(crate) fn pull_into(&mut self, into: usize, port: usize) -> Option<Packet> {
@@ -372,6 +392,8 @@ impl Router {
             stop_requests: 0,
             stopped: false,
             console: opts.console,
+            output: opts.output,
+            names: meta.iter().map(|m| m.name.clone()).collect(),
         };
         let mut r = Router {
             core,
