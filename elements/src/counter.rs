@@ -1,19 +1,23 @@
 //! Counter — counts packets and bytes.
 //!
-//! `Counter`
+//! `Counter([KEYWORDS])`
 //!
-//! One agnostic input and output. Handlers: `count`, `byte_count` (read), `reset`
-//! (write).
+//! One agnostic input and output. Keyword `COUNT_CALL N HANDLER [VALUE]`: when the
+//! count reaches N, call write handler HANDLER (`ELEM.NAME`) with VALUE, before the
+//! packet goes on. Handlers: `count`, `byte_count` (read), `reset` (write).
 
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{Ctx, Element, Packet};
+use oxclick_lang::args::{Args, split_spacevec};
+use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Counter {
     count: u64,
     bytes: u64,
+    /// `COUNT_CALL`: (count, handler, value).
+    count_call: Option<(u64, String, String)>,
 }
 
 impl Element for Counter {
@@ -23,9 +27,31 @@ impl Element for Counter {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn simple_action(&mut self, p: Packet, _cx: &mut Ctx) -> Option<Packet> {
+    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+        let mut a = Args::new(config);
+        let call: Option<String> = a.read_with("COUNT_CALL", false, false, "count and handler", |s| Ok(s.into()));
+        finish_args(a)?;
+        if let Some(c) = call {
+            let words = split_spacevec(&c);
+            let n = words.first().and_then(|n| n.parse().ok());
+            match (n, words.get(1)) {
+                (Some(n), Some(h)) => {
+                    self.count_call = Some((n, h.clone(), words.get(2..).map(|v| v.join(" ")).unwrap_or_default()))
+                }
+                _ => return Err(alloc::vec!["COUNT_CALL: expected 'N HANDLER [VALUE]'".into()]),
+            }
+        }
+        Ok(())
+    }
+    fn simple_action(&mut self, p: Packet, cx: &mut Ctx) -> Option<Packet> {
         self.count += 1;
         self.bytes += p.len() as u64;
+        if let Some((n, h, v)) = &self.count_call
+            && *n == self.count
+            && let Err(e) = cx.write_handler(h, v)
+        {
+            cx.console(&e);
+        }
         Some(p)
     }
     fn read_handler(&self, name: &str) -> Option<String> {

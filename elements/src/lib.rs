@@ -26,6 +26,7 @@ pub mod set_ip_address;
 pub mod sources;
 pub mod store_ip_address;
 pub mod strip;
+pub mod switch;
 pub mod tee;
 pub mod unqueue;
 
@@ -51,6 +52,10 @@ pub fn registry() -> Registry {
     r.add("StoreIPAddress", || Box::<store_ip_address::StoreIPAddress>::default());
     r.add("RoundRobinSwitch", || Box::<round_robin_switch::RoundRobinSwitch>::default());
     r.add("EtherEncap", || Box::<ether_encap::EtherEncap>::default());
+    r.add("Switch", || Box::new(switch::Chooser::switch()));
+    r.add("StaticSwitch", || Box::new(switch::Chooser::static_switch()));
+    r.add("PaintSwitch", || Box::new(switch::Chooser::paint_switch()));
+    r.add("PaintTee", || Box::new(switch::Chooser::paint_tee()));
     r.add("Resize", || Box::<resize::Resize>::default());
     r.add("Strip", || Box::new(strip::Resizer::strip()));
     r.add("Unstrip", || Box::new(strip::Resizer::unstrip()));
@@ -82,6 +87,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Unqueue" => include_str!("unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
         "Resize" => include_str!("resize.rs"),
+        "Switch" | "StaticSwitch" | "PaintSwitch" | "PaintTee" => include_str!("switch.rs"),
         "EtherEncap" => include_str!("ether_encap.rs"),
         "SetIPAddress" => include_str!("set_ip_address.rs"),
         "StoreIPAddress" => include_str!("store_ip_address.rs"),

@@ -26,6 +26,9 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("StoreIPAddress(dst)", 1),
     ("StoreIPAddress(1.2.3.4, 30)", 2),
     ("RoundRobinSwitch", 2),
+    ("Switch(1)", 2),
+    ("PaintSwitch", 2),
+    ("PaintTee(0)", 2),
     ("EtherEncap(0x0800, 1:2:3:4:5:6, 6:5:4:3:2:1)", 1),
 ];
 
