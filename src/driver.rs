@@ -176,13 +176,63 @@ fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>>
     Router::new(flat, &registry(), ropts)
 }
 
-/// Click's router checks (and configuration) without running anything; returns
-/// error lines in Click's `FILE:LINE: message` form.
-pub fn check(flat: &FlatConfig) -> Vec<String> {
-    match build(flat, &DriverOptions::default()) {
+/// An element of a class the library lacks, for `check`: any ports, agnostic, any
+/// configuration, so the rest of the router can still be checked around it.
+struct Unchecked;
+
+impl oxclick_runtime::Element for Unchecked {
+    fn class_name(&self) -> &'static str {
+        UNCHECKED_CLASS
+    }
+    fn port_count(&self) -> &'static str {
+        "-/-"
+    }
+    fn port_flow(&self, _input: usize, _output: usize) -> bool {
+        false
+    }
+    fn configure(&mut self, _config: &str) -> Result<(), oxclick_runtime::ConfigErrors> {
+        Ok(())
+    }
+}
+
+const UNCHECKED_CLASS: &str = "<not in the element library>";
+
+/// What `oxclick check` found beyond the language.
+pub struct CheckReport {
+    /// Click's router errors (`FILE:LINE: message`).
+    pub errors: Vec<String>,
+    /// Classes the library does not have, with the landmark of their first use.
+    pub unknown_classes: Vec<(String, String)>,
+}
+
+/// Click's router checks (and configuration) without running anything. Elements of
+/// classes the library lacks are stood in for by a permissive placeholder, so the
+/// rest is still checked; they are listed in the report.
+pub fn check(flat: &FlatConfig) -> CheckReport {
+    let mut reg = registry();
+    let mut unknown_classes: Vec<(String, String)> = Vec::new();
+    let mut flat = flat.clone();
+    for e in &mut flat.elements {
+        if !reg.contains(&e.class) {
+            if !unknown_classes.iter().any(|(c, _)| *c == e.class) {
+                unknown_classes.push((e.class.clone(), e.landmark.to_string()));
+            }
+            e.class = UNCHECKED_CLASS.into();
+        }
+    }
+    reg.add(UNCHECKED_CLASS, || Box::new(Unchecked));
+    let ropts = RouterOptions {
+        config_text: String::new(),
+        flat_text: String::new(),
+        console: Box::new(|_: &str| {}),
+        output: Box::new(|_: &str| {}),
+        clock: Box::new(SimClock::default()),
+    };
+    let errors = match Router::new(&flat, &reg, ropts) {
         Ok(_) => Vec::new(),
         Err(e) => e,
-    }
+    };
+    CheckReport { errors, unknown_classes }
 }
 
 /// Print `-h` handler results as Click's driver does: one handler prints just its

@@ -212,10 +212,28 @@ impl Loader for FsLoader {
     }
 }
 
-fn read_config(cfg: &Config, driver_mode: bool) -> Output {
-    let is_class = |n: &str| driver::is_element_class(n);
+/// Which names count as element classes while reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Classes {
+    /// Any unknown name used as an element is a class (Click's tools).
+    Any,
+    /// Only the library's classes (Click's driver): other names are undeclared.
+    Library,
+    /// The library's, plus any capitalized name (classes are CamelCase, element
+    /// names are not): a typo'd element name is still caught, while a class the
+    /// library lacks is left to the router check to report.
+    LibraryOrCapitalized,
+}
+
+fn read_config(cfg: &Config, classes: Classes) -> Output {
+    let library = |n: &str| driver::is_element_class(n);
+    let capitalized = |n: &str| driver::is_element_class(n) || n.starts_with(|c: char| c.is_ascii_uppercase());
     let opts = Options {
-        is_primitive: if driver_mode { Some(&is_class) } else { None },
+        is_primitive: match classes {
+            Classes::Any => None,
+            Classes::Library => Some(&library),
+            Classes::LibraryOrCapitalized => Some(&capitalized),
+        },
         loader: Some(&FsLoader),
         globals: cfg.globals.clone(),
         ..Options::default()
@@ -273,7 +291,7 @@ impl ReadsConfig for ToolArgs {
 fn front<A: ReadsConfig>(
     args: Vec<OsString>,
     prog: &str,
-    driver_mode: bool,
+    classes: Classes,
     style: Style,
 ) -> Result<(A, Config, Output), i32> {
     let a: A = parse_args(args)?;
@@ -281,14 +299,14 @@ fn front<A: ReadsConfig>(
         eprintln!("{e}");
         1
     })?;
-    let out = read_config(&cfg, driver_mode);
+    let out = read_config(&cfg, classes);
     print_diagnostics(&out.diagnostics, &out.sources, style);
     Ok((a, cfg, out))
 }
 
 fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
     let prog = if style == Style::Click { "click" } else { "oxclick" };
-    let (a, cfg, out) = match front::<DriverArgs>(args, prog, true, style) {
+    let (a, cfg, out) = match front::<DriverArgs>(args, prog, Classes::Library, style) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -310,7 +328,7 @@ fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
 fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
     // Flattening is a tool's job: like click-flatten it does not need to know the
     // element classes (unknown names used as elements are classes).
-    let (a, _, out) = match front::<ToolArgs>(args, prog, false, style) {
+    let (a, _, out) = match front::<ToolArgs>(args, prog, Classes::Any, style) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -327,28 +345,40 @@ fn flatten_main(args: Vec<OsString>, style: Style, prog: &str) -> i32 {
 }
 
 fn check_main(args: Vec<OsString>) -> i32 {
-    let (_, cfg, out) = match front::<ToolArgs>(args, "oxclick check", true, Style::Rich) {
+    // Check the router with the element library, standing in for classes it lacks.
+    let (_, cfg, out) = match front::<ToolArgs>(args, "oxclick check", Classes::LibraryOrCapitalized, Style::Rich) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let mut failed = has_errors(&out.diagnostics);
-    if !failed {
-        let errors = driver::check(&out.flat);
-        for e in &errors {
-            eprintln!("{e}");
-        }
-        failed = !errors.is_empty();
+    if has_errors(&out.diagnostics) {
+        return 1;
     }
-    if failed {
+    let report = driver::check(&out.flat);
+    for e in &report.errors {
+        eprintln!("{e}");
+    }
+    for (class, landmark) in &report.unknown_classes {
+        eprintln!(
+            "{landmark}: warning: element class '{class}' is not in oxclick's element library; its elements were checked only for their connections"
+        );
+    }
+    if !report.errors.is_empty() {
         return 1;
     }
     let nwarn = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    let mut notes = Vec::new();
+    if nwarn > 0 {
+        notes.push(format!("{nwarn} warnings"));
+    }
+    if !report.unknown_classes.is_empty() {
+        notes.push(format!("{} classes not in the library", report.unknown_classes.len()));
+    }
     println!(
         "{}: ok: {} elements, {} connections{}",
         cfg.filename,
         out.flat.elements.len(),
         out.flat.connections.len(),
-        if nwarn > 0 { format!(", {nwarn} warnings") } else { String::new() }
+        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) }
     );
     0
 }
@@ -385,7 +415,7 @@ fn to_dot(flat: &FlatConfig) -> String {
 }
 
 fn dot_main(args: Vec<OsString>) -> i32 {
-    let (a, _, out) = match front::<ToolArgs>(args, "oxclick dot", true, Style::Rich) {
+    let (a, _, out) = match front::<ToolArgs>(args, "oxclick dot", Classes::LibraryOrCapitalized, Style::Rich) {
         Ok(x) => x,
         Err(c) => return c,
     };

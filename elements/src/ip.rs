@@ -5,8 +5,9 @@
 //! Checks that each packet holds a valid IPv4 header at OFFSET (default 0): length
 //! at least 20, version 4, header length at least 5 words and within the packet,
 //! total length at least the header and within the packet, a correct checksum
-//! (`CHECKSUM false` skips it), and a source address other than 0.0.0.0 or
-//! 255.255.255.255. Valid packets get their IP header annotation and are cut to the
+//! (`CHECKSUM false` skips it), and a source address that is not bad: 0.0.0.0,
+//! 255.255.255.255, or (`BADSRC`) the space-separated addresses given instead, plus
+//! (`INTERFACES`) the broadcast address of each space-separated prefix. Valid packets get their IP header annotation and are cut to the
 //! IP total length; invalid ones go to output 1 if it exists, else are dropped.
 //! Handlers: `drops`.
 //!
@@ -18,8 +19,9 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
-use oxclick_lang::args::Args;
+use oxclick_lang::args::{ArgType, Args, Ipv4Addr, Ipv4Prefix, split_spacevec};
 use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
 
 /// The Internet checksum of `data` (RFC 1071), folded and complemented.
@@ -39,7 +41,7 @@ pub fn ip_checksum(data: &[u8]) -> u16 {
 }
 
 /// Why a header is invalid, or its length in bytes (header, total).
-fn validate(data: &[u8], checksum: bool) -> Result<(usize, usize), &'static str> {
+fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usize, usize), &'static str> {
     if data.len() < 20 {
         return Err("too small");
     }
@@ -58,14 +60,17 @@ fn validate(data: &[u8], checksum: bool) -> Result<(usize, usize), &'static str>
         return Err("bad IP checksum");
     }
     let src = &data[12..16];
-    if src == [0, 0, 0, 0] || src == [255, 255, 255, 255] {
+    if bad_src.iter().any(|b| b == src) {
         return Err("bad source address");
     }
     Ok((hlen, total))
 }
 
+const DEFAULT_BAD_SRC: [[u8; 4]; 2] = [[0, 0, 0, 0], [255, 255, 255, 255]];
+
 pub struct CheckIPHeader {
     offset: usize,
+    bad_src: Vec<[u8; 4]>,
     checksum: bool,
     drops: u64,
     mark_only: bool,
@@ -73,10 +78,10 @@ pub struct CheckIPHeader {
 
 impl CheckIPHeader {
     pub fn check() -> Self {
-        CheckIPHeader { offset: 0, checksum: true, drops: 0, mark_only: false }
+        CheckIPHeader { offset: 0, bad_src: DEFAULT_BAD_SRC.to_vec(), checksum: true, drops: 0, mark_only: false }
     }
     pub fn mark() -> Self {
-        CheckIPHeader { offset: 0, checksum: false, drops: 0, mark_only: true }
+        CheckIPHeader { offset: 0, bad_src: Vec::new(), checksum: false, drops: 0, mark_only: true }
     }
 
     fn reject(&mut self, p: Packet, cx: &mut Ctx) {
@@ -103,6 +108,27 @@ impl Element for CheckIPHeader {
         if !self.mark_only {
             self.checksum = a.read_or("CHECKSUM", true);
             let _verbose: bool = a.read_or("VERBOSE", false);
+            let words = |s: &str| -> Result<Vec<String>, Option<String>> { Ok(split_spacevec(s)) };
+            if let Some(list) = a.read_with("BADSRC", false, false, "IP address list", words) {
+                self.bad_src.clear();
+                for w in list {
+                    match Ipv4Addr::parse_arg(&w) {
+                        Ok(ip) => self.bad_src.push(ip.0),
+                        Err(_) => return Err(alloc::vec![format!("BADSRC: expected IP address list")]),
+                    }
+                }
+            }
+            if let Some(list) = a.read_with("INTERFACES", false, false, "IP prefix list", words) {
+                for w in list {
+                    match Ipv4Prefix::parse_arg(&w) {
+                        Ok(p) => {
+                            let bcast = u32::from_be_bytes(p.addr.0) | !u32::from_be_bytes(p.mask.0);
+                            self.bad_src.push(bcast.to_be_bytes());
+                        }
+                        Err(_) => return Err(alloc::vec![format!("INTERFACES: expected IP prefix list")]),
+                    }
+                }
+            }
         }
         finish_args(a)
     }
@@ -116,7 +142,7 @@ impl Element for CheckIPHeader {
             self.reject(p, cx);
             return;
         };
-        match validate(header, self.checksum) {
+        match validate(header, self.checksum, &self.bad_src) {
             Ok((hlen, total)) => {
                 let excess = header.len() - total;
                 p.take(excess);

@@ -203,3 +203,22 @@ fn driver_manager_prints_and_writes_handlers() {
     r.run();
     assert_eq!(*out.borrow(), ["2048", "2049", "done"]);
 }
+
+#[test]
+fn check_ip_header_refuses_interface_broadcast_sources() {
+    // frame() sends from 10.0.0.1; make that an interface broadcast address.
+    let src = format!(
+        "InfiniteSource(DATA {}, LIMIT 2, STOP true) -> Strip(14) -> c :: CheckIPHeader(INTERFACES 10.0.0.1/32) -> ok :: Counter -> Discard; c [1] -> bad :: Counter -> Discard",
+        frame(64)
+    );
+    let mut r = build(&src).router.unwrap();
+    r.run();
+    assert_eq!((handler(&r, "ok", "count"), handler(&r, "bad", "count")), ("0".into(), "2".into()));
+    let src = format!(
+        "InfiniteSource(DATA {}, LIMIT 2, STOP true) -> Strip(14) -> c :: CheckIPHeader(BADSRC 9.9.9.9) -> ok :: Counter -> Discard; c [1] -> Discard",
+        frame(64)
+    );
+    let mut r = build(&src).router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "ok", "count"), "2");
+}

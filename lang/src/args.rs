@@ -168,19 +168,37 @@ pub fn decode_data(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
+    // `\<48 65 6c>`: hex digits, whitespace and comments up to `>`.
     let hex_block = |i: usize, out: &mut Vec<u8>| -> Option<usize> {
-        let end = b[i..].iter().position(|c| *c == b'>')? + i;
-        let digits: Vec<u8> = b[i + 2..end]
-            .iter()
-            .copied()
-            .filter(|c| !c.is_ascii_whitespace())
-            .map(|c| (c as char).to_digit(16).map(|d| d as u8))
-            .collect::<Option<Vec<u8>>>()?;
+        let mut digits: Vec<u8> = Vec::new();
+        let mut k = i + 2;
+        loop {
+            match *b.get(k)? {
+                b'>' => break,
+                b'/' if b.get(k + 1) == Some(&b'/') => {
+                    while k < b.len() && b[k] != b'\n' {
+                        k += 1;
+                    }
+                }
+                b'/' if b.get(k + 1) == Some(&b'*') => {
+                    k += 2;
+                    while k + 1 < b.len() && !(b[k] == b'*' && b[k + 1] == b'/') {
+                        k += 1;
+                    }
+                    k += 2;
+                }
+                c if c.is_ascii_whitespace() => k += 1,
+                c => {
+                    digits.push((c as char).to_digit(16)? as u8);
+                    k += 1;
+                }
+            }
+        }
         if !digits.len().is_multiple_of(2) {
             return None;
         }
         out.extend(digits.chunks(2).map(|p| p[0] * 16 + p[1]));
-        Some(end + 1)
+        Some(k + 1)
     };
     while i < b.len() {
         match b[i] {
@@ -423,28 +441,42 @@ impl ArgType for EtherAddr {
     }
 }
 
-/// Is `word` a keyword in Click's sense (upper case, digits, `_`, starting with a
-/// letter or `_`)?
-fn is_keyword(word: &str) -> bool {
-    let mut chars = word.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+/// The length of the keyword an argument starts with, Click's rule: a word (a
+/// letter or `_`, then letters, digits, `_ : . ? !`) followed by whitespace and a
+/// value. `TCP` alone or `"hi" there` have none.
+fn keyword_length(arg: &str) -> Option<usize> {
+    let b = arg.as_bytes();
+    let mut s = 0;
+    if b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+        s = 1;
+        while s < b.len() && (b[s].is_ascii_alphanumeric() || b"_:.?!".contains(&b[s])) {
+            s += 1;
+        }
+    }
+    let mut t = s;
+    while t < b.len() && b[t].is_ascii_whitespace() {
+        t += 1;
+    }
+    (s > 0 && t > s && t < b.len()).then_some(s)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// Not read yet; `Some(n)` when it starts with an n-byte keyword.
+    Unread(Option<usize>),
+    UsedPositional,
+    UsedKeyword,
 }
 
 struct Slot {
-    /// `Some(KEYWORD)` for keyword arguments.
-    keyword: Option<String>,
-    /// The value (for keyword arguments, the text after the keyword).
-    value: String,
+    state: SlotState,
     /// The whole argument as written.
     raw: String,
-    used: bool,
 }
 
 /// The declarative argument reader.
 pub struct Args {
     slots: Vec<Slot>,
-    next_positional: usize,
     errors: Vec<ArgError>,
 }
 
@@ -455,18 +487,8 @@ impl Args {
     }
 
     pub fn from_args(args: Vec<String>) -> Args {
-        let slots = args
-            .into_iter()
-            .map(|raw| {
-                let kw =
-                    split_keyword(&raw).filter(|(k, _)| is_keyword(k)).map(|(k, v)| (k.to_string(), v.to_string()));
-                match kw {
-                    Some((k, v)) => Slot { keyword: Some(k), value: v, raw, used: false },
-                    None => Slot { keyword: None, value: raw.clone(), raw, used: false },
-                }
-            })
-            .collect();
-        Args { slots, next_positional: 0, errors: Vec::new() }
+        let slots = args.into_iter().map(|raw| Slot { state: SlotState::Unread(keyword_length(&raw)), raw }).collect();
+        Args { slots, errors: Vec::new() }
     }
 
     fn error(&mut self, keyword: &str, message: impl Into<String>) {
@@ -490,36 +512,37 @@ impl Args {
         }
     }
 
-    /// The value of keyword `kw` (the last occurrence wins), marking all used.
-    fn take_keyword(&mut self, kw: &str) -> Option<String> {
-        let mut found = None;
-        for s in self.slots.iter_mut().filter(|s| s.keyword.as_deref() == Some(kw)) {
-            s.used = true;
-            found = Some(s.value.clone());
-        }
-        found
-    }
-
-    /// The next positional argument: arguments before the first keyword argument
-    /// (a keyword argument naming `kw` itself also counts).
-    fn take_positional(&mut self, kw: &str) -> Option<String> {
-        let s = self.slots.get_mut(self.next_positional)?;
-        if s.used {
-            return None;
-        }
-        match &s.keyword {
-            None => {
-                s.used = true;
-                self.next_positional += 1;
-                Some(s.value.clone())
+    /// Click's argument lookup. Every unread `KW value` argument is consumed (the last
+    /// one wins). With `positional`, the first unread argument is taken positionally
+    /// when it has no keyword form, or when the argument is mandatory and no keyword
+    /// form was found; positional arguments end at the first keyword argument read.
+    fn find(&mut self, kw: &str, positional: bool, mandatory: bool) -> Option<String> {
+        let mut position: Option<Option<usize>> = None;
+        let mut got: Option<(usize, String)> = None;
+        for i in 0..self.slots.len() {
+            let state = self.slots[i].state;
+            if position.is_none() && state != SlotState::UsedPositional {
+                position = Some(matches!(state, SlotState::Unread(_)).then_some(i));
             }
-            Some(k) if k == kw => {
-                s.used = true;
-                self.next_positional += 1;
-                Some(s.value.clone())
+            if let SlotState::Unread(Some(n)) = state
+                && n == kw.len()
+                && self.slots[i].raw.starts_with(kw)
+            {
+                self.slots[i].state = SlotState::UsedKeyword;
+                got = Some((i, self.slots[i].raw[n..].trim_start().to_string()));
             }
-            Some(_) => None,
         }
+        if positional && let Some(Some(p)) = position {
+            let plain = self.slots[p].state == SlotState::Unread(None);
+            let has_kw = matches!(self.slots[p].state, SlotState::Unread(Some(_)));
+            if plain || (has_kw && got.is_none() && mandatory) {
+                self.slots[p].state = SlotState::UsedPositional;
+                if got.as_ref().is_none_or(|(g, _)| *g < p) {
+                    got = Some((p, self.slots[p].raw.clone()));
+                }
+            }
+        }
+        got.map(|(_, v)| v)
     }
 
     /// Read with a custom parser; `positional` and `mandatory` as Click's `_mp` etc.
@@ -531,9 +554,7 @@ impl Args {
         what: &str,
         parse: impl Fn(&str) -> Result<T, Option<String>>,
     ) -> Option<T> {
-        let value =
-            if positional { self.take_positional(kw).or_else(|| self.take_keyword(kw)) } else { self.take_keyword(kw) };
-        match value {
+        match self.find(kw, positional, mandatory) {
             Some(v) => self.convert(kw, &v, parse, what),
             None => {
                 if mandatory {
@@ -571,25 +592,26 @@ impl Args {
 
     /// Every occurrence of a keyword, in order.
     pub fn read_all<T: ArgType>(&mut self, kw: &str) -> Vec<T> {
-        let values: Vec<String> = self
-            .slots
-            .iter_mut()
-            .filter(|s| s.keyword.as_deref() == Some(kw))
-            .map(|s| {
-                s.used = true;
-                s.value.clone()
-            })
-            .collect();
+        let mut values = Vec::new();
+        for s in self.slots.iter_mut() {
+            if let SlotState::Unread(Some(n)) = s.state
+                && n == kw.len()
+                && s.raw.starts_with(kw)
+            {
+                s.state = SlotState::UsedKeyword;
+                values.push(s.raw[n..].trim_start().to_string());
+            }
+        }
         values.into_iter().filter_map(|v| self.convert(kw, &v, T::parse_arg, T::DESCRIPTION)).collect()
     }
 
-    /// All remaining unused arguments as written (for elements with N patterns).
+    /// All remaining unread arguments as written (for elements with N patterns).
     pub fn take_rest(&mut self) -> Vec<String> {
         self.slots
             .iter_mut()
-            .filter(|s| !s.used)
+            .filter(|s| matches!(s.state, SlotState::Unread(_)))
             .map(|s| {
-                s.used = true;
+                s.state = SlotState::UsedPositional;
                 s.raw.clone()
             })
             .collect()
@@ -599,12 +621,12 @@ impl Args {
     pub fn complete(mut self) -> Result<(), Vec<ArgError>> {
         let mut too_many = false;
         for s in &self.slots {
-            if s.used {
-                continue;
-            }
-            match &s.keyword {
-                Some(k) => self.errors.push(ArgError { keyword: Some(k.clone()), message: "unknown argument".into() }),
-                None => too_many = true,
+            match s.state {
+                SlotState::Unread(Some(n)) => {
+                    self.errors.push(ArgError { keyword: Some(s.raw[..n].into()), message: "unknown argument".into() })
+                }
+                SlotState::Unread(None) => too_many = true,
+                _ => {}
             }
         }
         if too_many {
@@ -678,9 +700,25 @@ mod tests {
         assert_eq!(Ipv4Prefix::parse_arg("1.0.0.0/255.0.0.0").unwrap().to_string(), "1.0.0.0/8");
         assert_eq!(EtherAddr::parse_arg("00:0a:95:9d:68:16").unwrap().0, [0, 10, 0x95, 0x9d, 0x68, 0x16]);
         assert_eq!(Data::parse_arg("\"I\\n\"\\<0800 45>'x'").unwrap().0, b"I\n\x08\x00\x45x".to_vec());
+        assert_eq!(Data::parse_arg("\\<\n  // header\n 00 11 /* x */ 22>").unwrap().0, vec![0, 0x11, 0x22]);
         assert!(bool::parse_arg("maybe").is_err());
         assert_eq!(i32::parse_arg("-12").unwrap(), -12);
         assert_eq!(f64::parse_arg("0.25").unwrap(), 0.25);
+    }
+
+    #[test]
+    fn keyword_forms_follow_clicks_rule() {
+        // A lone word is positional; so is a value that only looks like a keyword
+        // when a mandatory positional is missing.
+        let mut a = Args::new("TCP");
+        assert_eq!(a.read_p::<String>("LABEL"), Some("TCP".into()));
+        assert!(a.complete().is_ok());
+        let mut a = Args::new("wait_stop 2");
+        assert_eq!(a.read_mp::<String>("COMMAND"), Some("wait_stop 2".into()));
+        assert!(a.complete().is_ok());
+        let mut a = Args::new("hi there");
+        assert_eq!(a.read_p::<String>("LABEL"), None);
+        assert_eq!(errs(a.complete()), vec!["hi: unknown argument"]);
     }
 
     #[test]
