@@ -17,7 +17,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oxclick_lang::args::{Args, Data};
+use oxclick_lang::args::{ArgType, Args, Data};
 use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
 
 const DEFAULT_DATA: &[u8] = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
@@ -82,6 +82,13 @@ impl Common {
         Some(p)
     }
 
+    /// The `active` write handler both sources have.
+    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
+        (name == "active").then(|| {
+            bool::parse_arg(value.trim()).map(|b| self.active = b).map_err(|_| String::from("expected boolean"))
+        })
+    }
+
     fn handler(&self, name: &str) -> Option<String> {
         match name {
             "count" => Some(format!("{}", self.count)),
@@ -142,17 +149,7 @@ impl Element for InfiniteSource {
         &["count", "active"]
     }
     fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
-        (name == "active").then(|| match value.trim() {
-            "true" => {
-                self.c.active = true;
-                Ok(())
-            }
-            "false" => {
-                self.c.active = false;
-                Ok(())
-            }
-            _ => Err("expected boolean".into()),
-        })
+        self.c.write_handler(name, value)
     }
 }
 
@@ -222,6 +219,9 @@ impl Element for RatedSource {
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         self.c.handler(name)
+    }
+    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
+        self.c.write_handler(name, value)
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["count", "active"]
