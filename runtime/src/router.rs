@@ -448,14 +448,9 @@ impl Router {
             if !worked {
                 match self.core.next_wake {
                     Some(t) => self.clock.sleep_until(t),
-                    // Nothing can happen any more: like Click, wait (for a signal).
-                    None => {
-                        let t = self.core.now.saturating_add(10_000_000);
-                        self.clock.sleep_until(t);
-                        if self.tasks.is_empty() && self.core.stop_requests == 0 && !self.managed {
-                            continue;
-                        }
-                    }
+                    // Nothing is due: like Click, idle until something happens (on the
+                    // host, a signal or a write handler), checking every 10 ms.
+                    None => self.clock.sleep_until(self.core.now.saturating_add(10_000_000)),
                 }
             }
         }
