@@ -190,7 +190,11 @@ impl oxclick_runtime::Element for Unchecked {
     fn port_flow(&self, _input: usize, _output: usize) -> bool {
         false
     }
-    fn configure(&mut self, _config: &str) -> Result<(), oxclick_runtime::ConfigErrors> {
+    fn configure(
+        &mut self,
+        _config: &str,
+        _cx: &oxclick_runtime::ConfigCtx,
+    ) -> Result<(), oxclick_runtime::ConfigErrors> {
         Ok(())
     }
 }

@@ -9,8 +9,8 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::{Args, split_spacevec};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_lang::args::split_spacevec;
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Counter {
@@ -27,8 +27,8 @@ impl Element for Counter {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         let call: Option<String> = a.read_with("COUNT_CALL", false, false, "count and handler", |s| Ok(s.into()));
         finish_args(a)?;
         if let Some(c) = call {

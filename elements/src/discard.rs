@@ -10,8 +10,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 pub struct Discard {
     active: bool,
@@ -35,8 +34,8 @@ impl Element for Discard {
     fn processing(&self) -> &'static str {
         "a/"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.active = a.read_or("ACTIVE", true);
         finish_args(a)
     }

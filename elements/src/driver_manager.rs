@@ -20,7 +20,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{ArgType, Interval, split_args, split_spacevec, unquote};
-use oxclick_runtime::{ConfigErrors, Ctx, Element};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Instruction {
@@ -48,7 +48,7 @@ impl Element for DriverManager {
     fn class_name(&self) -> &'static str {
         "DriverManager"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
+    fn configure(&mut self, config: &str, _cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut program = Vec::new();
         let mut errors = Vec::new();
         for arg in split_args(config) {

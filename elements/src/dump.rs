@@ -20,8 +20,7 @@ use core::time::Duration;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 
@@ -51,8 +50,8 @@ impl Element for FromDump {
     fn processing(&self) -> &'static str {
         "h"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.filename = a.read_mp("FILENAME").unwrap_or_default();
         self.stop = a.read_or("STOP", false);
         self.active = a.read_or("ACTIVE", true);
@@ -130,8 +129,8 @@ impl Element for ToDump {
     fn processing(&self) -> &'static str {
         "h/"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.filename = a.read_mp("FILENAME").unwrap_or_default();
         self.snaplen = a.read_or("SNAPLEN", 2000);
         let _encap: Option<oxclick_lang::args::Word> = a.read("ENCAP");

@@ -9,8 +9,8 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use oxclick_lang::args::{ArgType, Args, EtherAddr};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_lang::args::{ArgType, EtherAddr};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct EtherEncap {
@@ -26,8 +26,8 @@ impl Element for EtherEncap {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.ethertype = a.read_mp("ETHERTYPE").unwrap_or(0);
         self.src = a.read_mp::<EtherAddr>("SRC").map(|e| e.0).unwrap_or_default();
         self.dst = a.read_mp::<EtherAddr>("DST").map(|e| e.0).unwrap_or_default();

@@ -21,8 +21,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oxclick_lang::args::{ArgType, Args, Ipv4Addr, Ipv4Prefix, split_spacevec};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix, split_spacevec};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 /// The Internet checksum of `data` (RFC 1071), folded and complemented.
 pub fn ip_checksum(data: &[u8]) -> u16 {
@@ -102,8 +102,8 @@ impl Element for CheckIPHeader {
     fn processing(&self) -> &'static str {
         if self.mark_only { "a/a" } else { "a/ah" }
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.offset = a.read_p("OFFSET").unwrap_or(0);
         if !self.mark_only {
             self.checksum = a.read_or("CHECKSUM", true);

@@ -8,6 +8,7 @@ extern crate std;
 use alloc::boxed::Box;
 use oxclick_runtime::Registry;
 
+pub mod address_info;
 pub mod counter;
 pub mod discard;
 pub mod driver_manager;
@@ -33,6 +34,7 @@ pub mod unqueue;
 /// Every element class this library provides.
 pub fn registry() -> Registry {
     let mut r = Registry::default();
+    r.add("AddressInfo", || Box::new(address_info::AddressInfo));
     r.add("Idle", || Box::new(idle::Idle));
     r.add("Discard", || Box::<discard::Discard>::default());
     r.add("Null", || Box::new(nulls::Null));
@@ -75,6 +77,7 @@ pub fn registry() -> Registry {
 pub fn manual(name: &str) -> Option<&'static str> {
     let text = match name {
         "Idle" => include_str!("idle.rs"),
+        "AddressInfo" => include_str!("address_info.rs"),
         "Discard" => include_str!("discard.rs"),
         "Null" | "PushNull" | "PullNull" => include_str!("nulls.rs"),
         "Paint" => include_str!("paint.rs"),

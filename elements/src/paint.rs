@@ -8,8 +8,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Paint {
@@ -23,8 +22,8 @@ impl Element for Paint {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.color = a.read_mp("COLOR").unwrap_or(0);
         finish_args(a)
     }

@@ -13,8 +13,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 pub struct Print {
     label: String,
@@ -58,8 +57,8 @@ impl Element for Print {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.label = a.read_p("LABEL").unwrap_or_default();
         self.max_length = a.read_p("MAXLENGTH").unwrap_or(24);
         self.contents = a.read_or("CONTENTS", true);

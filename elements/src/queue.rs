@@ -11,8 +11,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 pub struct Queue {
     class: &'static str,
@@ -38,8 +37,8 @@ impl Element for Queue {
     fn processing(&self) -> &'static str {
         "h/l"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.capacity = a.read_p("CAPACITY").unwrap_or(1000);
         finish_args(a)
     }

@@ -8,8 +8,7 @@
 //! end (new tail bytes are zero). Removing more than the packet holds leaves it
 //! empty. Both default to 0.
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Resize {
@@ -24,8 +23,8 @@ impl Element for Resize {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.head = a.read_p("HEAD").unwrap_or(0);
         self.tail = a.read_p("TAIL").unwrap_or(0);
         finish_args(a)

@@ -5,8 +5,8 @@
 //! One agnostic input and output; each packet's destination IP annotation becomes
 //! ADDR (what StoreIPAddress and routing elements read).
 
-use oxclick_lang::args::{Args, Ipv4Addr};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_lang::args::Ipv4Addr;
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct SetIPAddress {
@@ -20,8 +20,8 @@ impl Element for SetIPAddress {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.addr = a.read_mp::<Ipv4Addr>("ADDR").map(|x| x.0).unwrap_or_default();
         finish_args(a)
     }

@@ -18,7 +18,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{ArgType, Args, Data};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 const DEFAULT_DATA: &[u8] = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
 
@@ -111,8 +111,8 @@ impl Element for InfiniteSource {
     fn port_count(&self) -> &'static str {
         "0/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         let data: Option<Data> = a.read_p("DATA");
         self.c.limit = a.read_p("LIMIT").unwrap_or(-1);
         self.burst = a.read_p("BURST").unwrap_or(1);
@@ -187,8 +187,8 @@ impl Element for RatedSource {
     fn port_count(&self) -> &'static str {
         "0/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         let data: Option<Data> = a.read_p("DATA");
         self.rate = a.read_p("RATE").unwrap_or(10);
         self.c.limit = a.read_p("LIMIT").unwrap_or(-1);

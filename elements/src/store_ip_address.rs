@@ -9,8 +9,8 @@
 //! incrementally. Packets where the address does not fit, or that have no IP header
 //! for `src`/`dst`, go to output 1 if it exists and are dropped otherwise.
 
-use oxclick_lang::args::{ArgType, Args, Ipv4Addr, Word};
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_lang::args::{ArgType, Ipv4Addr, Word};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Clone, Copy, Default)]
 enum Target {
@@ -54,8 +54,8 @@ impl Element for StoreIPAddress {
     fn processing(&self) -> &'static str {
         "a/ah"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         let two = oxclick_lang::args::split_args(config).len() > 1;
         if two {
             self.addr = a.read_mp::<Ipv4Addr>("ADDR").map(|x| x.0);

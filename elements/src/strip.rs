@@ -7,8 +7,7 @@
 //!
 //! One agnostic input and output each.
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -45,8 +44,8 @@ impl Element for Resizer {
     fn port_count(&self) -> &'static str {
         "1/1"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.length = a.read_mp("LENGTH").unwrap_or(0);
         finish_args(a)
     }

@@ -14,8 +14,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -61,8 +60,8 @@ impl Element for Chooser {
     fn processing(&self) -> &'static str {
         "h/h"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.value = match self.kind {
             Kind::Switch => a.read_p("OUTPUT").unwrap_or(0),
             Kind::StaticSwitch => a.read_mp("OUTPUT").unwrap_or(0),

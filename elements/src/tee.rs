@@ -6,8 +6,7 @@
 //! goes out of every output, in port order: copies to all but the last output, the
 //! original to the last, as Click does.
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Tee;
@@ -22,8 +21,8 @@ impl Element for Tee {
     fn processing(&self) -> &'static str {
         "h/h"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         let _n: Option<u32> = a.read_p("N");
         finish_args(a)
     }

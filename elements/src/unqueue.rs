@@ -10,8 +10,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Args;
-use oxclick_runtime::{ConfigErrors, Ctx, Element, finish_args};
+use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, finish_args};
 
 pub struct Unqueue {
     burst: u32,
@@ -36,8 +35,8 @@ impl Element for Unqueue {
     fn processing(&self) -> &'static str {
         "l/h"
     }
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        let mut a = Args::new(config);
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut a = cx.args(config);
         self.burst = a.read_p("BURST").unwrap_or(1);
         self.active = a.read_or("ACTIVE", true);
         self.limit = a.read_or("LIMIT", -1);

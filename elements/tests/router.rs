@@ -222,3 +222,22 @@ fn check_ip_header_refuses_interface_broadcast_sources() {
     r.run();
     assert_eq!(handler(&r, "ok", "count"), "2");
 }
+
+#[test]
+fn address_info_names_reach_other_elements() {
+    let b = build(
+        "AddressInfo(gw 10.0.0.1/8 00:01:02:03:04:05);
+         InfiniteSource(DATA \\<01>, LIMIT 1, STOP true) -> SetIPAddress(gw) -> e :: EtherEncap(0x0800, gw, gw:eth) -> Discard",
+    );
+    let r = b.router.unwrap();
+    assert_eq!(handler(&r, "e", "src"), "00-01-02-03-04-05");
+    assert_eq!(
+        errors("AddressInfo(gw 10.0.0.1); Idle -> EtherEncap(0x0800, gw, gw) -> Discard"),
+        [
+            "t:1: While configuring 'EtherEncap@3 :: EtherEncap':",
+            "t:1:   SRC: expected Ethernet address",
+            "t:1:   DST: expected Ethernet address",
+            "Router could not be initialized!"
+        ]
+    );
+}

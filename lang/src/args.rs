@@ -46,6 +46,77 @@ pub trait ArgType: Sized {
     const DESCRIPTION: &'static str;
     /// Parse one argument; `Err` carries a message when "expected ..." is not right.
     fn parse_arg(s: &str) -> Result<Self, Option<String>>;
+
+    /// Resolve a name defined with AddressInfo (`intern`, `intern:eth`, ...), for the
+    /// types that have names.
+    fn from_name(_s: &str, _names: &AddressNames) -> Option<Self> {
+        None
+    }
+}
+
+/// What one AddressInfo name stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NamedAddress {
+    pub ip: Option<Ipv4Addr>,
+    pub prefix: Option<Ipv4Prefix>,
+    pub eth: Option<EtherAddr>,
+}
+
+/// Names for addresses, as AddressInfo elements define them: `NAME ADDR...` where
+/// each ADDR is an IPv4 address, an IPv4 prefix (`10.0.0.1/8` gives the address and
+/// the network) or an Ethernet address. Arguments then say `NAME`, `NAME:ip`,
+/// `NAME:ipnet` (or `:net`) and `NAME:eth`.
+#[derive(Clone, Debug, Default)]
+pub struct AddressNames {
+    entries: Vec<(String, NamedAddress)>,
+}
+
+impl AddressNames {
+    /// Add the definitions of one AddressInfo configuration; errors name the argument.
+    pub fn add_address_info(&mut self, config: &str) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        for arg in split_args(config) {
+            let words = split_spacevec(&arg);
+            let Some((name, addrs)) = words.split_first() else { continue };
+            let mut entry = NamedAddress::default();
+            for a in addrs {
+                if let Ok(e) = EtherAddr::parse_arg(a) {
+                    entry.eth = Some(e);
+                } else if a.contains('/') {
+                    match Ipv4Prefix::parse_arg(a) {
+                        Ok(p) => {
+                            let net = u32::from_be_bytes(p.addr.0) & u32::from_be_bytes(p.mask.0);
+                            if entry.ip.is_none() && net != u32::from_be_bytes(p.addr.0) {
+                                entry.ip = Some(p.addr);
+                            }
+                            entry.prefix = Some(Ipv4Prefix { addr: Ipv4Addr(net.to_be_bytes()), mask: p.mask });
+                        }
+                        Err(_) => errors.push(format!("{name}: bad address '{a}'")),
+                    }
+                } else {
+                    match Ipv4Addr::parse_arg(a) {
+                        Ok(ip) => entry.ip = Some(ip),
+                        Err(_) => errors.push(format!("{name}: bad address '{a}'")),
+                    }
+                }
+            }
+            self.entries.push((name.clone(), entry));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The entry for `name` (the last definition wins).
+    pub fn lookup(&self, name: &str) -> Option<&NamedAddress> {
+        self.entries.iter().rev().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    /// `NAME:suffix` split, and the entry for NAME.
+    fn entry<'a>(&self, s: &'a str) -> Option<(&NamedAddress, Option<&'a str>)> {
+        match s.rsplit_once(':') {
+            Some((n, suffix)) if self.lookup(n).is_some() => Some((self.lookup(n)?, Some(suffix))),
+            _ => Some((self.lookup(s)?, None)),
+        }
+    }
 }
 
 fn parse_unsigned(s: &str) -> Option<u128> {
@@ -363,6 +434,12 @@ impl ArgType for Ipv4Addr {
     fn parse_arg(s: &str) -> Result<Self, Option<String>> {
         parse_dotted(s).map(Ipv4Addr).ok_or(None)
     }
+    fn from_name(s: &str, names: &AddressNames) -> Option<Self> {
+        match names.entry(s)? {
+            (e, None | Some("ip")) => e.ip,
+            _ => None,
+        }
+    }
 }
 
 /// An IPv4 prefix `ADDR/LEN` or `ADDR/MASK` (a bare address is a /32).
@@ -410,6 +487,14 @@ impl ArgType for Ipv4Prefix {
         };
         Ok(Ipv4Prefix { addr, mask: Ipv4Addr(mask) })
     }
+    fn from_name(s: &str, names: &AddressNames) -> Option<Self> {
+        match names.entry(s)? {
+            (e, Some("ipnet" | "net")) => e.prefix,
+            (e, None) => e.prefix.or(e.ip.map(|addr| Ipv4Prefix { addr, mask: Ipv4Addr([255; 4]) })),
+            (e, Some("ip")) => e.ip.map(|addr| Ipv4Prefix { addr, mask: Ipv4Addr([255; 4]) }),
+            _ => None,
+        }
+    }
 }
 
 /// An Ethernet address `00:11:22:33:44:55` (or with `-`).
@@ -438,6 +523,12 @@ impl ArgType for EtherAddr {
             *o = u8::from_str_radix(p, 16).map_err(|_| None)?;
         }
         Ok(EtherAddr(out))
+    }
+    fn from_name(s: &str, names: &AddressNames) -> Option<Self> {
+        match names.entry(s)? {
+            (e, None | Some("eth")) => e.eth,
+            _ => None,
+        }
     }
 }
 
@@ -475,20 +566,36 @@ struct Slot {
 }
 
 /// The declarative argument reader.
-pub struct Args {
+pub struct Args<'n> {
     slots: Vec<Slot>,
     errors: Vec<ArgError>,
+    names: Option<&'n AddressNames>,
 }
 
-impl Args {
+impl<'n> Args<'n> {
     /// Split a configuration string and prepare to read it.
-    pub fn new(config: &str) -> Args {
+    pub fn new(config: &str) -> Args<'n> {
         Args::from_args(split_args(config))
     }
 
-    pub fn from_args(args: Vec<String>) -> Args {
+    /// Like [`new`](Self::new), resolving AddressInfo names in address arguments.
+    pub fn with_names(config: &str, names: &'n AddressNames) -> Args<'n> {
+        let mut a = Args::new(config);
+        a.names = Some(names);
+        a
+    }
+
+    pub fn from_args(args: Vec<String>) -> Args<'n> {
         let slots = args.into_iter().map(|raw| Slot { state: SlotState::Unread(keyword_length(&raw)), raw }).collect();
-        Args { slots, errors: Vec::new() }
+        Args { slots, errors: Vec::new(), names: None }
+    }
+
+    /// Parse as `T`, falling back to an AddressInfo name.
+    fn typed<T: ArgType>(&mut self, kw: &str, positional: bool, mandatory: bool) -> Option<T> {
+        let names = self.names;
+        self.read_with(kw, positional, mandatory, T::DESCRIPTION, |s| {
+            T::parse_arg(s).or_else(|e| names.and_then(|n| T::from_name(s, n)).ok_or(e))
+        })
     }
 
     fn error(&mut self, keyword: &str, message: impl Into<String>) {
@@ -567,22 +674,22 @@ impl Args {
 
     /// Mandatory positional argument (also accepted as `KW value`).
     pub fn read_mp<T: ArgType>(&mut self, kw: &str) -> Option<T> {
-        self.read_with(kw, true, true, T::DESCRIPTION, T::parse_arg)
+        self.typed(kw, true, true)
     }
 
     /// Optional positional argument.
     pub fn read_p<T: ArgType>(&mut self, kw: &str) -> Option<T> {
-        self.read_with(kw, true, false, T::DESCRIPTION, T::parse_arg)
+        self.typed(kw, true, false)
     }
 
     /// Mandatory keyword argument.
     pub fn read_m<T: ArgType>(&mut self, kw: &str) -> Option<T> {
-        self.read_with(kw, false, true, T::DESCRIPTION, T::parse_arg)
+        self.typed(kw, false, true)
     }
 
     /// Optional keyword argument.
     pub fn read<T: ArgType>(&mut self, kw: &str) -> Option<T> {
-        self.read_with(kw, false, false, T::DESCRIPTION, T::parse_arg)
+        self.typed(kw, false, false)
     }
 
     /// Optional keyword argument with a default.
@@ -719,6 +826,23 @@ mod tests {
         let mut a = Args::new("hi there");
         assert_eq!(a.read_p::<String>("LABEL"), None);
         assert_eq!(errs(a.complete()), vec!["hi: unknown argument"]);
+    }
+
+    #[test]
+    fn address_info_names() {
+        let mut names = AddressNames::default();
+        names.add_address_info("intern 10.0.0.1 10.0.0.0/8 00:50:ba:85:84:a9, gw 10.0.0.254/8").unwrap();
+        let mut a = Args::with_names("intern, intern:eth, intern:ipnet, gw, gw:net", &names);
+        assert_eq!(a.read_mp::<Ipv4Addr>("A").unwrap().0, [10, 0, 0, 1]);
+        assert_eq!(a.read_mp::<EtherAddr>("B").unwrap().0, [0, 0x50, 0xba, 0x85, 0x84, 0xa9]);
+        assert_eq!(a.read_mp::<Ipv4Prefix>("C").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(a.read_mp::<Ipv4Addr>("D").unwrap().0, [10, 0, 0, 254]);
+        assert_eq!(a.read_mp::<Ipv4Prefix>("E").unwrap().to_string(), "10.0.0.0/8");
+        assert!(a.complete().is_ok());
+        let mut a = Args::with_names("nobody:eth", &names);
+        let _ = a.read_mp::<EtherAddr>("X");
+        assert_eq!(errs(a.complete()), vec!["X: expected Ethernet address"]);
+        assert!(names.add_address_info("bad 1.2.3").is_err());
     }
 
     #[test]

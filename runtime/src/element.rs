@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use oxclick_lang::args::Args;
+use oxclick_lang::args::{AddressNames, Args};
 
 use crate::packet::Packet;
 use crate::router::Core;
@@ -35,8 +35,8 @@ pub trait Element {
     }
 
     /// Read the configuration string. The default accepts only an empty one.
-    fn configure(&mut self, config: &str) -> Result<(), ConfigErrors> {
-        finish_args(Args::new(config))
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        finish_args(cx.args(config))
     }
 
     /// Called once ports are resolved, before running.
@@ -98,6 +98,18 @@ pub trait Element {
     /// Whether this element decides when the driver stops (DriverManager).
     fn manages_driver(&self) -> bool {
         false
+    }
+}
+
+/// What `configure` can see besides its own string: the router's AddressInfo names.
+pub struct ConfigCtx<'a> {
+    pub names: &'a AddressNames,
+}
+
+impl<'a> ConfigCtx<'a> {
+    /// An argument reader for `config` that resolves AddressInfo names.
+    pub fn args(&self, config: &str) -> Args<'a> {
+        Args::with_names(config, self.names)
     }
 }
 

@@ -9,6 +9,6 @@ pub mod packet;
 pub mod router;
 pub mod spec;
 
-pub use element::{ConfigErrors, Constructor, Ctx, Element, finish_args};
+pub use element::{ConfigCtx, ConfigErrors, Constructor, Ctx, Element, finish_args};
 pub use packet::Packet;
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};

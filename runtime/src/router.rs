@@ -14,9 +14,10 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
+use oxclick_lang::args::AddressNames;
 use oxclick_lang::flat::{FlatConfig, Port};
 
-use crate::element::{Constructor, Ctx, Element};
+use crate::element::{ConfigCtx, Constructor, Ctx, Element};
 use crate::packet::Packet;
 use crate::spec::{Processing, parse_port_count, processing_vector};
 
@@ -344,12 +345,19 @@ impl Router {
             }
         }
 
-        // Configure every element, reporting all failures.
+        // Configure every element, reporting all failures. AddressInfo names are
+        // gathered first so every element can use them (Click's configure phases).
         if errors.is_empty() {
+            let mut names = AddressNames::default();
+            for m in meta.iter().filter(|m| m.class == "AddressInfo") {
+                // Its own configure reports any error.
+                let _ = names.add_address_info(&m.config);
+            }
+            let ccx = ConfigCtx { names: &names };
             for i in 0..n {
                 let m = &meta[i];
                 if let Some(e) = slots[i].as_mut()
-                    && let Err(errs) = e.configure(&m.config)
+                    && let Err(errs) = e.configure(&m.config, &ccx)
                 {
                     errors.push(with_landmark(&m.landmark, &format!("While configuring {}:", describe(m))));
                     for x in errs {
