@@ -5,6 +5,7 @@
 //! it unless `-q`, and print `-h` handlers.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use oxclick_lang::flat::FlatConfig;
@@ -309,7 +310,15 @@ pub fn run(flat: &FlatConfig, opts: &DriverOptions) -> i32 {
         return 1;
     }
     if !opts.quit && !flat.elements.is_empty() {
-        router.run();
+        // As in Click, the first SIGINT or SIGTERM stops the router and the handlers
+        // are still reported; a second one ends the process.
+        static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(1);
+            }
+        });
+        router.run_until(&|| INTERRUPTED.load(Ordering::Relaxed));
     }
     if call_read_handlers(&router, &opts.handlers) { 0 } else { 1 }
 }

@@ -256,3 +256,22 @@ fn pcap_written_by_todump_reads_back_and_opens_in_tcpdump() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("While initializing 'FromDump@1 :: FromDump':"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn interrupt_stops_the_router_and_still_reports_handlers() {
+    let d = tempdir("int");
+    let child = Command::new(bin())
+        .args(["-e", "InfiniteSource -> c :: Counter -> Discard", "-h", "c.count"])
+        .current_dir(&d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let count: u64 = text(&o.stdout).trim().parse().expect("a count");
+    assert!(count > 0);
+}

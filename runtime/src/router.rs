@@ -437,9 +437,15 @@ impl Router {
     /// Run tasks until the driver stops (a stop request, or DriverManager says so).
     /// Returns the number of task rounds run.
     pub fn run(&mut self) -> u64 {
+        self.run_until(&|| false)
+    }
+
+    /// [`run`](Self::run), also stopping when `interrupted()` says so (the host
+    /// driver's Ctrl-C), checked once per round of tasks.
+    pub fn run_until(&mut self, interrupted: &dyn Fn() -> bool) -> u64 {
         let mut rounds = 0u64;
         loop {
-            if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
+            if self.core.stopped || (!self.managed && self.core.stop_requests > 0) || interrupted() {
                 break;
             }
             self.core.now = self.clock.now();
