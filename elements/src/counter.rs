@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 
 use oxclick_lang::args::split_spacevec;
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 #[derive(Default)]
 pub struct Counter {
@@ -53,6 +53,14 @@ impl Element for Counter {
             cx.console(&e);
         }
         Some(p)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        if self.count_call.is_some() {
+            return oxclick_runtime::simple_action_batch(self, batch, cx);
+        }
+        self.count += batch.len() as u64;
+        self.bytes += batch.iter().map(|p| p.len() as u64).sum::<u64>();
+        cx.push_batch(0, batch);
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         match name {

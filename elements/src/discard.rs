@@ -10,17 +10,18 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 pub struct Discard {
     active: bool,
     count: u64,
     pulls: bool,
+    notified: bool,
 }
 
 impl Default for Discard {
     fn default() -> Self {
-        Discard { active: true, count: 0, pulls: false }
+        Discard { active: true, count: 0, pulls: false, notified: false }
     }
 }
 
@@ -41,10 +42,17 @@ impl Element for Discard {
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
         self.pulls = cx.input_is_pull(0);
+        if self.pulls {
+            self.notified = cx.listen_upstream_empty(0);
+        }
         Ok(())
     }
     fn push(&mut self, _port: usize, _p: Packet, _cx: &mut Ctx) {
         self.count += 1;
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        self.count += batch.len() as u64;
+        cx.recycle_batch(batch);
     }
     fn has_task(&self) -> bool {
         self.pulls
@@ -57,6 +65,9 @@ impl Element for Discard {
         while let Some(_p) = cx.pull(0) {
             self.count += 1;
             worked = true;
+        }
+        if self.notified {
+            cx.sleep();
         }
         worked
     }

@@ -18,25 +18,118 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufWriter, Read};
 
+use alloc::vec;
 use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapParser, PcapWriter};
+use pcap_file::{DataLink, PcapError, TsResolution};
+
+/// A pcap file read in large chunks and parsed in place, so a packet costs one copy
+/// (into its pooled buffer) and no allocation.
+struct Trace {
+    file: File,
+    parser: PcapParser,
+    buf: Vec<u8>,
+    /// Unparsed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+/// Bytes read from the file at a time.
+const CHUNK: usize = 1 << 20;
+/// The largest record accepted; a bigger one means a corrupt file.
+const MAX_RECORD: usize = 16 << 20;
+
+impl Trace {
+    fn open(filename: &str) -> Result<Trace, String> {
+        let mut file = File::open(filename).map_err(|e| format!("{filename}: {e}"))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut end = 0;
+        // The 24-byte file header may take several reads on odd files.
+        while end < 24 {
+            match file.read(&mut buf[end..]) {
+                Ok(0) => break,
+                Ok(n) => end += n,
+                Err(e) => return Err(format!("{filename}: {e}")),
+            }
+        }
+        let (rest, parser) = PcapParser::new(&buf[..end]).map_err(|e| format!("{filename}: not a pcap file ({e})"))?;
+        let start = end - rest.len();
+        Ok(Trace { file, parser, buf, start, end, eof: false })
+    }
+
+    /// Make room and read more; false at the end of the file or on an error.
+    fn refill(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if self.end == self.buf.len() {
+            if self.buf.len() >= MAX_RECORD {
+                return false;
+            }
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        match self.file.read(&mut self.buf[self.end..]) {
+            Ok(0) | Err(_) => {
+                self.eof = true;
+                false
+            }
+            Ok(n) => {
+                self.end += n;
+                true
+            }
+        }
+    }
+
+    /// The next record: (timestamp in ns, captured bytes). `None` at the end of the
+    /// trace; a truncated or corrupt record ends it too, as in Click.
+    fn next_record(&mut self) -> Option<(u64, &[u8])> {
+        loop {
+            let parsed = self
+                .parser
+                .next_raw_packet(&self.buf[self.start..self.end])
+                .map(|(rest, pkt)| (rest.len(), pkt.ts_sec, pkt.ts_frac, pkt.data.len()));
+            match parsed {
+                Ok((rest_len, sec, frac, len)) => {
+                    let record_end = self.end - rest_len;
+                    self.start = record_end;
+                    let frac_ns = if self.parser.header().ts_resolution == TsResolution::NanoSecond {
+                        u64::from(frac)
+                    } else {
+                        u64::from(frac).saturating_mul(1000)
+                    };
+                    let ts = u64::from(sec).saturating_mul(1_000_000_000).saturating_add(frac_ns);
+                    return Some((ts, &self.buf[record_end - len..record_end]));
+                }
+                Err(PcapError::IncompleteBuffer) => {
+                    if !self.refill() {
+                        return None;
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
 
 pub struct FromDump {
     filename: String,
     stop: bool,
     active: bool,
     burst: u32,
-    reader: Option<PcapReader<BufReader<File>>>,
+    trace: Option<Trace>,
     count: u64,
     done: bool,
 }
 
 impl Default for FromDump {
     fn default() -> Self {
-        FromDump { filename: String::new(), stop: false, active: true, burst: 32, reader: None, count: 0, done: false }
+        FromDump { filename: String::new(), stop: false, active: true, burst: 32, trace: None, count: 0, done: false }
     }
 }
 
@@ -59,9 +152,7 @@ impl Element for FromDump {
         finish_args(a)
     }
     fn initialize(&mut self, _cx: &mut Ctx) -> Result<(), String> {
-        let f = File::open(&self.filename).map_err(|e| format!("{}: {e}", self.filename))?;
-        let r = PcapReader::new(BufReader::new(f)).map_err(|e| format!("{}: not a pcap file ({e})", self.filename))?;
-        self.reader = Some(r);
+        self.trace = Some(Trace::open(&self.filename)?);
         Ok(())
     }
     fn has_task(&self) -> bool {
@@ -71,28 +162,24 @@ impl Element for FromDump {
         if !self.active || self.done {
             return false;
         }
-        let mut batch: Vec<Packet> = Vec::new();
-        if let Some(r) = self.reader.as_mut() {
-            for _ in 0..self.burst.max(1) {
-                match r.next_packet() {
-                    Some(Ok(pkt)) => {
-                        let mut p = Packet::from_data(&pkt.data);
-                        p.anno.timestamp = pkt.timestamp.as_nanos() as u64;
-                        batch.push(p);
-                    }
-                    // A truncated or corrupt record ends the trace, as in Click.
-                    Some(Err(_)) | None => {
-                        self.done = true;
-                        break;
-                    }
+        let Some(trace) = self.trace.as_mut() else { return false };
+        let mut batch = cx.new_batch();
+        for _ in 0..self.burst.max(1) {
+            match trace.next_record() {
+                Some((ts, data)) => {
+                    let mut p = cx.new_packet(data);
+                    p.anno.timestamp = ts;
+                    batch.push(p);
+                }
+                None => {
+                    self.done = true;
+                    break;
                 }
             }
         }
         let worked = !batch.is_empty();
         self.count += batch.len() as u64;
-        for p in batch {
-            cx.push(0, p);
-        }
+        cx.push_batch(0, batch);
         if self.done && self.stop {
             cx.request_stop();
         }

@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 
 use oxclick_lang::args::{ArgType, EtherAddr};
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 #[derive(Default)]
 pub struct EtherEncap {
@@ -32,6 +32,9 @@ impl Element for EtherEncap {
         self.src = a.read_mp::<EtherAddr>("SRC").map(|e| e.0).unwrap_or_default();
         self.dst = a.read_mp::<EtherAddr>("DST").map(|e| e.0).unwrap_or_default();
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         p.push(14);

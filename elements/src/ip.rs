@@ -22,17 +22,24 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix, split_spacevec};
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
-/// The Internet checksum of `data` (RFC 1071), folded and complemented.
+/// The Internet checksum of `data` (RFC 1071), folded and complemented. Sums
+/// 32-bit words into a 64-bit accumulator (the ones'-complement sum is the same
+/// whatever the word size), which is several times faster than 16 bits at a time.
+#[inline]
 pub fn ip_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    let mut sum: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += (*last as u32) << 8;
+    let mut rest = words.remainder().chunks_exact(2);
+    for w in &mut rest {
+        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = rest.remainder() {
+        sum += u64::from(*last) << 8;
     }
     while sum >> 16 != 0 {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -132,15 +139,14 @@ impl Element for CheckIPHeader {
         }
         finish_args(a)
     }
-    fn push(&mut self, _port: usize, mut p: Packet, cx: &mut Ctx) {
+    fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
         if self.mark_only {
             p.anno.network_header = Some(self.offset);
-            cx.push(0, p);
-            return;
+            return Some(p);
         }
         let Some(header) = p.data().get(self.offset..) else {
             self.reject(p, cx);
-            return;
+            return None;
         };
         match validate(header, self.checksum, &self.bad_src) {
             Ok((hlen, total)) => {
@@ -151,10 +157,16 @@ impl Element for CheckIPHeader {
                 let mut dst = [0u8; 4];
                 dst.copy_from_slice(&p.data()[self.offset + 16..self.offset + 20]);
                 p.anno.dst_ip = dst;
-                cx.push(0, p);
+                Some(p)
             }
-            Err(_) => self.reject(p, cx),
+            Err(_) => {
+                self.reject(p, cx);
+                None
+            }
         }
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "drops" && !self.mark_only).then(|| format!("{}", self.drops))
@@ -179,7 +191,7 @@ impl Element for DecIPTTL {
     fn processing(&self) -> &'static str {
         "a/ah"
     }
-    fn push(&mut self, _port: usize, mut p: Packet, cx: &mut Ctx) {
+    fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
         let off = p.anno.network_header;
         let ok = off.and_then(|o| p.data().get(o..o + 12)).is_some_and(|h| h[8] > 1);
         if !ok {
@@ -187,7 +199,7 @@ impl Element for DecIPTTL {
             if cx.noutputs() > 1 {
                 cx.push(1, p);
             }
-            return;
+            return None;
         }
         let o = off.unwrap_or(0);
         let h = &mut p.data_mut()[o..o + 12];
@@ -199,12 +211,47 @@ impl Element for DecIPTTL {
         sum = (sum & 0xffff) + (sum >> 16);
         let new = !(sum as u16);
         h[10..12].copy_from_slice(&new.to_be_bytes());
-        cx.push(0, p);
+        Some(p)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "drops").then(|| format!("{}", self.drops))
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["drops"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_checksum;
+
+    /// The straightforward 16-bit RFC 1071 sum, to check the fast one against.
+    fn reference(data: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for c in data.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]));
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn fast_checksum_matches_the_reference_at_every_length() {
+        let mut x = 0x1234_5678u32;
+        let bytes: alloc::vec::Vec<u8> = (0..300)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for len in 0..bytes.len() {
+            assert_eq!(ip_checksum(&bytes[..len]), reference(&bytes[..len]), "length {len}");
+        }
+        assert_eq!(ip_checksum(&[0xff; 64]), reference(&[0xff; 64]));
     }
 }

@@ -8,7 +8,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 #[derive(Default)]
 pub struct Paint {
@@ -26,6 +26,9 @@ impl Element for Paint {
         let mut a = cx.args(config);
         self.color = a.read_mp("COLOR").unwrap_or(0);
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         p.anno.paint = self.color;

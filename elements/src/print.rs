@@ -13,7 +13,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 pub struct Print {
     label: String,
@@ -64,6 +64,9 @@ impl Element for Print {
         self.contents = a.read_or("CONTENTS", true);
         self.active = a.read_or("ACTIVE", true);
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, p: Packet, cx: &mut Ctx) -> Option<Packet> {
         if self.active {

@@ -3,7 +3,8 @@
 //! `Queue([CAPACITY])`
 //!
 //! Push input, pull output. Holds up to CAPACITY packets (default 1000); packets
-//! arriving at a full queue are dropped and counted.
+//! arriving at a full queue are dropped and counted. A notifier: tasks pulling from
+//! it sleep while it is empty, and sources pushing into it sleep while it is full.
 //!
 //! Handlers: `length`, `highwater_length`, `capacity`, `drops`.
 
@@ -11,7 +12,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 pub struct Queue {
     class: &'static str,
@@ -42,16 +43,38 @@ impl Element for Queue {
         self.capacity = a.read_p("CAPACITY").unwrap_or(1000);
         finish_args(a)
     }
-    fn push(&mut self, _port: usize, p: Packet, _cx: &mut Ctx) {
+    fn is_notifier(&self) -> bool {
+        true
+    }
+    fn push(&mut self, _port: usize, p: Packet, cx: &mut Ctx) {
         if self.q.len() >= self.capacity {
             self.drops += 1;
             return;
         }
         self.q.push_back(p);
         self.highwater = self.highwater.max(self.q.len());
+        if self.q.len() == 1 {
+            cx.notify_nonempty();
+        }
     }
-    fn pull(&mut self, _port: usize, _cx: &mut Ctx) -> Option<Packet> {
-        self.q.pop_front()
+    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
+        let was_empty = self.q.is_empty();
+        let room = self.capacity.saturating_sub(self.q.len());
+        let n = batch.len();
+        self.drops += n.saturating_sub(room) as u64;
+        self.q.extend(batch.drain(..n.min(room)));
+        cx.recycle_batch(batch);
+        self.highwater = self.highwater.max(self.q.len());
+        if was_empty && !self.q.is_empty() {
+            cx.notify_nonempty();
+        }
+    }
+    fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {
+        let p = self.q.pop_front();
+        if p.is_some() && self.q.len() + 1 == self.capacity {
+            cx.notify_nonfull();
+        }
+        p
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         match name {

@@ -8,7 +8,7 @@
 //! end (new tail bytes are zero). Removing more than the packet holds leaves it
 //! empty. Both default to 0.
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 #[derive(Default)]
 pub struct Resize {
@@ -28,6 +28,9 @@ impl Element for Resize {
         self.head = a.read_p("HEAD").unwrap_or(0);
         self.tail = a.read_p("TAIL").unwrap_or(0);
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         let h = self.head.unsigned_abs() as usize;

@@ -6,7 +6,7 @@
 //! ADDR (what StoreIPAddress and routing elements read).
 
 use oxclick_lang::args::Ipv4Addr;
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 #[derive(Default)]
 pub struct SetIPAddress {
@@ -24,6 +24,9 @@ impl Element for SetIPAddress {
         let mut a = cx.args(config);
         self.addr = a.read_mp::<Ipv4Addr>("ADDR").map(|x| x.0).unwrap_or_default();
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         p.anno.dst_ip = self.addr;

@@ -24,6 +24,8 @@ const DEFAULT_DATA: &[u8] = b"Random bullshit in a packet, at least 64 bytes lon
 
 struct Common {
     data: Vec<u8>,
+    /// The packet every output shares data with (clones are copy-on-write).
+    template: Option<Packet>,
     limit: i64,
     active: bool,
     stop: bool,
@@ -36,6 +38,7 @@ impl Default for Common {
     fn default() -> Self {
         Common {
             data: DEFAULT_DATA.into(),
+            template: None,
             limit: -1,
             active: true,
             stop: false,
@@ -77,7 +80,10 @@ impl Common {
             return None;
         }
         self.count += 1;
-        let mut p = Packet::from_data(&self.data);
+        let mut p = match &self.template {
+            Some(t) => t.clone(),
+            None => self.template.insert(cx.new_packet(&self.data)).clone(),
+        };
         p.anno.timestamp = cx.now();
         Some(p)
     }
@@ -127,16 +133,24 @@ impl Element for InfiniteSource {
         self.c.pushes
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
-        let mut worked = false;
-        for _ in 0..self.burst.max(1) {
-            match self.c.next(cx) {
+        if self.burst <= 1 {
+            return match self.c.next(cx) {
                 Some(p) => {
                     cx.push(0, p);
-                    worked = true;
+                    true
                 }
+                None => false,
+            };
+        }
+        let mut batch = cx.new_batch();
+        for _ in 0..self.burst {
+            match self.c.next(cx) {
+                Some(p) => batch.push(p),
                 None => break,
             }
         }
+        let worked = !batch.is_empty();
+        cx.push_batch(0, batch);
         worked
     }
     fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {

@@ -7,7 +7,7 @@
 //!
 //! One agnostic input and output each.
 
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -48,6 +48,9 @@ impl Element for Resizer {
         let mut a = cx.args(config);
         self.length = a.read_mp("LENGTH").unwrap_or(0);
         finish_args(a)
+    }
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         match self.kind {

@@ -17,11 +17,13 @@ pub struct Unqueue {
     active: bool,
     limit: i64,
     count: u64,
+    /// Whether queues upstream wake the task when they get packets.
+    notified: bool,
 }
 
 impl Default for Unqueue {
     fn default() -> Self {
-        Unqueue { burst: 1, active: true, limit: -1, count: 0 }
+        Unqueue { burst: 1, active: true, limit: -1, count: 0, notified: false }
     }
 }
 
@@ -42,6 +44,10 @@ impl Element for Unqueue {
         self.limit = a.read_or("LIMIT", -1);
         finish_args(a)
     }
+    fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        self.notified = cx.listen_upstream_empty(0);
+        Ok(())
+    }
     fn has_task(&self) -> bool {
         true
     }
@@ -60,7 +66,13 @@ impl Element for Unqueue {
                     cx.push(0, p);
                     worked = true;
                 }
-                None => break,
+                None => {
+                    // Nothing upstream: sleep until a queue there gets a packet.
+                    if self.notified {
+                        cx.sleep();
+                    }
+                    break;
+                }
             }
         }
         worked

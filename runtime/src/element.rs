@@ -7,8 +7,39 @@ use alloc::vec::Vec;
 
 use oxclick_lang::args::{AddressNames, Args};
 
-use crate::packet::Packet;
+use crate::packet::{Packet, PacketPool};
 use crate::router::Core;
+
+/// Packets travelling together: batching amortizes dispatch over many packets.
+pub type Batch = Vec<Packet>;
+
+/// Most packets a source puts in one batch.
+pub const MAX_BATCH: usize = 32;
+
+/// `push_batch` for elements whose work is `simple_action`: each packet through
+/// `simple_action`, the survivors on to output 0 as one batch. Survivors are
+/// compacted in place in the batch's own vector, so a packet moves as little as
+/// possible.
+pub fn simple_action_batch<E: Element + ?Sized>(e: &mut E, mut batch: Batch, cx: &mut Ctx) {
+    let n = batch.len();
+    let base = batch.as_mut_ptr();
+    // SAFETY: with the length at 0, nothing below can drop a packet twice: slots
+    // `0..kept` hold survivors written back, slots `i+1..n` are read at most once,
+    // and if `simple_action` unwinds the unread ones leak, which is safe.
+    unsafe {
+        batch.set_len(0);
+        let mut kept = 0;
+        for i in 0..n {
+            let p = core::ptr::read(base.add(i));
+            if let Some(q) = e.simple_action(p, cx) {
+                core::ptr::write(base.add(kept), q);
+                kept += 1;
+            }
+        }
+        batch.set_len(kept);
+    }
+    cx.push_batch(0, batch);
+}
 
 /// A configuration error list (Click prints them under "While configuring ...").
 pub type ConfigErrors = Vec<String>;
@@ -56,12 +87,16 @@ pub trait Element {
         }
     }
 
-    /// A batch of packets arrives on push input `port`. Elements that can do better
-    /// than one at a time override this.
-    fn push_batch(&mut self, port: usize, batch: Vec<Packet>, cx: &mut Ctx) {
-        for p in batch {
+    /// A batch of packets arrives on push input `port`. The default hands them to
+    /// `push` one at a time; elements whose work is a `simple_action` override it
+    /// with [`simple_action_batch`], and others that can do better than one at a
+    /// time override it too. The batch's vector can be recycled with
+    /// [`Ctx::recycle_batch`].
+    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
+        for p in batch.drain(..) {
             self.push(port, p, cx);
         }
+        cx.recycle_batch(batch);
     }
 
     /// Someone pulls from output `port`.
@@ -93,6 +128,18 @@ pub trait Element {
     /// Element-specific write handler; `None` when there is no such handler.
     fn write_handler(&mut self, _name: &str, _value: &str) -> Option<Result<(), String>> {
         None
+    }
+
+    /// Tickets of this element's task (stride scheduling: twice the tickets, twice
+    /// the runs).
+    fn tickets(&self) -> u32 {
+        crate::router::DEFAULT_TICKETS
+    }
+
+    /// Whether this element is a notifier (a queue): it calls
+    /// [`Ctx::notify_nonempty`] / [`Ctx::notify_nonfull`], so tasks can sleep on it.
+    fn is_notifier(&self) -> bool {
+        false
     }
 
     /// Whether this element decides when the driver stops (DriverManager).
@@ -128,6 +175,38 @@ impl Ctx<'_> {
         self.core.push_from(self.me, port, p);
     }
 
+    /// Send a batch out of push output `port` (dropped if the port is unconnected).
+    pub fn push_batch(&mut self, port: usize, batch: Batch) {
+        if !batch.is_empty() {
+            self.core.push_batch_from(self.me, port, batch);
+        } else {
+            self.recycle_batch(batch);
+        }
+    }
+
+    /// An empty batch, reusing a vector from the router's free list.
+    pub fn new_batch(&mut self) -> Batch {
+        self.core.batches.pop().unwrap_or_else(|| Vec::with_capacity(MAX_BATCH))
+    }
+
+    /// Hand back a batch's vector (its packets, if any, are dropped).
+    pub fn recycle_batch(&mut self, mut batch: Batch) {
+        batch.clear();
+        if self.core.batches.len() < 64 && batch.capacity() >= MAX_BATCH {
+            self.core.batches.push(batch);
+        }
+    }
+
+    /// A new packet holding a copy of `data`, its buffer from the router's pool.
+    pub fn new_packet(&self, data: &[u8]) -> Packet {
+        self.core.pool.packet(data)
+    }
+
+    /// The router's packet pool.
+    pub fn pool(&self) -> &PacketPool {
+        &self.core.pool
+    }
+
     /// Pull a packet from pull input `port`.
     pub fn pull(&mut self, port: usize) -> Option<Packet> {
         self.core.pull_into(self.me, port)
@@ -138,9 +217,58 @@ impl Ctx<'_> {
         self.core.now
     }
 
-    /// Ask to be run again no later than `t` (a timer, for rate-limited tasks).
+    /// Ask for this element's task to run again no later than `t` (a timer, for
+    /// rate-limited and time-driven tasks; it wakes the task if it sleeps). From an
+    /// element without a task, it only keeps the router from idling past `t`.
     pub fn wake_at(&mut self, t: u64) {
-        self.core.next_wake = Some(self.core.next_wake.map_or(t, |w| w.min(t)));
+        match self.core.sched.task_of.get(self.me).copied().flatten() {
+            Some(k) => {
+                let task = &mut self.core.sched.tasks[k];
+                task.timer = Some(task.timer.map_or(t, |w| w.min(t)));
+            }
+            None => self.core.next_wake = Some(self.core.next_wake.map_or(t, |w| w.min(t))),
+        }
+    }
+
+    /// Unschedule this element's task after this run, until a notifier it listens to,
+    /// its timer or [`Ctx::wake`] reschedules it.
+    pub fn sleep(&mut self) {
+        self.core.sched.sleep_request = true;
+    }
+
+    /// Reschedule element `element`'s task if it sleeps.
+    pub fn wake(&mut self, element: usize) {
+        self.core.sched.wake(element);
+    }
+
+    /// Reschedule this element's own task (from a push or a handler).
+    pub fn wake_self(&mut self) {
+        self.core.sched.wake(self.me);
+    }
+
+    /// Listen to the queues upstream of pull input `port` (Click's
+    /// `Notifier::upstream_empty_signal`): when one of them gets a packet, this
+    /// element's task is woken. False when some upstream path has no notifier, in
+    /// which case the task must not sleep waiting for packets.
+    pub fn listen_upstream_empty(&mut self, port: usize) -> bool {
+        self.core.listen(self.me, port, true)
+    }
+
+    /// Listen to the queues downstream of push output `port` (Click's
+    /// `downstream_full_signal`): when one of them has room again, this element's
+    /// task is woken. False when some downstream path has no notifier.
+    pub fn listen_downstream_full(&mut self, port: usize) -> bool {
+        self.core.listen(self.me, port, false)
+    }
+
+    /// This notifier (a queue) is no longer empty: wake its upstream-empty listeners.
+    pub fn notify_nonempty(&mut self) {
+        self.core.notify(self.me, true);
+    }
+
+    /// This notifier (a queue) is no longer full: wake its downstream-full listeners.
+    pub fn notify_nonfull(&mut self) {
+        self.core.notify(self.me, false);
     }
 
     /// Ask the driver to stop (Click's `please_stop_driver`).

@@ -9,6 +9,8 @@ pub mod packet;
 pub mod router;
 pub mod spec;
 
-pub use element::{ConfigCtx, ConfigErrors, Constructor, Ctx, Element, finish_args};
-pub use packet::Packet;
+pub use element::{
+    Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, MAX_BATCH, finish_args, simple_action_batch,
+};
+pub use packet::{Annotations, Packet, PacketPool};
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};

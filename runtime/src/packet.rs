@@ -1,10 +1,24 @@
-//! Packets: one contiguous buffer with headroom, plus Click's annotations.
+//! Packets: one contiguous buffer with headroom and tailroom, shared between clones
+//! and copied on the first write (copy-on-write), plus Click's annotations.
+//!
+//! Buffers come from a [`PacketPool`], one per router (so one per core): a packet
+//! made through the pool gives its buffer back when it is dropped, so the hot path
+//! of a running router never calls the allocator. Packets made with
+//! [`Packet::from_data`] outside a router are ordinary allocations.
 
-use alloc::vec;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt;
+use core::mem::ManuallyDrop;
 
 /// Headroom new packets get, so encapsulation rarely reallocates.
 pub const DEFAULT_HEADROOM: usize = 64;
+/// Size of a pooled buffer: a full Ethernet frame plus headroom fits.
+pub const POOL_BUFFER_SIZE: usize = 2048;
+/// Free buffers a pool keeps at most; beyond that, freed buffers go back to the heap.
+const POOL_CAPACITY: usize = 8192;
 
 /// The annotations elements read and write (a subset of Click's).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,57 +28,363 @@ pub struct Annotations {
     pub timestamp: u64,
     pub dst_ip: [u8; 4],
     /// Offset of the network header from the start of the data, if set.
+    /// Kept on the same bytes by `push`, `pull` and `unpull`.
     pub network_header: Option<usize>,
     pub transport_header: Option<usize>,
     pub user: [u8; 8],
 }
 
-/// A packet: `buf[head..]` is its data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Packet {
-    buf: Vec<u8>,
+/// Free packet headers and standard-size buffers, for one router (one core).
+/// Cloning shares the lists.
+#[derive(Clone, Default)]
+pub struct PacketPool(Rc<RefCell<FreeLists>>);
+
+// The boxes are the point: a packet is a pointer to its header, and recycling
+// the allocation is what keeps the allocator off the hot path.
+#[allow(clippy::vec_box)]
+#[derive(Default)]
+struct FreeLists {
+    /// Packet headers still holding their unshared buffer of `POOL_BUFFER_SIZE`
+    /// bytes: a new packet is one pop.
+    ready: Vec<Box<Header>>,
+    /// Packet headers without a buffer (their packet shared its buffer).
+    headers: Vec<Box<Header>>,
+    /// Unshared buffers of `POOL_BUFFER_SIZE` bytes without a header.
+    buffers: Vec<Rc<[u8]>>,
+}
+
+impl PacketPool {
+    pub fn new() -> PacketPool {
+        PacketPool::default()
+    }
+
+    /// A packet holding a copy of `data` with default headroom, its buffer from the pool.
+    #[inline]
+    pub fn packet(&self, data: &[u8]) -> Packet {
+        if DEFAULT_HEADROOM + data.len() <= POOL_BUFFER_SIZE {
+            let ready = self.0.borrow_mut().ready.pop();
+            if let Some(mut h) = ready {
+                h.pool = Some(self.clone());
+                h.head = DEFAULT_HEADROOM;
+                h.tail = DEFAULT_HEADROOM + data.len();
+                h.anno = Annotations::default();
+                if let Some(b) = h.buf.as_mut().and_then(Rc::get_mut) {
+                    // Zero headroom: an unpull must never show an earlier packet's bytes.
+                    b[..DEFAULT_HEADROOM].fill(0);
+                    b[DEFAULT_HEADROOM..DEFAULT_HEADROOM + data.len()].copy_from_slice(data);
+                }
+                return Packet(ManuallyDrop::new(h));
+            }
+        }
+        let mut p = self.make(DEFAULT_HEADROOM, data.len());
+        if let Some(b) = p.buf_mut() {
+            b[DEFAULT_HEADROOM..DEFAULT_HEADROOM + data.len()].copy_from_slice(data);
+        }
+        p
+    }
+
+    /// A packet of `len` bytes after `headroom` bytes of headroom; the headroom is
+    /// zero, the data bytes are for the caller to fill (they may hold an earlier
+    /// packet's bytes: use [`PacketPool::zeroed`] to expose them as they are).
+    #[inline]
+    fn make(&self, headroom: usize, len: usize) -> Packet {
+        let buf = self.buffer(headroom + len, headroom);
+        self.wrap(buf, headroom, len, Annotations::default())
+    }
+
+    /// A packet of `len` zero bytes after `headroom` bytes of headroom.
+    pub fn zeroed(&self, headroom: usize, len: usize) -> Packet {
+        let mut p = self.make(headroom, len);
+        if let Some(b) = p.buf_mut() {
+            b[headroom..headroom + len].fill(0);
+        }
+        p
+    }
+
+    /// Free buffers waiting in the pool.
+    pub fn free_buffers(&self) -> usize {
+        let f = self.0.borrow();
+        f.buffers.len() + f.ready.len()
+    }
+
+    #[inline]
+    fn wrap(&self, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations) -> Packet {
+        let header = Header { buf: Some(buf), pool: Some(self.clone()), head, tail: head + len, anno };
+        let boxed = match self.0.borrow_mut().headers.pop() {
+            Some(mut b) => {
+                *b = header;
+                b
+            }
+            None => Box::new(header),
+        };
+        Packet(ManuallyDrop::new(boxed))
+    }
+
+    /// A buffer of at least `size` bytes whose first `zero` bytes are zero.
+    #[inline]
+    fn buffer(&self, size: usize, zero: usize) -> Rc<[u8]> {
+        if size <= POOL_BUFFER_SIZE {
+            let mut free = self.0.borrow_mut();
+            let found = match free.buffers.pop() {
+                Some(b) => Some(b),
+                None => match free.ready.pop() {
+                    Some(mut h) => {
+                        let b = h.buf.take();
+                        free.headers.push(h);
+                        b
+                    }
+                    None => None,
+                },
+            };
+            if let Some(mut b) = found
+                && let Some(bytes) = Rc::get_mut(&mut b)
+            {
+                bytes[..zero].fill(0);
+                return b;
+            }
+        }
+        zeroed(size.max(POOL_BUFFER_SIZE))
+    }
+
+    #[inline]
+    fn give_back_buffer(&self, buf: Rc<[u8]>) {
+        if buf.len() == POOL_BUFFER_SIZE && Rc::strong_count(&buf) == 1 && Rc::weak_count(&buf) == 0 {
+            let mut free = self.0.borrow_mut();
+            if free.buffers.len() < POOL_CAPACITY {
+                free.buffers.push(buf);
+            }
+        }
+    }
+
+    /// Take back a dropped packet's header, with its buffer if nobody shares it.
+    #[inline]
+    fn give_back(&self, mut header: Box<Header>) {
+        header.pool = None;
+        let mut free = self.0.borrow_mut();
+        let reusable = header
+            .buf
+            .as_ref()
+            .is_some_and(|b| b.len() == POOL_BUFFER_SIZE && Rc::strong_count(b) == 1 && Rc::weak_count(b) == 0);
+        if reusable {
+            if free.ready.len() < POOL_CAPACITY {
+                free.ready.push(header);
+            }
+        } else {
+            header.buf = None;
+            if free.headers.len() < POOL_CAPACITY {
+                free.headers.push(header);
+            }
+        }
+    }
+}
+
+fn zeroed(size: usize) -> Rc<[u8]> {
+    Rc::from(alloc::vec![0u8; size])
+}
+
+/// What a packet is: its window on a (possibly shared) buffer, and annotations.
+/// Reached through [`Packet`]'s `Deref`, so `p.anno` works as a field.
+pub struct Header {
+    /// Always `Some` while the packet lives; `None` only in the pool's free list.
+    buf: Option<Rc<[u8]>>,
+    pool: Option<PacketPool>,
     head: usize,
+    tail: usize,
     pub anno: Annotations,
 }
 
+/// A packet: a pointer to its [`Header`], so handing one along moves 8 bytes.
+/// Clones share the buffer until one of them writes (copy-on-write).
+pub struct Packet(ManuallyDrop<Box<Header>>);
+
+impl core::ops::Deref for Packet {
+    type Target = Header;
+    #[inline]
+    fn deref(&self) -> &Header {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Packet {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Header {
+        &mut self.0
+    }
+}
+
+impl Drop for Packet {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the box is never used again after this point.
+        let mut header = unsafe { ManuallyDrop::take(&mut self.0) };
+        if let Some(pool) = header.pool.take() {
+            pool.give_back(header);
+        }
+    }
+}
+
+impl Clone for Packet {
+    /// A new packet sharing this one's data (Click's `clone`): cheap, and each copy
+    /// gets its own buffer only when it first writes.
+    fn clone(&self) -> Packet {
+        let buf = self.buf.clone().unwrap_or_else(|| zeroed(0));
+        match &self.pool {
+            Some(pool) => pool.wrap(buf, self.head, self.len(), self.anno),
+            None => Packet(ManuallyDrop::new(Box::new(Header {
+                buf: Some(buf),
+                pool: None,
+                head: self.head,
+                tail: self.tail,
+                anno: self.anno,
+            }))),
+        }
+    }
+}
+
+impl PartialEq for Packet {
+    fn eq(&self, other: &Packet) -> bool {
+        self.data() == other.data() && self.anno == other.anno
+    }
+}
+
+impl Eq for Packet {}
+
+impl fmt::Debug for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Packet").field("data", &self.data()).field("anno", &self.anno).finish()
+    }
+}
+
 impl Packet {
-    /// A packet holding a copy of `data`, with default headroom.
+    /// A packet holding a copy of `data`, with default headroom (not pooled).
     pub fn from_data(data: &[u8]) -> Packet {
-        let mut buf = vec![0u8; DEFAULT_HEADROOM];
-        buf.extend_from_slice(data);
-        Packet { buf, head: DEFAULT_HEADROOM, anno: Annotations::default() }
+        let mut buf = alloc::vec![0u8; DEFAULT_HEADROOM + data.len()];
+        buf[DEFAULT_HEADROOM..].copy_from_slice(data);
+        Packet(ManuallyDrop::new(Box::new(Header {
+            buf: Some(Rc::from(buf)),
+            pool: None,
+            head: DEFAULT_HEADROOM,
+            tail: DEFAULT_HEADROOM + data.len(),
+            anno: Annotations::default(),
+        })))
     }
 
+    /// The whole buffer, writable, if this packet is its only user.
+    #[inline]
+    fn buf_mut(&mut self) -> Option<&mut [u8]> {
+        self.0.buf.as_mut().and_then(Rc::get_mut)
+    }
+
+    #[inline]
+    fn buf(&self) -> &[u8] {
+        self.0.buf.as_deref().unwrap_or(&[])
+    }
+
+    #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.head..]
+        &self.buf()[self.head..self.tail]
     }
 
+    /// The data, writable: copies it first if another packet shares the buffer.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.head..]
+        self.uniqueify();
+        let (h, t) = (self.head, self.tail);
+        match self.buf_mut() {
+            Some(b) => &mut b[h..t],
+            None => &mut [],
+        }
     }
 
+    /// Whether another packet shares this one's buffer.
+    #[inline]
+    pub fn shared(&self) -> bool {
+        self.0.buf.as_ref().is_some_and(|b| Rc::strong_count(b) > 1)
+    }
+
+    /// Make the buffer this packet's own, copying it if it is shared (Click's `uniqueify`).
+    #[inline]
+    pub fn uniqueify(&mut self) {
+        if self.shared() {
+            self.reallocate(self.head, self.tailroom());
+        }
+    }
+
+    /// Move the data into a fresh buffer with `headroom` and `tailroom` around it.
+    /// The old headroom's bytes come along (as much as fits), so bytes an earlier
+    /// `pull` removed can still be `unpull`ed, as with Click's `uniqueify`.
+    fn reallocate(&mut self, headroom: usize, tailroom: usize) {
+        let len = self.len();
+        let size = headroom + len + tailroom;
+        let from = self.head.saturating_sub(headroom);
+        let to = headroom.saturating_sub(self.head);
+        let mut buf = match &self.pool {
+            Some(pool) => pool.buffer(size, to),
+            None => zeroed(size),
+        };
+        if let Some(b) = Rc::get_mut(&mut buf) {
+            let old = &self.buf()[from..self.tail];
+            b[to..to + old.len()].copy_from_slice(old);
+            // Tailroom is exposed by `put`, which zeroes it; no need here.
+        }
+        let old = self.0.buf.replace(buf);
+        if let (Some(pool), Some(old)) = (&self.0.pool, old) {
+            pool.give_back_buffer(old);
+        }
+        self.0.head = headroom;
+        self.0.tail = headroom + len;
+    }
+
+    #[inline]
     pub fn len(&self) -> usize {
-        self.buf.len() - self.head
+        self.tail - self.head
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    #[inline]
     pub fn headroom(&self) -> usize {
         self.head
     }
 
-    /// Remove `n` bytes from the front (at most the whole packet).
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        self.buf().len() - self.tail
+    }
+
+    /// Remove `n` bytes from the front (at most the whole packet). Header
+    /// annotations keep pointing at the same bytes (and are cleared if those bytes
+    /// are gone).
+    #[inline]
     pub fn pull(&mut self, n: usize) {
-        self.head += n.min(self.len());
+        let n = n.min(self.len());
+        self.0.head += n;
+        self.shift_headers(n, true);
+    }
+
+    /// Keep the header annotations on the same bytes after the data's start moved
+    /// by `n` (forward when `pulled`, backward otherwise).
+    #[inline]
+    fn shift_headers(&mut self, n: usize, pulled: bool) {
+        if n == 0 {
+            return;
+        }
+        let a = &mut self.0.anno;
+        for h in [&mut a.network_header, &mut a.transport_header] {
+            *h = h.and_then(|o| if pulled { o.checked_sub(n) } else { o.checked_add(n) });
+        }
     }
 
     /// Give back `n` bytes in front of the data: the bytes a `pull` removed when they
     /// are still in the headroom, else zeros.
+    #[inline]
     pub fn unpull(&mut self, n: usize) {
         if n <= self.head {
-            self.head -= n;
+            self.0.head -= n;
+            self.shift_headers(n, false);
         } else {
             self.push(n);
         }
@@ -72,26 +392,37 @@ impl Packet {
 
     /// Add `n` zero bytes at the front, growing the buffer when headroom runs out.
     pub fn push(&mut self, n: usize) {
-        if n <= self.head {
-            self.head -= n;
-            self.buf[self.head..self.head + n].fill(0);
+        if n > self.head {
+            self.reallocate(n + DEFAULT_HEADROOM, self.tailroom());
         } else {
-            let mut buf = vec![0u8; n + DEFAULT_HEADROOM];
-            buf.extend_from_slice(self.data());
-            self.buf = buf;
-            self.head = DEFAULT_HEADROOM;
+            self.uniqueify();
         }
+        self.0.head -= n;
+        let h = self.head;
+        if let Some(b) = self.buf_mut() {
+            b[h..h + n].fill(0);
+        }
+        self.shift_headers(n, false);
     }
 
-    /// Add `n` zero bytes at the end.
+    /// Add `n` zero bytes at the end, growing the buffer when tailroom runs out.
     pub fn put(&mut self, n: usize) {
-        self.buf.resize(self.buf.len() + n, 0);
+        if n > self.tailroom() {
+            self.reallocate(self.head, n + DEFAULT_HEADROOM);
+        } else {
+            self.uniqueify();
+        }
+        let t = self.tail;
+        if let Some(b) = self.buf_mut() {
+            b[t..t + n].fill(0);
+        }
+        self.0.tail += n;
     }
 
     /// Remove `n` bytes from the end (at most the whole packet).
+    #[inline]
     pub fn take(&mut self, n: usize) {
-        let n = n.min(self.len());
-        self.buf.truncate(self.buf.len() - n);
+        self.0.tail -= n.min(self.len());
     }
 }
 
@@ -115,5 +446,71 @@ mod tests {
         p.pull(99);
         p.take(99);
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn header_annotations_follow_the_bytes() {
+        let mut p = Packet::from_data(&[0u8; 40]);
+        p.anno.network_header = Some(14);
+        p.anno.transport_header = Some(34);
+        p.pull(14);
+        assert_eq!((p.anno.network_header, p.anno.transport_header), (Some(0), Some(20)));
+        p.push(4);
+        assert_eq!(p.anno.network_header, Some(4));
+        p.pull(30);
+        assert_eq!((p.anno.network_header, p.anno.transport_header), (None, None));
+    }
+
+    #[test]
+    fn clones_share_until_written() {
+        let pool = PacketPool::new();
+        let a = pool.packet(b"hello");
+        let mut b = a.clone();
+        assert!(a.shared() && b.shared());
+        b.data_mut()[0] = b'j';
+        assert_eq!(a.data(), b"hello");
+        assert_eq!(b.data(), b"jello");
+        assert!(!a.shared() && !b.shared());
+        // A pull on a clone moves only its own window.
+        let mut c = a.clone();
+        c.pull(2);
+        assert_eq!(c.data(), b"llo");
+        assert_eq!(a.data(), b"hello");
+        c.unpull(2);
+        assert_eq!(c.data(), b"hello");
+        // Writing a clone keeps the bytes a pull removed, for a later unpull.
+        c.pull(2);
+        c.data_mut()[0] = b'L';
+        c.unpull(2);
+        assert_eq!(c.data(), b"heLlo");
+    }
+
+    #[test]
+    fn pool_recycles_buffers_and_hides_old_bytes() {
+        let pool = PacketPool::new();
+        let p = pool.packet(&[0xAB; 100]);
+        drop(p);
+        assert_eq!(pool.free_buffers(), 1);
+        let mut q = pool.packet(b"xy");
+        assert_eq!(pool.free_buffers(), 0);
+        // Bytes exposed by push and put are zero, never the old packet's.
+        q.push(8);
+        q.put(8);
+        assert_eq!(q.data(), b"\0\0\0\0\0\0\0\0xy\0\0\0\0\0\0\0\0");
+        // A shared buffer goes back only when its last user drops it.
+        let r = q.clone();
+        drop(q);
+        assert_eq!(pool.free_buffers(), 0);
+        drop(r);
+        assert_eq!(pool.free_buffers(), 1);
+    }
+
+    #[test]
+    fn large_packets_bypass_the_pool() {
+        let pool = PacketPool::new();
+        let big = pool.packet(&[1u8; 4000]);
+        assert_eq!(big.len(), 4000);
+        drop(big);
+        assert_eq!(pool.free_buffers(), 0);
     }
 }

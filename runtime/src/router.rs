@@ -17,8 +17,8 @@ use alloc::vec::Vec;
 use oxclick_lang::args::AddressNames;
 use oxclick_lang::flat::{FlatConfig, Port};
 
-use crate::element::{ConfigCtx, Constructor, Ctx, Element};
-use crate::packet::Packet;
+use crate::element::{Batch, ConfigCtx, Constructor, Ctx, Element};
+use crate::packet::{Packet, PacketPool};
 use crate::spec::{Processing, parse_port_count, processing_vector};
 
 /// Element classes by name.
@@ -99,9 +99,177 @@ pub struct Core {
     pub(crate) console: Box<dyn FnMut(&str)>,
     pub(crate) output: Box<dyn FnMut(&str)>,
     names: Vec<String>,
+    /// Packet buffers for this router (one router runs on one core).
+    pub(crate) pool: PacketPool,
+    /// Free batch vectors.
+    pub(crate) batches: Vec<Batch>,
+    /// The task scheduler's state.
+    pub(crate) sched: Scheduler,
+    /// `listeners[e]`: elements whose tasks sleep until notifier `e` (a queue)
+    /// signals, and whether they listen for "not empty" (true) or "not full".
+    pub(crate) listeners: Vec<Vec<(usize, bool)>>,
+}
+
+/// Click's stride scheduling: each task has tickets; the one with the smallest
+/// pass runs next and its pass grows by `STRIDE1 / tickets`, so a task with twice
+/// the tickets runs twice as often. Tasks may sleep (unscheduled) until a notifier
+/// or their timer wakes them.
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    pub(crate) tasks: Vec<Task>,
+    /// `task_of[e]`: the task of element `e`, if it has one.
+    pub(crate) task_of: Vec<Option<usize>>,
+    /// The pass of the task run last: woken tasks start from here.
+    global_pass: u64,
+    /// Set by a running task that asks to sleep.
+    pub(crate) sleep_request: bool,
+}
+
+pub(crate) struct Task {
+    pub(crate) element: usize,
+    stride: u64,
+    pass: u64,
+    pub(crate) scheduled: bool,
+    /// When to run again at the latest (a timer), if set.
+    pub(crate) timer: Option<u64>,
+}
+
+/// Click's `STRIDE1`.
+const STRIDE1: u64 = 1 << 16;
+/// Click's default tickets per task.
+pub const DEFAULT_TICKETS: u32 = 1 << 10;
+/// Task runs between clock reads while tasks keep finding work.
+const STEPS_PER_CLOCK_READ: u32 = 32;
+
+impl Scheduler {
+    fn add(&mut self, element: usize, tickets: u32) {
+        let stride = STRIDE1 / u64::from(tickets.clamp(1, 1 << 15));
+        self.task_of[element] = Some(self.tasks.len());
+        self.tasks.push(Task { element, stride, pass: stride, scheduled: true, timer: None });
+    }
+
+    /// Schedule element `e`'s task if it sleeps.
+    pub(crate) fn wake(&mut self, e: usize) {
+        if let Some(Some(t)) = self.task_of.get(e) {
+            let task = &mut self.tasks[*t];
+            if !task.scheduled {
+                task.scheduled = true;
+                task.pass = task.pass.max(self.global_pass);
+            }
+        }
+    }
+
+    /// The scheduled task with the smallest pass.
+    fn next(&self) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (k, t) in self.tasks.iter().enumerate() {
+            if t.scheduled && best.is_none_or(|(p, _)| t.pass < p) {
+                best = Some((t.pass, k));
+            }
+        }
+        best.map(|(_, k)| k)
+    }
+
+    fn scheduled(&self) -> usize {
+        self.tasks.iter().filter(|t| t.scheduled).count()
+    }
+
+    /// Wake tasks whose timers are due; return the earliest timer still pending.
+    fn fire_timers(&mut self, now: u64) -> Option<u64> {
+        let mut earliest: Option<u64> = None;
+        for t in &mut self.tasks {
+            if let Some(at) = t.timer {
+                if at <= now {
+                    t.timer = None;
+                    if !t.scheduled {
+                        t.scheduled = true;
+                        t.pass = t.pass.max(self.global_pass);
+                    }
+                } else {
+                    earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                }
+            }
+        }
+        earliest
+    }
 }
 
 impl Core {
+    pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
+        let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
+        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
+        e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
+        self.slots[to.element] = Some(e);
+    }
+
+    /// Walk upstream from pull input `port` of `me` (or downstream from push output
+    /// `port` when `!upstream`) to the notifiers (queues) on every path; register
+    /// `me` with them. False if some path ends somewhere that cannot notify.
+    pub(crate) fn listen(&mut self, me: usize, port: usize, upstream: bool) -> bool {
+        let mut found = Vec::new();
+        let mut seen = Vec::new();
+        if !self.find_notifiers(me, port, upstream, &mut found, &mut seen, 0) {
+            return false;
+        }
+        for q in found {
+            if !self.listeners[q].contains(&(me, upstream)) {
+                self.listeners[q].push((me, upstream));
+            }
+        }
+        true
+    }
+
+    fn find_notifiers(
+        &self,
+        e: usize,
+        port: usize,
+        upstream: bool,
+        found: &mut Vec<usize>,
+        seen: &mut Vec<(usize, usize)>,
+        depth: usize,
+    ) -> bool {
+        let peer = if upstream { self.pull_from[e].get(port) } else { self.push_to[e].get(port) };
+        let Some(Some(peer)) = peer.copied() else { return true };
+        if depth > 64 || seen.contains(&(peer.element, peer.port)) {
+            return depth <= 64;
+        }
+        seen.push((peer.element, peer.port));
+        let Some(el) = self.slots[peer.element].as_ref() else { return false };
+        if el.is_notifier() {
+            found.push(peer.element);
+            return true;
+        }
+        // Through an element along its flow: pull inputs feeding this pull output,
+        // or push outputs fed by this push input.
+        let (n, through_ok) = if upstream {
+            (self.ninputs[peer.element], &self.input_pull[peer.element])
+        } else {
+            (self.noutputs[peer.element], &self.output_push[peer.element])
+        };
+        let mut any = false;
+        for k in 0..n {
+            let flows = if upstream { el.port_flow(k, peer.port) } else { el.port_flow(peer.port, k) };
+            if flows && through_ok.get(k).copied().unwrap_or(false) {
+                any = true;
+                if !self.find_notifiers(peer.element, k, upstream, found, seen, depth + 1) {
+                    return false;
+                }
+            }
+        }
+        any
+    }
+
+    /// Notifier `me` changed: wake the tasks listening for `nonempty` (true: it is
+    /// no longer empty) or for "no longer full" (false).
+    pub(crate) fn notify(&mut self, me: usize, nonempty: bool) {
+        for k in 0..self.listeners[me].len() {
+            let (l, kind) = self.listeners[me][k];
+            if kind == nonempty {
+                self.sched.wake(l);
+            }
+        }
+    }
+
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
         let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
         // An element pushing into itself through a cycle finds its slot empty; the
@@ -148,7 +316,6 @@ pub struct Router {
     core: Core,
     meta: Vec<Meta>,
     connections: Vec<(Port, Port)>,
-    tasks: Vec<usize>,
     managed: bool,
     clock: Box<dyn Clock>,
     config_text: String,
@@ -402,12 +569,15 @@ impl Router {
             console: opts.console,
             output: opts.output,
             names: meta.iter().map(|m| m.name.clone()).collect(),
+            pool: PacketPool::new(),
+            batches: Vec::new(),
+            sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
+            listeners: vec![Vec::new(); n],
         };
         let mut r = Router {
             core,
             meta,
             connections: conns,
-            tasks: Vec::new(),
             managed: false,
             clock,
             config_text: opts.config_text,
@@ -422,7 +592,7 @@ impl Router {
                 init_errors.push(with_landmark(&m.landmark, &format!("  {msg}")));
             }
             if e.has_task() {
-                r.tasks.push(i);
+                r.core.sched.add(i, e.tickets());
             }
             r.managed |= e.manages_driver();
             r.core.slots[i] = Some(e);
@@ -443,32 +613,60 @@ impl Router {
     /// [`run`](Self::run), also stopping when `interrupted()` says so (the host
     /// driver's Ctrl-C), checked once per round of tasks.
     pub fn run_until(&mut self, interrupted: &dyn Fn() -> bool) -> u64 {
-        let mut rounds = 0u64;
+        let mut steps = 0u64;
+        // Task runs in a row that found no work; when every scheduled task has had
+        // its turn without work, the router is idle.
+        let mut idle_run = 0usize;
+        let mut since_clock = 0u32;
         loop {
-            if self.core.stopped || (!self.managed && self.core.stop_requests > 0) || interrupted() {
+            if since_clock == 0 {
+                if self.core.stopped || (!self.managed && self.core.stop_requests > 0) || interrupted() {
+                    break;
+                }
+                self.core.now = self.clock.now();
+                self.core.sched.fire_timers(self.core.now);
+            }
+            since_clock = (since_clock + 1) % STEPS_PER_CLOCK_READ;
+            let scheduled = self.core.sched.scheduled();
+            if idle_run >= scheduled.max(1) {
+                // Idle: sleep until the earliest timer or wake request. With nothing
+                // due, like Click, idle until something happens (on the host, a
+                // signal or a write handler), checking every 10 ms.
+                let timers = self.core.sched.fire_timers(self.core.now);
+                let wake = match (timers, self.core.next_wake.take()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.clock.sleep_until(wake.unwrap_or(self.core.now.saturating_add(10_000_000)));
+                idle_run = 0;
+                since_clock = 0;
+                continue;
+            }
+            let Some(k) = self.core.sched.next() else {
+                idle_run = usize::MAX;
+                continue;
+            };
+            let task = &mut self.core.sched.tasks[k];
+            task.pass += task.stride;
+            task.timer = None;
+            let i = task.element;
+            self.core.sched.global_pass = task.pass;
+            self.core.sched.sleep_request = false;
+            let mut worked = false;
+            if let Some(mut e) = self.core.slots[i].take() {
+                worked = e.run_task(&mut Ctx { core: &mut self.core, me: i });
+                self.core.slots[i] = Some(e);
+            }
+            if self.core.sched.sleep_request {
+                self.core.sched.tasks[k].scheduled = false;
+            }
+            idle_run = if worked { 0 } else { idle_run.saturating_add(1) };
+            steps += 1;
+            if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
                 break;
             }
-            self.core.now = self.clock.now();
-            self.core.next_wake = None;
-            let mut worked = false;
-            for k in 0..self.tasks.len() {
-                let i = self.tasks[k];
-                if let Some(mut e) = self.core.slots[i].take() {
-                    worked |= e.run_task(&mut Ctx { core: &mut self.core, me: i });
-                    self.core.slots[i] = Some(e);
-                }
-            }
-            rounds += 1;
-            if !worked {
-                match self.core.next_wake {
-                    Some(t) => self.clock.sleep_until(t),
-                    // Nothing is due: like Click, idle until something happens (on the
-                    // host, a signal or a write handler), checking every 10 ms.
-                    None => self.clock.sleep_until(self.core.now.saturating_add(10_000_000)),
-                }
-            }
         }
-        rounds
+        steps
     }
 
     /// Ask the driver to stop (the `stop` handler).

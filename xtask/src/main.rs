@@ -1,5 +1,6 @@
 //! `cargo xtask`: project tasks that are more than one cargo command.
 
+mod bench;
 mod clicktest;
 
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ tasks:
   test                     everything CI runs: `cargo test --workspace`, then Click's
                            conformance tests from ../shared/clicktests (tests listed in
                            tests/clicktests.pass must pass; others report XFAIL)
+  bench [CASE...]          release-build speed and memory figures (see bench --help)
   clicktest [PATH...]      run .clicktest files (default ../shared/clicktests)
       --bin PATH           use this oxclick binary instead of building one
       --release            build oxclick in release mode
@@ -144,6 +146,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("clicktest") => clicktest(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{HELP}");
             Ok(true)

@@ -1,0 +1,283 @@
+//! `cargo xtask bench`: the runtime's speed and memory on this machine.
+//!
+//! Release builds, one core, generated inputs (64-byte Ethernet/IPv4/UDP frames
+//! with valid checksums; pcaps written on first use under target/bench-data).
+//! Each case runs several times; we report the median packet rate and the peak
+//! resident memory of the process (from `wait4`'s rusage), and check that every
+//! packet was counted so a broken build cannot post a good number.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::{cargo, workspace_root};
+
+pub const HELP: &str = "\
+usage: cargo xtask bench [--packets N] [--runs K] [CASE...]
+
+cases (default: all):
+  a        InfiniteSource(LENGTH 64, LIMIT N, STOP true) -> Discard
+  d0       FromDump(udp64_N.pcap, STOP true) -> Strip(14) -> CheckIPHeader
+           -> DecIPTTL -> c :: Counter -> Discard
+  hand     a hand-written Rust loop doing d0's per-packet work (the ceiling)
+  startup  Idle -> Discard, with -q (build the router, then quit)
+
+  --packets N   packets per run for a, d0 and hand (default 10000000)
+  --runs K      runs per case; the median is reported (default 5)";
+
+struct Run {
+    seconds: f64,
+    max_rss_kb: u64,
+    stdout: String,
+}
+
+/// Run `cmd`, timing it and reading its peak RSS from the kernel.
+fn measure(cmd: &mut Command) -> Result<Run, String> {
+    let started = Instant::now();
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("{e}"))?;
+    let pid = child.id() as libc::pid_t;
+    // Read the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut child = child;
+    let mut out = child.stdout.take().ok_or("no stdout")?;
+    let mut err = child.stderr.take().ok_or("no stderr")?;
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: plain FFI; `status` and `usage` outlive the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = started.elapsed().as_secs_f64();
+    if r != pid {
+        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+    }
+    let stdout = t_out.join().unwrap_or_default();
+    let stderr = t_err.join().unwrap_or_default();
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!("command failed: {stderr}"));
+    }
+    Ok(Run { seconds, max_rss_kb: usage.ru_maxrss as u64, stdout: stdout + &stderr })
+}
+
+/// One 64-byte frame: Ethernet, IPv4 (TTL 64), UDP with a valid checksum.
+fn frame(i: u64) -> [u8; 64] {
+    let mut f = [0u8; 64];
+    f[..6].copy_from_slice(&[0, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&50u16.to_be_bytes());
+    ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    let sum = checksum(&f[14..34], 0);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    let sport = 1024 + (i % 50000) as u16;
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[38..40].copy_from_slice(&30u16.to_be_bytes());
+    for (k, b) in f[42..].iter_mut().enumerate() {
+        *b = k as u8;
+    }
+    // UDP checksum over the pseudo-header and the datagram.
+    let pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + 30;
+    let mut u = checksum(&f[34..64], pseudo);
+    if u == 0 {
+        u = 0xffff;
+    }
+    f[40..42].copy_from_slice(&u.to_be_bytes());
+    f
+}
+
+fn checksum(data: &[u8], start: u32) -> u16 {
+    let mut sum = start;
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn pcap_path(dir: &Path, packets: u64) -> PathBuf {
+    let tag = if packets % 1_000_000 == 0 { format!("{}M", packets / 1_000_000) } else { packets.to_string() };
+    dir.join(format!("udp64_{tag}.pcap"))
+}
+
+/// Write the trace unless it is already there.
+fn ensure_pcap(path: &Path, packets: u64) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    eprintln!("generating {} ({packets} packets, {} MB)...", path.display(), (24 + packets * 80) >> 20);
+    let tmp = path.with_extension("tmp");
+    let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
+    // Classic pcap header: microseconds, little-endian, Ethernet.
+    w.write_all(&0xa1b2c3d4u32.to_le_bytes()).map_err(io)?;
+    w.write_all(&2u16.to_le_bytes()).map_err(io)?;
+    w.write_all(&4u16.to_le_bytes()).map_err(io)?;
+    w.write_all(&[0u8; 8]).map_err(io)?;
+    w.write_all(&65535u32.to_le_bytes()).map_err(io)?;
+    w.write_all(&1u32.to_le_bytes()).map_err(io)?;
+    for i in 0..packets {
+        let us = i;
+        w.write_all(&((us / 1_000_000) as u32).to_le_bytes()).map_err(io)?;
+        w.write_all(&((us % 1_000_000) as u32).to_le_bytes()).map_err(io)?;
+        w.write_all(&64u32.to_le_bytes()).map_err(io)?;
+        w.write_all(&64u32.to_le_bytes()).map_err(io)?;
+        w.write_all(&frame(i)).map_err(io)?;
+        if i > 0 && i % 2_000_000 == 0 {
+            eprintln!("  {}M packets", i / 1_000_000);
+        }
+    }
+    w.flush().map_err(io)?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn build() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    eprintln!("building release binaries...");
+    let status = cargo()
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "oxclick",
+            "--bin",
+            "oxclick",
+            "-p",
+            "xtask",
+            "--bin",
+            "handloop",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("release build failed".into());
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    Ok(target.join("release"))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+pub fn bench(args: &[String]) -> Result<bool, String> {
+    let mut packets = 10_000_000u64;
+    let mut runs = 5usize;
+    let mut cases = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--packets" => {
+                packets = it.next().and_then(|n| n.parse().ok()).ok_or("--packets needs a number")?;
+            }
+            "--runs" => runs = it.next().and_then(|n| n.parse().ok()).ok_or("--runs needs a number")?,
+            "-h" | "--help" => {
+                println!("{HELP}");
+                return Ok(true);
+            }
+            c @ ("a" | "d0" | "hand" | "startup") => cases.push(c.to_string()),
+            other => return Err(format!("bench: unknown argument '{other}'\n\n{HELP}")),
+        }
+    }
+    if cases.is_empty() {
+        cases = ["a", "d0", "hand", "startup"].map(String::from).to_vec();
+    }
+    let runs = runs.max(1);
+    let bin_dir = build()?;
+    let oxclick = bin_dir.join("oxclick");
+    let data_dir = bin_dir.parent().ok_or("odd target dir")?.join("bench-data");
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let pcap = pcap_path(&data_dir, packets);
+    if cases.iter().any(|c| c == "d0" || c == "hand") {
+        ensure_pcap(&pcap, packets)?;
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("machine load before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    let mut rates = std::collections::BTreeMap::new();
+    for case in &cases {
+        let mut secs = Vec::new();
+        let mut rss = 0u64;
+        for k in 0..runs {
+            let mut cmd = match case.as_str() {
+                "a" => {
+                    let mut c = Command::new(&oxclick);
+                    c.args(["-e", &format!("InfiniteSource(LENGTH 64, LIMIT {packets}, STOP true) -> d :: Discard")]);
+                    c.args(["-h", "d.count"]);
+                    c
+                }
+                "d0" => {
+                    let mut c = Command::new(&oxclick);
+                    let conf = format!(
+                        "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> DecIPTTL -> c :: Counter -> Discard",
+                        pcap.display()
+                    );
+                    c.args(["-e", &conf, "-h", "c.count"]);
+                    c
+                }
+                "hand" => {
+                    let mut c = Command::new(bin_dir.join("handloop"));
+                    c.arg(&pcap);
+                    c
+                }
+                _ => {
+                    let mut c = Command::new(&oxclick);
+                    c.args(["-q", "-e", "Idle -> Discard"]);
+                    c
+                }
+            };
+            // One core, as the targets say.
+            let mut pinned = Command::new("taskset");
+            pinned.arg("-c").arg("0").arg(cmd.get_program()).args(cmd.get_args());
+            let use_taskset = Command::new("taskset").arg("-V").output().is_ok();
+            let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
+            // Every packet must have been counted.
+            if case != "startup" && !run.stdout.split_whitespace().any(|w| w == packets.to_string()) {
+                return Err(format!("{case}: expected {packets} packets counted, got: {}", run.stdout.trim()));
+            }
+            rss = rss.max(run.max_rss_kb);
+            secs.push(run.seconds);
+            let rate = packets as f64 / run.seconds / 1e6;
+            if case == "startup" {
+                eprintln!("  {case} run {}: {:.2} ms, {} KB RSS", k + 1, run.seconds * 1e3, run.max_rss_kb);
+            } else {
+                eprintln!("  {case} run {}: {:.3} s, {rate:.2} Mpps, {} KB RSS", k + 1, run.seconds, run.max_rss_kb);
+            }
+        }
+        let m = median(&mut secs);
+        if case == "startup" {
+            println!("{case:8} median {:.2} ms   peak RSS {:.1} MB", m * 1e3, rss as f64 / 1024.0);
+        } else {
+            let rate = packets as f64 / m / 1e6;
+            rates.insert(case.clone(), rate);
+            println!(
+                "{case:8} median {rate:7.2} Mpps ({m:.3} s for {packets} packets)   peak RSS {:.1} MB",
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    if let (Some(d0), Some(hand)) = (rates.get("d0"), rates.get("hand")) {
+        println!("d0 runs at {:.2}x the hand-written loop's time", hand / d0);
+    }
+    Ok(true)
+}
