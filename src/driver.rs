@@ -144,11 +144,25 @@ const PLANNED_CLASSES: &[&str] = &[
 ];
 
 /// The host clock: nanoseconds since the driver started.
-struct HostClock(Instant);
+/// Wall-clock time (nanoseconds since the Unix epoch, like Click's timestamps, so
+/// packet timestamps from traces and from the clock compare), advanced by a
+/// monotonic clock so it never steps back.
+struct HostClock {
+    start: Instant,
+    start_wall: u64,
+}
+
+impl HostClock {
+    fn new() -> HostClock {
+        let wall =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        HostClock { start: Instant::now(), start_wall: wall }
+    }
+}
 
 impl Clock for HostClock {
     fn now(&mut self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
+        self.start_wall.saturating_add(self.start.elapsed().as_nanos() as u64)
     }
     fn sleep_until(&mut self, t: u64) {
         let now = self.now();
@@ -159,8 +173,7 @@ impl Clock for HostClock {
 }
 
 fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>> {
-    let clock: Box<dyn Clock> =
-        if opts.simtime { Box::new(SimClock::default()) } else { Box::new(HostClock(Instant::now())) };
+    let clock: Box<dyn Clock> = if opts.simtime { Box::new(SimClock::default()) } else { Box::new(HostClock::new()) };
     let ropts = RouterOptions {
         config_text: opts.config_text.clone(),
         flat_text: opts.flat_text.clone(),

@@ -10,25 +10,37 @@ use oxclick_runtime::Registry;
 
 pub mod address_info;
 pub mod counter;
+pub mod delay_unqueue;
 pub mod discard;
-pub mod driver_manager;
 #[cfg(feature = "std")]
 pub mod dump;
 pub mod ether_encap;
+pub mod hash_switch;
 pub mod idle;
 pub mod ip;
+pub mod meter;
 pub mod nulls;
 pub mod paint;
 pub mod print;
+pub mod prio_sched;
 pub mod queue;
+pub mod rate;
+pub mod rated_splitter;
+pub mod rated_unqueue;
 pub mod resize;
+pub mod round_robin_sched;
 pub mod round_robin_switch;
+pub mod script;
 pub mod set_ip_address;
+pub mod shaper;
 pub mod sources;
 pub mod store_ip_address;
 pub mod strip;
 pub mod switch;
 pub mod tee;
+pub mod timed_sink;
+pub mod timed_source;
+pub mod timed_unqueue;
 pub mod unqueue;
 
 /// Every element class this library provides.
@@ -46,10 +58,27 @@ pub fn registry() -> Registry {
     r.add("Print", || Box::<print::Print>::default());
     r.add("InfiniteSource", || Box::<sources::InfiniteSource>::default());
     r.add("RatedSource", || Box::<sources::RatedSource>::default());
-    r.add("DriverManager", || Box::<driver_manager::DriverManager>::default());
+    r.add("DriverManager", || Box::new(script::Script::driver_manager()));
+    r.add("Script", || Box::new(script::Script::plain()));
     r.add("Queue", || Box::new(queue::Queue::named("Queue")));
     r.add("SimpleQueue", || Box::new(queue::Queue::named("SimpleQueue")));
     r.add("Unqueue", || Box::<unqueue::Unqueue>::default());
+    r.add("FrontDropQueue", || Box::new(queue::Queue::named("FrontDropQueue")));
+    r.add("TimedUnqueue", || Box::<timed_unqueue::TimedUnqueue>::default());
+    r.add("DelayUnqueue", || Box::<delay_unqueue::DelayUnqueue>::default());
+    r.add("TimedSink", || Box::<timed_sink::TimedSink>::default());
+    r.add("TimedSource", || Box::<timed_source::TimedSource>::default());
+    r.add("RoundRobinSched", || Box::<round_robin_sched::RoundRobinSched>::default());
+    r.add("PrioSched", || Box::new(prio_sched::PrioSched));
+    r.add("HashSwitch", || Box::<hash_switch::HashSwitch>::default());
+    r.add("Shaper", || Box::new(shaper::Shaper::packets()));
+    r.add("BandwidthShaper", || Box::new(shaper::Shaper::bandwidth()));
+    r.add("RatedSplitter", || Box::new(rated_splitter::RatedSplitter::packets()));
+    r.add("BandwidthRatedSplitter", || Box::new(rated_splitter::RatedSplitter::bandwidth()));
+    r.add("Meter", || Box::new(meter::Meter::packets()));
+    r.add("BandwidthMeter", || Box::new(meter::Meter::bandwidth()));
+    r.add("RatedUnqueue", || Box::new(rated_unqueue::RatedUnqueue::packets()));
+    r.add("BandwidthRatedUnqueue", || Box::new(rated_unqueue::RatedUnqueue::bandwidth()));
     r.add("SetIPAddress", || Box::<set_ip_address::SetIPAddress>::default());
     r.add("StoreIPAddress", || Box::<store_ip_address::StoreIPAddress>::default());
     r.add("RoundRobinSwitch", || Box::<round_robin_switch::RoundRobinSwitch>::default());
@@ -85,9 +114,20 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Counter" => include_str!("counter.rs"),
         "Print" => include_str!("print.rs"),
         "InfiniteSource" | "RatedSource" => include_str!("sources.rs"),
-        "DriverManager" => include_str!("driver_manager.rs"),
-        "Queue" | "SimpleQueue" => include_str!("queue.rs"),
+        "Script" | "DriverManager" => include_str!("script.rs"),
+        "Queue" | "SimpleQueue" | "FrontDropQueue" => include_str!("queue.rs"),
+        "TimedUnqueue" => include_str!("timed_unqueue.rs"),
+        "DelayUnqueue" => include_str!("delay_unqueue.rs"),
+        "TimedSink" => include_str!("timed_sink.rs"),
+        "TimedSource" => include_str!("timed_source.rs"),
+        "RoundRobinSched" => include_str!("round_robin_sched.rs"),
+        "PrioSched" => include_str!("prio_sched.rs"),
+        "HashSwitch" => include_str!("hash_switch.rs"),
+        "Shaper" | "BandwidthShaper" => include_str!("shaper.rs"),
+        "RatedSplitter" | "BandwidthRatedSplitter" => include_str!("rated_splitter.rs"),
+        "Meter" | "BandwidthMeter" => include_str!("meter.rs"),
         "Unqueue" => include_str!("unqueue.rs"),
+        "RatedUnqueue" | "BandwidthRatedUnqueue" => include_str!("rated_unqueue.rs"),
         "Strip" | "Unstrip" | "Truncate" => include_str!("strip.rs"),
         "Resize" => include_str!("resize.rs"),
         "Switch" | "StaticSwitch" | "PaintSwitch" | "PaintTee" => include_str!("switch.rs"),

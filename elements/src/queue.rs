@@ -6,7 +6,12 @@
 //! arriving at a full queue are dropped and counted. A notifier: tasks pulling from
 //! it sleep while it is empty, and sources pushing into it sleep while it is full.
 //!
-//! Handlers: `length`, `highwater_length`, `capacity`, `drops`.
+//! `FrontDropQueue([CAPACITY])` is the same except that a packet arriving at a full
+//! queue is kept and the oldest packet is dropped instead, so sources never sleep
+//! on it.
+//!
+//! Handlers: `length`, `highwater_length`, `capacity`, `drops`; `reset` (write:
+//! drop every queued packet), `reset_counts` (write: zero drops and high water).
 
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -25,6 +30,12 @@ pub struct Queue {
 impl Queue {
     pub fn named(class: &'static str) -> Queue {
         Queue { class, q: VecDeque::new(), capacity: 1000, drops: 0, highwater: 0 }
+    }
+}
+
+impl Queue {
+    fn front_drop(&self) -> bool {
+        self.class == "FrontDropQueue"
     }
 }
 
@@ -47,17 +58,33 @@ impl Element for Queue {
         true
     }
     fn push(&mut self, _port: usize, p: Packet, cx: &mut Ctx) {
+        if self.front_drop() && self.capacity > 0 {
+            while self.q.len() >= self.capacity {
+                self.q.pop_front();
+                self.drops += 1;
+            }
+        }
         if self.q.len() >= self.capacity {
             self.drops += 1;
             return;
         }
         self.q.push_back(p);
         self.highwater = self.highwater.max(self.q.len());
+        if self.q.len() >= self.capacity && !self.front_drop() {
+            cx.set_full();
+        }
         if self.q.len() == 1 {
             cx.notify_nonempty();
         }
     }
-    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
+    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
+        if self.front_drop() {
+            for p in batch.drain(..) {
+                self.push(port, p, cx);
+            }
+            cx.recycle_batch(batch);
+            return;
+        }
         let was_empty = self.q.is_empty();
         let room = self.capacity.saturating_sub(self.q.len());
         let n = batch.len();
@@ -65,6 +92,9 @@ impl Element for Queue {
         self.q.extend(batch.drain(..n.min(room)));
         cx.recycle_batch(batch);
         self.highwater = self.highwater.max(self.q.len());
+        if self.q.len() >= self.capacity && !self.front_drop() {
+            cx.set_full();
+        }
         if was_empty && !self.q.is_empty() {
             cx.notify_nonempty();
         }
@@ -86,6 +116,35 @@ impl Element for Queue {
         }
     }
     fn handler_names(&self) -> &'static [&'static str] {
-        &["length", "highwater_length", "capacity", "drops"]
+        &["length", "highwater_length", "capacity", "drops", "reset", "reset_counts"]
+    }
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
+        if !write {
+            return self.read_handler(name).map(Ok);
+        }
+        match name {
+            "reset" => {
+                let was_full = self.q.len() >= self.capacity;
+                self.q.clear();
+                if was_full {
+                    cx.notify_nonfull();
+                }
+            }
+            "reset_counts" => {
+                self.drops = 0;
+                self.highwater = self.q.len();
+            }
+            "capacity" => match value.trim().parse::<usize>() {
+                Ok(c) => {
+                    self.capacity = c;
+                    if self.q.len() < c {
+                        cx.notify_nonfull();
+                    }
+                }
+                Err(_) => return Some(Err(String::from("expected unsigned integer"))),
+            },
+            _ => return None,
+        }
+        Some(Ok(String::new()))
     }
 }

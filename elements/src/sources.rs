@@ -11,7 +11,8 @@
 //!
 //! The same, but at RATE packets per second (default 10), paced by the router clock.
 //!
-//! Handlers: `count` (packets sent), `active` (read/write).
+//! Handlers: `count` (packets sent), `active`, `limit` (read/write), `reset`
+//! (write: count from zero, so LIMIT more packets go out).
 
 use alloc::format;
 use alloc::string::String;
@@ -88,17 +89,32 @@ impl Common {
         Some(p)
     }
 
-    /// The `active` write handler both sources have.
-    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
-        (name == "active").then(|| {
-            bool::parse_arg(value.trim()).map(|b| self.active = b).map_err(|_| String::from("expected boolean"))
-        })
+    /// The write handlers both sources have; each wakes the task, which sleeps
+    /// while inactive or done.
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
+        if !write {
+            return self.handler(name).map(Ok);
+        }
+        let v = value.trim();
+        let r = match name {
+            "active" => bool::parse_arg(v).map(|b| self.active = b).map_err(|_| String::from("expected boolean")),
+            "limit" => i64::parse_arg(v).map(|l| self.limit = l).map_err(|_| String::from("expected integer")),
+            "reset" => {
+                self.count = 0;
+                self.stopped_asked = false;
+                Ok(())
+            }
+            _ => return None,
+        };
+        cx.wake_self();
+        Some(r.map(|()| String::new()))
     }
 
     fn handler(&self, name: &str) -> Option<String> {
         match name {
             "count" => Some(format!("{}", self.count)),
             "active" => Some(format!("{}", self.active)),
+            "limit" => Some(format!("{}", self.limit)),
             _ => None,
         }
     }
@@ -127,19 +143,31 @@ impl Element for InfiniteSource {
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
         self.c.pushes = cx.output_is_push(0);
+        if self.c.pushes {
+            // Sleep while every queue downstream is full, as Click's sources do.
+            cx.listen_downstream_full(0);
+        }
         Ok(())
     }
     fn has_task(&self) -> bool {
         self.c.pushes
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        if cx.downstream_full() {
+            cx.sleep();
+            return false;
+        }
         if self.burst <= 1 {
             return match self.c.next(cx) {
                 Some(p) => {
                     cx.push(0, p);
                     true
                 }
-                None => false,
+                None => {
+                    // Inactive or done: sleep until a handler wakes the task.
+                    cx.sleep();
+                    false
+                }
             };
         }
         let mut batch = cx.new_batch();
@@ -150,6 +178,9 @@ impl Element for InfiniteSource {
             }
         }
         let worked = !batch.is_empty();
+        if !worked {
+            cx.sleep();
+        }
         cx.push_batch(0, batch);
         worked
     }
@@ -160,10 +191,10 @@ impl Element for InfiniteSource {
         self.c.handler(name)
     }
     fn handler_names(&self) -> &'static [&'static str] {
-        &["count", "active"]
+        &["count", "active", "limit", "reset"]
     }
-    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
-        self.c.write_handler(name, value)
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
+        self.c.call_handler(name, write, value, cx)
     }
 }
 
@@ -214,18 +245,30 @@ impl Element for RatedSource {
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
         self.c.pushes = cx.output_is_push(0);
+        if self.c.pushes {
+            // Sleep while every queue downstream is full, as Click's sources do.
+            cx.listen_downstream_full(0);
+        }
         Ok(())
     }
     fn has_task(&self) -> bool {
         self.c.pushes
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        if cx.downstream_full() {
+            cx.sleep();
+            return false;
+        }
         match self.next_on_time(cx) {
             Some(p) => {
                 cx.push(0, p);
                 true
             }
-            None => false,
+            None => {
+                // Not yet due (a timer is set), inactive or done.
+                cx.sleep();
+                false
+            }
         }
     }
     fn pull(&mut self, _port: usize, cx: &mut Ctx) -> Option<Packet> {
@@ -234,10 +277,10 @@ impl Element for RatedSource {
     fn read_handler(&self, name: &str) -> Option<String> {
         self.c.handler(name)
     }
-    fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
-        self.c.write_handler(name, value)
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
+        self.c.call_handler(name, write, value, cx)
     }
     fn handler_names(&self) -> &'static [&'static str] {
-        &["count", "active"]
+        &["count", "active", "limit", "reset"]
     }
 }

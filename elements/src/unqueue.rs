@@ -5,11 +5,13 @@
 //! Pull input, push output. Its task pulls up to BURST packets (default 1) per run.
 //! Keywords: `ACTIVE` (default true), `LIMIT` (stop after this many; -1: no limit).
 //!
-//! Handlers: `count`.
+//! Handlers: `count`, `reset` (write: count from zero again, so a LIMIT allows
+//! that many more), `active` (read/write).
 
 use alloc::format;
 use alloc::string::String;
 
+use oxclick_lang::args::ArgType;
 use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, finish_args};
 
 pub struct Unqueue {
@@ -53,11 +55,14 @@ impl Element for Unqueue {
     }
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
         if !self.active {
+            cx.sleep();
             return false;
         }
         let mut worked = false;
         for _ in 0..self.burst.max(1) {
             if self.limit >= 0 && self.count >= self.limit as u64 {
+                // Nothing more to do until a reset.
+                cx.sleep();
                 break;
             }
             match cx.pull(0) {
@@ -78,9 +83,34 @@ impl Element for Unqueue {
         worked
     }
     fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "count").then(|| format!("{}", self.count))
+        match name {
+            "count" => Some(format!("{}", self.count)),
+            "active" => Some(format!("{}", self.active)),
+            _ => None,
+        }
     }
     fn handler_names(&self) -> &'static [&'static str] {
-        &["count"]
+        &["count", "reset", "active"]
+    }
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
+        if !write {
+            return self.read_handler(name).map(Ok);
+        }
+        let r = match name {
+            "reset" => {
+                self.count = 0;
+                Ok(String::new())
+            }
+            "active" => match bool::parse_arg(value.trim()) {
+                Ok(b) => {
+                    self.active = b;
+                    Ok(String::new())
+                }
+                Err(_) => Err("expected boolean".into()),
+            },
+            _ => return None,
+        };
+        cx.wake_self();
+        Some(r)
     }
 }

@@ -30,6 +30,23 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("PaintSwitch", 2),
     ("PaintTee(0)", 2),
     ("EtherEncap(0x0800, 1:2:3:4:5:6, 6:5:4:3:2:1)", 1),
+    ("HashSwitch(0, 4)", 2),
+    ("HashSwitch(12, 2)", 3),
+    ("HashSwitch(1000, 10)", 2),
+    ("RatedSplitter(10)", 2),
+    ("BandwidthRatedSplitter(1kBps)", 2),
+    ("Meter(10)", 2),
+    ("BandwidthMeter(100, 1000)", 3),
+    // Pull paths (the element named x is the queue feeding them).
+    ("FrontDropQueue(1) -> Unqueue", 1),
+    ("Queue -> Shaper(1000) -> Unqueue", 1),
+    ("Queue -> BandwidthShaper(1kBps) -> Unqueue", 1),
+    ("Queue -> RoundRobinSched -> Unqueue", 1),
+    ("Queue -> PrioSched -> Unqueue", 1),
+    ("Queue -> TimedUnqueue(0.001, 2)", 1),
+    ("Queue -> DelayUnqueue(0.001)", 1),
+    ("Queue -> RatedUnqueue(1000)", 1),
+    ("Queue -> BandwidthRatedUnqueue(1kBps)", 1),
 ];
 
 fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {

@@ -126,7 +126,12 @@ fn tee_copies_to_every_output() {
 
 #[test]
 fn queue_drops_when_full() {
-    let b = build("InfiniteSource(LIMIT 10, BURST 10, STOP true) -> q :: Queue(4) -> Discard(ACTIVE false)");
+    // The source sleeps once the queue is full (as Click's does), so the script
+    // stops the router.
+    let b = build(
+        "InfiniteSource(LIMIT 10, BURST 10) -> q :: Queue(4) -> Discard(ACTIVE false);
+         Script(wait 0.01, write stop)",
+    );
     let mut r = b.router.unwrap();
     r.run();
     assert_eq!(handler(&r, "q", "length"), "4");

@@ -405,6 +405,47 @@ impl ArgType for Bandwidth {
     }
 }
 
+impl Bandwidth {
+    /// Click's way of printing a bandwidth (`BandwidthArg::unparse`): bits per
+    /// second with the largest prefix that keeps it at least one.
+    pub fn unparse(bytes_per_sec: u64) -> String {
+        let bits = bytes_per_sec.saturating_mul(8);
+        let (div, unit) = if bits >= 1_000_000_000 {
+            (1_000_000_000, "Gbps")
+        } else if bits >= 1_000_000 {
+            (1_000_000, "Mbps")
+        } else if bits >= 1_000 {
+            (1_000, "kbps")
+        } else {
+            (1, "bps")
+        };
+        let whole = bits / div;
+        let frac = bits % div;
+        if frac == 0 {
+            return format!("{whole}{unit}");
+        }
+        let digits = match div {
+            1_000_000_000 => 9,
+            1_000_000 => 6,
+            _ => 3,
+        };
+        let f = format!("{frac:0digits$}");
+        format!("{whole}.{}{unit}", f.trim_end_matches('0'))
+    }
+}
+
+impl Interval {
+    /// Seconds with as many decimals as needed, like Click's `unparse_interval`.
+    pub fn unparse(nanos: u64) -> String {
+        let (s, ns) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+        if ns == 0 {
+            return format!("{s}s");
+        }
+        let f = format!("{ns:09}");
+        format!("{s}.{}s", f.trim_end_matches('0'))
+    }
+}
+
 /// An IPv4 address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ipv4Addr(pub [u8; 4]);

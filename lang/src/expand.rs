@@ -69,8 +69,19 @@ const MAX_EXPANSION_DEPTH: usize = 10;
 
 /// Expand `$variables` in `config` using `env`.
 pub fn expand(config: &str, env: &Env) -> String {
-    expand_at(config, env, 0)
+    expand_at(config, &mut |name, form, depth| lookup_form(name, form, env, depth), 0)
 }
+
+/// Expand `$name`, `${name}` and `$(text)` in `text` with Click's rules (nothing in
+/// single quotes; values quoted inside double quotes; the inside of `$(...)` is
+/// expanded first), asking `resolve(name, form)` for each, where `form` is `b'a'`
+/// for `$name` (and `$?`, `$#`, `$$`), `b'{'` for braces and `b'('` for
+/// parentheses. Unresolved references stay as written. Script uses this at run time.
+pub fn expand_with(text: &str, resolve: &mut dyn FnMut(&str, u8) -> Option<String>) -> String {
+    expand_at(text, &mut |name, form, _| resolve(name, form), 0)
+}
+
+type Resolve<'a> = dyn FnMut(&str, u8, usize) -> Option<String> + 'a;
 
 fn skip_comment(b: &[u8], mut s: usize) -> usize {
     if b.get(s + 1) == Some(&b'/') {
@@ -87,7 +98,7 @@ fn skip_comment(b: &[u8], mut s: usize) -> usize {
     }
 }
 
-fn expand_at(config: &str, env: &Env, depth: usize) -> String {
+fn expand_at(config: &str, resolve: &mut Resolve, depth: usize) -> String {
     if !config.contains('$') {
         return config.into();
     }
@@ -169,9 +180,9 @@ fn expand_at(config: &str, env: &Env, depth: usize) -> String {
                     }
                 };
                 out.push_str(&config[copied..dollar]);
-                let name: String = if nested { expand_at(name, env, depth + 1) } else { name.into() };
+                let name: String = if nested { expand_at(name, resolve, depth + 1) } else { name.into() };
                 copied = end;
-                match lookup_form(&name, form, env, depth) {
+                match resolve(&name, form, depth) {
                     None => {
                         if nested {
                             out.push_str(&config[dollar..dollar + 2]);
@@ -227,13 +238,13 @@ fn lookup_form(var: &str, form: u8, env: &Env, depth: usize) -> Option<String> {
     }
     match env.lookup(name) {
         Some(value) => {
-            let value = expand_at(value, env, depth + 1);
+            let value = expand_at(value, &mut |n, f, d| lookup_form(n, f, env, d), depth + 1);
             Some(match index {
                 Some(i) => args::split_spacevec(&value).into_iter().nth(i).unwrap_or_default(),
                 None => value,
             })
         }
-        None => default.map(|d| expand_at(d, env, depth + 1)),
+        None => default.map(|d| expand_at(d, &mut |n, f, dd| lookup_form(n, f, env, dd), depth + 1)),
     }
 }
 

@@ -142,6 +142,18 @@ pub trait Element {
         false
     }
 
+    /// A handler call with the router at hand, for handlers that take parameters,
+    /// run scripts or call other handlers. For reads `value` holds the parameters.
+    /// `None` when there is no such handler. The default serves
+    /// [`read_handler`](Self::read_handler) and [`write_handler`](Self::write_handler).
+    fn call_handler(&mut self, name: &str, write: bool, value: &str, _cx: &mut Ctx) -> Option<Result<String, String>> {
+        if write {
+            self.write_handler(name, value).map(|r| r.map(|()| String::new()))
+        } else {
+            self.read_handler(name).map(Ok)
+        }
+    }
+
     /// Whether this element decides when the driver stops (DriverManager).
     fn manages_driver(&self) -> bool {
         false
@@ -266,6 +278,20 @@ impl Ctx<'_> {
         self.core.notify(self.me, true);
     }
 
+    /// This notifier (a queue) is full: its "not full" signal goes off until
+    /// [`Ctx::notify_nonfull`].
+    pub fn set_full(&mut self) {
+        self.core.full[self.me] = true;
+    }
+
+    /// Every queue downstream that this element listens to (see
+    /// [`Ctx::listen_downstream_full`]) is full, so pushing now would only drop.
+    /// Click's inactive `downstream_full_signal`.
+    pub fn downstream_full(&self) -> bool {
+        let qs = &self.core.full_listens[self.me];
+        !qs.is_empty() && qs.iter().all(|&q| self.core.full[q])
+    }
+
     /// This notifier (a queue) is no longer full: wake its downstream-full listeners.
     pub fn notify_nonfull(&mut self) {
         self.core.notify(self.me, false);
@@ -273,7 +299,12 @@ impl Ctx<'_> {
 
     /// Ask the driver to stop (Click's `please_stop_driver`).
     pub fn request_stop(&mut self) {
-        self.core.stop_requests += 1;
+        self.core.request_stop();
+    }
+
+    /// This element's name in the configuration.
+    pub fn name(&self) -> &str {
+        self.core.name(self.me)
     }
 
     /// How many stop requests have been made so far.
@@ -302,14 +333,15 @@ impl Ctx<'_> {
         self.core.input_pull[self.me].get(port).copied().unwrap_or(false)
     }
 
-    /// Call another element's read handler, `ELEM.HANDLER`.
+    /// Call another element's read handler, `ELEM.HANDLER [PARAMS]`.
     pub fn read_handler(&mut self, spec: &str) -> Result<String, String> {
-        self.core.read_handler(spec)
+        self.core.call_handler(spec, false, "")
     }
 
-    /// Call another element's write handler, `ELEM.HANDLER`.
+    /// Call another element's write handler, `ELEM.HANDLER`, or the router's
+    /// `stop`.
     pub fn write_handler(&mut self, spec: &str, value: &str) -> Result<(), String> {
-        self.core.write_handler(spec, value)
+        self.core.call_handler(spec, true, value).map(|_| ())
     }
 
     /// Write a line to the router's report output (standard output on the host).

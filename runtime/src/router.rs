@@ -108,6 +108,14 @@ pub struct Core {
     /// `listeners[e]`: elements whose tasks sleep until notifier `e` (a queue)
     /// signals, and whether they listen for "not empty" (true) or "not full".
     pub(crate) listeners: Vec<Vec<(usize, bool)>>,
+    /// `full[q]`: notifier `q` (a queue) is full, so its "not full" signal is off.
+    pub(crate) full: Vec<bool>,
+    /// `full_listens[e]`: the notifiers downstream of element `e` it listens to.
+    pub(crate) full_listens: Vec<Vec<usize>>,
+    /// Elements that manage the driver (DriverManager, driver scripts).
+    pub(crate) managers: Vec<usize>,
+    /// Write handler calls to elements that were running: (element, handler, value).
+    deferred: Vec<(usize, String, String)>,
 }
 
 /// Click's stride scheduling: each task has tickets; the one with the smallest
@@ -132,6 +140,9 @@ pub(crate) struct Task {
     pub(crate) scheduled: bool,
     /// When to run again at the latest (a timer), if set.
     pub(crate) timer: Option<u64>,
+    /// The run-loop epoch in which this task last ran without work (see
+    /// `Router::run_until`).
+    pub(crate) idle_epoch: u64,
 }
 
 /// Click's `STRIDE1`.
@@ -145,7 +156,7 @@ impl Scheduler {
     fn add(&mut self, element: usize, tickets: u32) {
         let stride = STRIDE1 / u64::from(tickets.clamp(1, 1 << 15));
         self.task_of[element] = Some(self.tasks.len());
-        self.tasks.push(Task { element, stride, pass: stride, scheduled: true, timer: None });
+        self.tasks.push(Task { element, stride, pass: stride, scheduled: true, timer: None, idle_epoch: 0 });
     }
 
     /// Schedule element `e`'s task if it sleeps.
@@ -195,11 +206,33 @@ impl Scheduler {
 }
 
 impl Core {
+    /// Put running element `i` back in its slot, then make the write handler calls
+    /// that waited for it.
+    #[inline]
+    pub(crate) fn restore(&mut self, i: usize, e: Box<dyn Element>) {
+        self.slots[i] = Some(e);
+        if !self.deferred.is_empty() {
+            self.run_deferred(i);
+        }
+    }
+
+    #[cold]
+    fn run_deferred(&mut self, i: usize) {
+        while let Some(k) = self.deferred.iter().position(|d| d.0 == i) {
+            let (_, h, v) = self.deferred.remove(k);
+            let Some(mut el) = self.slots[i].take() else { return };
+            if let Some(Err(e)) = el.call_handler(&h, true, &v, &mut Ctx { core: self, me: i }) {
+                (self.console)(&format!("While calling '{}.{h}': {e}", self.names[i]));
+            }
+            self.slots[i] = Some(el);
+        }
+    }
+
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
         let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
         let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
         e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
-        self.slots[to.element] = Some(e);
+        self.restore(to.element, e);
     }
 
     /// Walk upstream from pull input `port` of `me` (or downstream from push output
@@ -212,6 +245,9 @@ impl Core {
             return false;
         }
         for q in found {
+            if !upstream && !self.full_listens[me].contains(&q) {
+                self.full_listens[me].push(q);
+            }
             if !self.listeners[q].contains(&(me, upstream)) {
                 self.listeners[q].push((me, upstream));
             }
@@ -262,6 +298,9 @@ impl Core {
     /// Notifier `me` changed: wake the tasks listening for `nonempty` (true: it is
     /// no longer empty) or for "no longer full" (false).
     pub(crate) fn notify(&mut self, me: usize, nonempty: bool) {
+        if !nonempty {
+            self.full[me] = false;
+        }
         for k in 0..self.listeners[me].len() {
             let (l, kind) = self.listeners[me][k];
             if kind == nonempty {
@@ -276,30 +315,63 @@ impl Core {
         // packet is dropped rather than recursing forever.
         let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
-        self.slots[to.element] = Some(e);
+        self.restore(to.element, e);
     }
 
-    /// Read handler `spec` (`ELEM.HANDLER`) of another element.
-    pub(crate) fn read_handler(&mut self, spec: &str) -> Result<String, String> {
-        let (e, h) = spec.rsplit_once('.').ok_or_else(|| format!("no '{spec}' handler"))?;
-        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element '{e}'"))?;
-        let el = self.slots[i].as_ref().ok_or_else(|| format!("'{spec}' is busy"))?;
-        el.read_handler(h).ok_or_else(|| format!("no '{spec}' handler"))
+    /// Call handler `spec` — `ELEM.HANDLER`, for reads optionally followed by
+    /// space-separated parameters — of another element, with `value` for writes.
+    /// Router-wide: the `stop` write handler (a stop request).
+    pub(crate) fn call_handler(&mut self, spec: &str, write: bool, value: &str) -> Result<String, String> {
+        let spec = spec.trim();
+        let (target, params) = match spec.find(|c: char| c.is_ascii_whitespace()) {
+            Some(k) => (&spec[..k], spec[k..].trim_start()),
+            None => (spec, ""),
+        };
+        let value = if write { value } else { params };
+        let Some((e, h)) = target.rsplit_once('.') else {
+            return match (target, write) {
+                ("stop", true) => {
+                    self.request_stop();
+                    Ok(String::new())
+                }
+                _ => Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })),
+            };
+        };
+        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element named '{e}'"))?;
+        let Some(mut el) = self.slots[i].take() else {
+            // The element is running (it called us, perhaps through others): a write
+            // waits until it returns, as if called right after; a read cannot.
+            if write {
+                self.deferred.push((i, h.into(), value.into()));
+                return Ok(String::new());
+            }
+            return Err(format!("'{target}' cannot be read while it is running"));
+        };
+        let r = el.call_handler(h, write, value, &mut Ctx { core: self, me: i });
+        self.restore(i, el);
+        r.unwrap_or_else(|| Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })))
     }
 
-    /// Write handler `spec` (`ELEM.HANDLER`) of another element.
-    pub(crate) fn write_handler(&mut self, spec: &str, value: &str) -> Result<(), String> {
-        let (e, h) = spec.rsplit_once('.').ok_or_else(|| format!("no '{spec}' handler"))?;
-        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element '{e}'"))?;
-        let el = self.slots[i].as_mut().ok_or_else(|| format!("'{spec}' is busy"))?;
-        el.write_handler(h, value).unwrap_or_else(|| Err(format!("no '{spec}' write handler")))
+    /// A stop request (Click's `please_stop_driver`): stops the driver unless an
+    /// element manages it, which is woken to decide.
+    pub(crate) fn request_stop(&mut self) {
+        self.stop_requests += 1;
+        for k in 0..self.managers.len() {
+            let m = self.managers[k];
+            self.sched.wake(m);
+        }
+    }
+
+    /// This element's name.
+    pub(crate) fn name(&self, i: usize) -> &str {
+        self.names.get(i).map_or("", String::as_str)
     }
 
     pub(crate) fn pull_into(&mut self, into: usize, port: usize) -> Option<Packet> {
         let from = (*self.pull_from.get(into)?.get(port)?)?;
         let mut e = self.slots.get_mut(from.element)?.take()?;
         let p = e.pull(from.port, &mut Ctx { core: self, me: from.element });
-        self.slots[from.element] = Some(e);
+        self.restore(from.element, e);
         p
     }
 }
@@ -573,6 +645,10 @@ impl Router {
             batches: Vec::new(),
             sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
             listeners: vec![Vec::new(); n],
+            full: vec![false; n],
+            full_listens: vec![Vec::new(); n],
+            managers: Vec::new(),
+            deferred: Vec::new(),
         };
         let mut r = Router {
             core,
@@ -594,7 +670,10 @@ impl Router {
             if e.has_task() {
                 r.core.sched.add(i, e.tickets());
             }
-            r.managed |= e.manages_driver();
+            if e.manages_driver() {
+                r.managed = true;
+                r.core.managers.push(i);
+            }
             r.core.slots[i] = Some(e);
         }
         if !init_errors.is_empty() {
@@ -614,9 +693,11 @@ impl Router {
     /// driver's Ctrl-C), checked once per round of tasks.
     pub fn run_until(&mut self, interrupted: &dyn Fn() -> bool) -> u64 {
         let mut steps = 0u64;
-        // Task runs in a row that found no work; when every scheduled task has had
-        // its turn without work, the router is idle.
-        let mut idle_run = 0usize;
+        // The router is idle when every scheduled task has run without work since
+        // the last run that did some. `epoch` counts runs with work; a task is
+        // counted in `idle_tasks` once per epoch (`Task::idle_epoch`).
+        let mut epoch = 1u64;
+        let mut idle_tasks = 0usize;
         let mut since_clock = 0u32;
         loop {
             if since_clock == 0 {
@@ -628,7 +709,7 @@ impl Router {
             }
             since_clock = (since_clock + 1) % STEPS_PER_CLOCK_READ;
             let scheduled = self.core.sched.scheduled();
-            if idle_run >= scheduled.max(1) {
+            if idle_tasks >= scheduled.max(1) {
                 // Idle: sleep until the earliest timer or wake request. With nothing
                 // due, like Click, idle until something happens (on the host, a
                 // signal or a write handler), checking every 10 ms.
@@ -638,12 +719,13 @@ impl Router {
                     (a, b) => a.or(b),
                 };
                 self.clock.sleep_until(wake.unwrap_or(self.core.now.saturating_add(10_000_000)));
-                idle_run = 0;
+                epoch += 1;
+                idle_tasks = 0;
                 since_clock = 0;
                 continue;
             }
             let Some(k) = self.core.sched.next() else {
-                idle_run = usize::MAX;
+                idle_tasks = usize::MAX;
                 continue;
             };
             let task = &mut self.core.sched.tasks[k];
@@ -655,12 +737,24 @@ impl Router {
             let mut worked = false;
             if let Some(mut e) = self.core.slots[i].take() {
                 worked = e.run_task(&mut Ctx { core: &mut self.core, me: i });
-                self.core.slots[i] = Some(e);
+                self.core.restore(i, e);
+            }
+            let task = &mut self.core.sched.tasks[k];
+            if worked {
+                epoch += 1;
+                idle_tasks = 0;
+            } else if task.idle_epoch != epoch && !self.core.sched.sleep_request {
+                task.idle_epoch = epoch;
+                idle_tasks += 1;
             }
             if self.core.sched.sleep_request {
-                self.core.sched.tasks[k].scheduled = false;
+                task.scheduled = false;
+                if task.idle_epoch == epoch {
+                    // Counted idle earlier this epoch, now not scheduled at all.
+                    task.idle_epoch = 0;
+                    idle_tasks -= 1;
+                }
             }
-            idle_run = if worked { 0 } else { idle_run.saturating_add(1) };
             steps += 1;
             if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
                 break;
@@ -766,7 +860,12 @@ impl Router {
                 Some(Ok(()))
             }
             None => None,
-            Some(i) => self.core.slots.get_mut(i)?.as_mut()?.write_handler(handler, value),
+            Some(i) => {
+                let mut e = self.core.slots.get_mut(i)?.take()?;
+                let r = e.call_handler(handler, true, value, &mut Ctx { core: &mut self.core, me: i });
+                self.core.restore(i, e);
+                r.map(|r| r.map(|_| ()))
+            }
         }
     }
 }
