@@ -9,17 +9,22 @@ use alloc::boxed::Box;
 use oxclick_runtime::Registry;
 
 pub mod address_info;
+pub mod check_transport_header;
 pub mod counter;
 pub mod delay_unqueue;
 pub mod discard;
 #[cfg(feature = "std")]
 pub mod dump;
 pub mod ether_encap;
+#[cfg(feature = "std")]
+pub mod from_ip_summary_dump;
 pub mod hash_switch;
 pub mod idle;
 pub mod ip;
+pub mod ip_summary;
 pub mod meter;
 pub mod nulls;
+pub mod pad;
 pub mod paint;
 pub mod print;
 pub mod prio_sched;
@@ -32,6 +37,7 @@ pub mod round_robin_sched;
 pub mod round_robin_switch;
 pub mod script;
 pub mod set_ip_address;
+pub mod set_timestamp;
 pub mod shaper;
 pub mod sources;
 pub mod store_ip_address;
@@ -41,7 +47,10 @@ pub mod tee;
 pub mod timed_sink;
 pub mod timed_source;
 pub mod timed_unqueue;
+#[cfg(feature = "std")]
+pub mod to_ip_summary_dump;
 pub mod unqueue;
+pub mod wire;
 
 /// Every element class this library provides.
 pub fn registry() -> Registry {
@@ -94,10 +103,17 @@ pub fn registry() -> Registry {
     r.add("CheckIPHeader", || Box::new(ip::CheckIPHeader::check()));
     r.add("MarkIPHeader", || Box::new(ip::CheckIPHeader::mark()));
     r.add("DecIPTTL", || Box::<ip::DecIPTTL>::default());
+    r.add("CheckICMPHeader", || Box::new(check_transport_header::CheckTransportHeader::icmp()));
+    r.add("CheckUDPHeader", || Box::new(check_transport_header::CheckTransportHeader::udp()));
+    r.add("CheckTCPHeader", || Box::new(check_transport_header::CheckTransportHeader::tcp()));
+    r.add("Pad", || Box::<pad::Pad>::default());
+    r.add("SetTimestamp", || Box::<set_timestamp::SetTimestamp>::default());
     #[cfg(feature = "std")]
     {
         r.add("FromDump", || Box::<dump::FromDump>::default());
         r.add("ToDump", || Box::<dump::ToDump>::default());
+        r.add("FromIPSummaryDump", || Box::<from_ip_summary_dump::FromIPSummaryDump>::default());
+        r.add("ToIPSummaryDump", || Box::<to_ip_summary_dump::ToIPSummaryDump>::default());
     }
     r
 }
@@ -137,6 +153,11 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "RoundRobinSwitch" => include_str!("round_robin_switch.rs"),
         "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
         "FromDump" | "ToDump" => include_str!("dump.rs"),
+        "FromIPSummaryDump" => include_str!("from_ip_summary_dump.rs"),
+        "ToIPSummaryDump" => include_str!("to_ip_summary_dump.rs"),
+        "CheckICMPHeader" | "CheckUDPHeader" | "CheckTCPHeader" => include_str!("check_transport_header.rs"),
+        "Pad" => include_str!("pad.rs"),
+        "SetTimestamp" => include_str!("set_timestamp.rs"),
         _ => return None,
     };
     let end = text.find("\n\n").unwrap_or(text.len());

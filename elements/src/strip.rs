@@ -3,7 +3,9 @@
 //! `Strip(LENGTH)` removes LENGTH bytes from the front of each packet (all of it if
 //! shorter). `Unstrip(LENGTH)` puts LENGTH bytes back at the front (the bytes Strip
 //! removed are still in the headroom, so `Strip(14) -> ... -> Unstrip(14)` restores
-//! the Ethernet header). `Truncate(LENGTH)` cuts packets longer than LENGTH.
+//! the Ethernet header). `Truncate(LENGTH [, EXTRA_LENGTH])` cuts packets longer
+//! than LENGTH; with `EXTRA_LENGTH true` (the default) the bytes cut are added to
+//! the packet's extra length annotation, so Pad can restore them as zeros.
 //!
 //! One agnostic input and output each.
 
@@ -19,17 +21,18 @@ enum Kind {
 pub struct Resizer {
     kind: Kind,
     length: usize,
+    extra_length: bool,
 }
 
 impl Resizer {
     pub fn strip() -> Resizer {
-        Resizer { kind: Kind::Strip, length: 0 }
+        Resizer { kind: Kind::Strip, length: 0, extra_length: true }
     }
     pub fn unstrip() -> Resizer {
-        Resizer { kind: Kind::Unstrip, length: 0 }
+        Resizer { kind: Kind::Unstrip, length: 0, extra_length: true }
     }
     pub fn truncate() -> Resizer {
-        Resizer { kind: Kind::Truncate, length: 0 }
+        Resizer { kind: Kind::Truncate, length: 0, extra_length: true }
     }
 }
 
@@ -47,6 +50,9 @@ impl Element for Resizer {
     fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut a = cx.args(config);
         self.length = a.read_mp("LENGTH").unwrap_or(0);
+        if self.kind == Kind::Truncate {
+            self.extra_length = a.read_or("EXTRA_LENGTH", true);
+        }
         finish_args(a)
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
@@ -59,6 +65,9 @@ impl Element for Resizer {
             Kind::Truncate => {
                 let excess = p.len().saturating_sub(self.length);
                 p.take(excess);
+                if self.extra_length {
+                    p.anno.extra_length = p.anno.extra_length.saturating_add(excess as u32);
+                }
             }
         }
         Some(p)

@@ -37,6 +37,12 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("BandwidthRatedSplitter(1kBps)", 2),
     ("Meter(10)", 2),
     ("BandwidthMeter(100, 1000)", 3),
+    ("Pad", 1),
+    ("Pad(100)", 1),
+    ("SetTimestamp", 1),
+    ("CheckICMPHeader", 2),
+    ("CheckUDPHeader", 2),
+    ("CheckTCPHeader(VERBOSE true)", 2),
     // Pull paths (the element named x is the queue feeding them).
     ("FrontDropQueue(1) -> Unqueue", 1),
     ("Queue -> Shaper(1000) -> Unqueue", 1),
@@ -93,5 +99,18 @@ proptest! {
         for (element, outputs) in UNDER_TEST {
             run_through(element, *outputs, &f, true);
         }
+    }
+
+    /// The summary dump writer reads every field from hostile packets.
+    #[cfg(feature = "std")]
+    #[test]
+    fn summary_dump_fields(frame in prop::collection::vec(any::<u8>(), 0..80), mark in any::<bool>()) {
+        run_through(
+            "ToIPSummaryDump(/dev/null, FIELDS ts ip_src ip_dst ip_len ip_proto ip_frag ip_fragoff ip_opt sport \
+             dport tcp_seq tcp_flags tcp_opt tcp_urp udp_len icmp_type_name payload payload_len ip_capture_len)",
+            1,
+            &frame,
+            mark,
+        );
     }
 }

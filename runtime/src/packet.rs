@@ -31,6 +31,9 @@ pub struct Annotations {
     /// Kept on the same bytes by `push`, `pull` and `unpull`.
     pub network_header: Option<usize>,
     pub transport_header: Option<usize>,
+    /// Bytes the packet had on the wire beyond those present (a trace's snap
+    /// length, Truncate): Click's `EXTRA_LENGTH` annotation.
+    pub extra_length: u32,
     pub user: [u8; 8],
 }
 
