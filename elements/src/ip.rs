@@ -48,7 +48,7 @@ pub fn ip_checksum(data: &[u8]) -> u16 {
 }
 
 /// Why a header is invalid, or its length in bytes (header, total).
-fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usize, usize), &'static str> {
+pub fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usize, usize), &'static str> {
     if data.len() < 20 {
         return Err("too small");
     }
@@ -176,6 +176,27 @@ impl Element for CheckIPHeader {
     }
 }
 
+/// Decrement the TTL of the IP packet `p` (with an IP header annotation) and
+/// update its checksum; false, leaving it unchanged, if the TTL is 0 or 1 or the
+/// header is not there.
+#[inline]
+pub fn decrement_ttl(p: &mut Packet) -> bool {
+    let Some(o) = p.anno.network_header else { return false };
+    let Some(h) = p.data_mut().get_mut(o..o + 12) else { return false };
+    if h[8] <= 1 {
+        return false;
+    }
+    h[8] -= 1;
+    // RFC 1624: the TTL is the high byte of its 16-bit word, so the word fell by
+    // 0x0100; add that back into the complemented sum.
+    let old = u16::from_be_bytes([h[10], h[11]]);
+    let mut sum = (!old as u32) + 0xfeff;
+    sum = (sum & 0xffff) + (sum >> 16);
+    let new = !(sum as u16);
+    h[10..12].copy_from_slice(&new.to_be_bytes());
+    true
+}
+
 #[derive(Default)]
 pub struct DecIPTTL {
     drops: u64,
@@ -192,26 +213,14 @@ impl Element for DecIPTTL {
         "a/ah"
     }
     fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
-        let off = p.anno.network_header;
-        let ok = off.and_then(|o| p.data().get(o..o + 12)).is_some_and(|h| h[8] > 1);
-        if !ok {
-            self.drops += 1;
-            if cx.noutputs() > 1 {
-                cx.push(1, p);
-            }
-            return None;
+        if decrement_ttl(&mut p) {
+            return Some(p);
         }
-        let o = off.unwrap_or(0);
-        let h = &mut p.data_mut()[o..o + 12];
-        h[8] -= 1;
-        // RFC 1624: the TTL is the high byte of its 16-bit word, so the word fell by
-        // 0x0100; add that back into the complemented sum.
-        let old = u16::from_be_bytes([h[10], h[11]]);
-        let mut sum = (!old as u32) + 0xfeff;
-        sum = (sum & 0xffff) + (sum >> 16);
-        let new = !(sum as u16);
-        h[10..12].copy_from_slice(&new.to_be_bytes());
-        Some(p)
+        self.drops += 1;
+        if cx.noutputs() > 1 {
+            cx.push(1, p);
+        }
+        None
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
         simple_action_batch(self, batch, cx)

@@ -9,18 +9,29 @@ use alloc::boxed::Box;
 use oxclick_runtime::Registry;
 
 pub mod address_info;
+pub mod arp_responder;
 pub mod check_transport_header;
+pub mod classifier;
 pub mod counter;
 pub mod delay_unqueue;
 pub mod discard;
+pub mod drop_broadcasts;
 #[cfg(feature = "std")]
 pub mod dump;
 pub mod ether_encap;
+pub mod fix_ip_src;
 #[cfg(feature = "std")]
 pub mod from_ip_summary_dump;
+pub mod get_ip_address;
 pub mod hash_switch;
+pub mod icmp_error;
 pub mod idle;
 pub mod ip;
+pub mod ip_fragmenter;
+pub mod ip_gw_options;
+pub mod ip_input_combo;
+pub mod ip_lookup;
+pub mod ip_output_combo;
 pub mod ip_summary;
 pub mod meter;
 pub mod nulls;
@@ -103,6 +114,18 @@ pub fn registry() -> Registry {
     r.add("CheckIPHeader", || Box::new(ip::CheckIPHeader::check()));
     r.add("MarkIPHeader", || Box::new(ip::CheckIPHeader::mark()));
     r.add("DecIPTTL", || Box::<ip::DecIPTTL>::default());
+    r.add("Classifier", || Box::<classifier::Classifier>::default());
+    r.add("ARPResponder", || Box::<arp_responder::ARPResponder>::default());
+    r.add("StaticIPLookup", || Box::new(ip_lookup::IPLookup::named("StaticIPLookup")));
+    r.add("LinearIPLookup", || Box::new(ip_lookup::IPLookup::named("LinearIPLookup")));
+    r.add("DropBroadcasts", || Box::<drop_broadcasts::DropBroadcasts>::default());
+    r.add("FixIPSrc", || Box::<fix_ip_src::FixIPSrc>::default());
+    r.add("GetIPAddress", || Box::<get_ip_address::GetIPAddress>::default());
+    r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
+    r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
+    r.add("IPGWOptions", || Box::<ip_gw_options::IPGWOptions>::default());
+    r.add("IPInputCombo", || Box::<ip_input_combo::IPInputCombo>::default());
+    r.add("IPOutputCombo", || Box::<ip_output_combo::IPOutputCombo>::default());
     r.add("CheckICMPHeader", || Box::new(check_transport_header::CheckTransportHeader::icmp()));
     r.add("CheckUDPHeader", || Box::new(check_transport_header::CheckTransportHeader::udp()));
     r.add("CheckTCPHeader", || Box::new(check_transport_header::CheckTransportHeader::tcp()));
@@ -157,6 +180,17 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "ToIPSummaryDump" => include_str!("to_ip_summary_dump.rs"),
         "CheckICMPHeader" | "CheckUDPHeader" | "CheckTCPHeader" => include_str!("check_transport_header.rs"),
         "Pad" => include_str!("pad.rs"),
+        "Classifier" => include_str!("classifier.rs"),
+        "ARPResponder" => include_str!("arp_responder.rs"),
+        "StaticIPLookup" | "LinearIPLookup" => include_str!("ip_lookup.rs"),
+        "DropBroadcasts" => include_str!("drop_broadcasts.rs"),
+        "FixIPSrc" => include_str!("fix_ip_src.rs"),
+        "GetIPAddress" => include_str!("get_ip_address.rs"),
+        "ICMPError" => include_str!("icmp_error.rs"),
+        "IPFragmenter" => include_str!("ip_fragmenter.rs"),
+        "IPGWOptions" => include_str!("ip_gw_options.rs"),
+        "IPInputCombo" => include_str!("ip_input_combo.rs"),
+        "IPOutputCombo" => include_str!("ip_output_combo.rs"),
         "SetTimestamp" => include_str!("set_timestamp.rs"),
         _ => return None,
     };

@@ -34,7 +34,27 @@ pub struct Annotations {
     /// Bytes the packet had on the wire beyond those present (a trace's snap
     /// length, Truncate): Click's `EXTRA_LENGTH` annotation.
     pub extra_length: u32,
+    /// How the link layer received it (Click's packet type annotation).
+    pub packet_type: PacketType,
+    /// ICMPError asks the output path's FixIPSrc to set the source address.
+    pub fix_ip_src: bool,
+    /// The offending byte's offset for an ICMP parameter problem (IPGWOptions).
+    pub icmp_param_ptr: u8,
     pub user: [u8; 8],
+}
+
+/// How a packet reached this host (Click's `Packet::PacketType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PacketType {
+    /// Addressed to this host (and what every generated packet is).
+    #[default]
+    Host,
+    Broadcast,
+    Multicast,
+    /// Addressed to another host, seen in promiscuous mode.
+    OtherHost,
+    /// Sent by this host (looped back by a packet socket).
+    Outgoing,
 }
 
 /// Free packet headers and standard-size buffers, for one router (one core).

@@ -99,6 +99,10 @@ pub struct Core {
     pub(crate) console: Box<dyn FnMut(&str)>,
     pub(crate) output: Box<dyn FnMut(&str)>,
     names: Vec<String>,
+    /// Each element's configuration string (changed by writing `config`).
+    pub(crate) configs: Vec<String>,
+    /// AddressInfo names, for reconfiguration.
+    address_names: AddressNames,
     /// Packet buffers for this router (one router runs on one core).
     pub(crate) pool: PacketPool,
     /// Free batch vectors.
@@ -347,7 +351,20 @@ impl Core {
             }
             return Err(format!("'{target}' cannot be read while it is running"));
         };
-        let r = el.call_handler(h, write, value, &mut Ctx { core: self, me: i });
+        let r = match (h, write) {
+            // Every element's `config`: read it, or reconfigure (Click's live
+            // reconfiguration); the element keeps its old settings on error.
+            ("config", false) => Some(Ok(self.configs[i].clone())),
+            ("config", true) => Some(match el.configure(value, &ConfigCtx { names: &self.address_names }) {
+                Ok(()) => {
+                    self.configs[i] = value.into();
+                    Ok(String::new())
+                }
+                Err(errs) => Err(errs.join("\n")),
+            }),
+            ("name", false) => Some(Ok(self.names[i].clone())),
+            _ => el.call_handler(h, write, value, &mut Ctx { core: self, me: i }),
+        };
         self.restore(i, el);
         r.unwrap_or_else(|| Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })))
     }
@@ -586,8 +603,8 @@ impl Router {
 
         // Configure every element, reporting all failures. AddressInfo names are
         // gathered first so every element can use them (Click's configure phases).
+        let mut names = AddressNames::default();
         if errors.is_empty() {
-            let mut names = AddressNames::default();
             for m in meta.iter().filter(|m| m.class == "AddressInfo") {
                 // Its own configure reports any error.
                 let _ = names.add_address_info(&m.config);
@@ -641,6 +658,8 @@ impl Router {
             console: opts.console,
             output: opts.output,
             names: meta.iter().map(|m| m.name.clone()).collect(),
+            configs: meta.iter().map(|m| m.config.clone()).collect(),
+            address_names: names,
             pool: PacketPool::new(),
             batches: Vec::new(),
             sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
@@ -838,7 +857,7 @@ impl Router {
         match handler {
             "name" => Some(m.name.clone()),
             "class" => Some(m.class.clone()),
-            "config" => Some(m.config.clone()),
+            "config" => self.core.configs.get(i).cloned(),
             "ports" => Some(self.ports_text(i)),
             "handlers" => {
                 let mut s = String::from("name\nclass\nconfig\nports\nhandlers\n");
@@ -860,6 +879,10 @@ impl Router {
                 Some(Ok(()))
             }
             None => None,
+            Some(i) if handler == "config" => {
+                let spec = format!("{}.config", self.core.name(i));
+                Some(self.core.call_handler(&spec, true, value).map(|_| ()))
+            }
             Some(i) => {
                 let mut e = self.core.slots.get_mut(i)?.take()?;
                 let r = e.call_handler(handler, true, value, &mut Ctx { core: &mut self.core, me: i });

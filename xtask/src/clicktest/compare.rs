@@ -1,6 +1,6 @@
 //! Comparing a script's output with `%expect` data, as Click's clicktest does.
 
-use regex::Regex;
+use fancy_regex::Regex;
 
 use super::format::{Expectation, Ignore, Mode};
 
@@ -39,7 +39,7 @@ fn braces_to_regex(line: &str, case_insensitive: bool) -> String {
     let mut re = String::from("\\A(?:");
     let mut rest = line.as_str();
     while let Some(p) = rest.find("{{") {
-        re.push_str(&regex::escape(&rest[..p]));
+        re.push_str(&fancy_regex::escape(&rest[..p]));
         match rest[p + 2..].find("}}") {
             Some(e) => {
                 let inner = &rest[p + 2..p + 2 + e];
@@ -51,12 +51,12 @@ fn braces_to_regex(line: &str, case_insensitive: bool) -> String {
                 rest = &rest[p + 2 + e + 2..];
             }
             None => {
-                re.push_str(&regex::escape(&rest[p..]));
+                re.push_str(&fancy_regex::escape(&rest[p..]));
                 rest = "";
             }
         }
     }
-    re.push_str(&regex::escape(rest));
+    re.push_str(&fancy_regex::escape(rest));
     re.push_str(")\\z");
     re
 }
@@ -109,7 +109,7 @@ impl LineMatch {
     fn matches(&self, s: &str) -> bool {
         match self {
             LineMatch::Literal(l) => l == s,
-            LineMatch::Pattern(r) => r.is_match(s),
+            LineMatch::Pattern(r) => r.is_match(s).unwrap_or(false),
         }
     }
 }
