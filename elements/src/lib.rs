@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use oxclick_runtime::Registry;
 
 pub mod address_info;
+pub mod arp_querier;
 pub mod arp_responder;
 pub mod check_transport_header;
 pub mod classifier;
@@ -115,6 +116,7 @@ pub fn registry() -> Registry {
     r.add("MarkIPHeader", || Box::new(ip::CheckIPHeader::mark()));
     r.add("DecIPTTL", || Box::<ip::DecIPTTL>::default());
     r.add("Classifier", || Box::<classifier::Classifier>::default());
+    r.add("ARPQuerier", || Box::<arp_querier::ARPQuerier>::default());
     r.add("ARPResponder", || Box::<arp_responder::ARPResponder>::default());
     r.add("StaticIPLookup", || Box::new(ip_lookup::IPLookup::named("StaticIPLookup")));
     r.add("LinearIPLookup", || Box::new(ip_lookup::IPLookup::named("LinearIPLookup")));
@@ -182,6 +184,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Pad" => include_str!("pad.rs"),
         "Classifier" => include_str!("classifier.rs"),
         "ARPResponder" => include_str!("arp_responder.rs"),
+        "ARPQuerier" => include_str!("arp_querier.rs"),
         "StaticIPLookup" | "LinearIPLookup" => include_str!("ip_lookup.rs"),
         "DropBroadcasts" => include_str!("drop_broadcasts.rs"),
         "FixIPSrc" => include_str!("fix_ip_src.rs"),

@@ -45,6 +45,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("CheckTCPHeader(VERBOSE true)", 2),
     ("Classifier(12/0806 20/0001, 12/0800, !0/ff%f0, -)", 4),
     ("ARPResponder(1.0.0.0/8 2:2:2:2:2:2)", 2),
+    // x is a Tee feeding both ARPQuerier inputs: frames as IP packets and as replies.
+    ("Tee(2) -> a :: ARPQuerier(1.0.0.1/8, 2:2:2:2:2:2) -> Discard; x [1] -> [1] a; a [1] -> Idle", 1),
     ("StaticIPLookup(0.0.0.0/0 1.0.0.1 0, 10.0.0.0/8 1)", 2),
     ("LinearIPLookup(10.0.0.1/32 0, 0.0.0.0/0 1)", 2),
     ("DropBroadcasts", 1),

@@ -514,7 +514,18 @@ impl ArgType for Ipv4Prefix {
             Some((a, m)) => (a, Some(m)),
             None => (s, None),
         };
-        let addr = Ipv4Addr(parse_dotted(a).ok_or(None)?);
+        // With a mask, Click lets the address drop trailing zero bytes (`18.26.4/24`).
+        let addr = match (parse_dotted(a), m) {
+            (Some(x), _) => Ipv4Addr(x),
+            (None, Some(_)) => {
+                let mut padded = String::from(a);
+                for _ in 0..3usize.saturating_sub(a.matches('.').count()) {
+                    padded.push_str(".0");
+                }
+                Ipv4Addr(parse_dotted(&padded).ok_or(None)?)
+            }
+            (None, None) => return Err(None),
+        };
         let mask = match m {
             None => [255; 4],
             Some(m) if m.contains('.') => parse_dotted(m).ok_or(None)?,

@@ -53,10 +53,25 @@ pub trait Clock {
     fn sleep_until(&mut self, t: u64);
 }
 
-/// Deterministic time for `--simtime`: starts at 0 and jumps to the next timer.
-#[derive(Default)]
+/// Deterministic time for `--simtime`: starts where Click's does (10^9 seconds
+/// after the epoch, so timestamps are never zero) and jumps to the next timer.
 pub struct SimClock {
     now: u64,
+}
+
+impl SimClock {
+    /// Click's simulated start time, in nanoseconds.
+    pub const CLICK_START: u64 = 1_000_000_000 * 1_000_000_000;
+
+    pub fn starting_at(now: u64) -> SimClock {
+        SimClock { now }
+    }
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        SimClock { now: Self::CLICK_START }
+    }
 }
 
 impl Clock for SimClock {
@@ -120,7 +135,16 @@ pub struct Core {
     pub(crate) managers: Vec<usize>,
     /// Write handler calls to elements that were running: (element, handler, value).
     deferred: Vec<(usize, String, String)>,
+    /// Packets pushed to an element while it was running (a push cycle, like an
+    /// ARPQuerier whose queries come back as replies): (element, port, packet),
+    /// delivered as soon as it returns.
+    reentrant: Vec<(usize, usize, Packet)>,
 }
+
+/// Packets delivered through push cycles per return of the element they go to; a
+/// cycle that keeps making packets (Click would recurse until its stack ran out)
+/// has the rest dropped.
+const REENTRANT_BUDGET: usize = 1 << 16;
 
 /// Click's stride scheduling: each task has tickets; the one with the smallest
 /// pass runs next and its pass grows by `STRIDE1 / tickets`, so a task with twice
@@ -218,6 +242,28 @@ impl Core {
         if !self.deferred.is_empty() {
             self.run_deferred(i);
         }
+        if !self.reentrant.is_empty() {
+            self.run_reentrant(i);
+        }
+    }
+
+    /// Deliver the packets pushed to element `i` while it ran, in order.
+    #[cold]
+    fn run_reentrant(&mut self, i: usize) {
+        let mut budget = REENTRANT_BUDGET;
+        while let Some(k) = self.reentrant.iter().position(|r| r.0 == i) {
+            let (_, port, p) = self.reentrant.remove(k);
+            if budget == 0 {
+                continue;
+            }
+            budget -= 1;
+            let Some(mut el) = self.slots[i].take() else { return };
+            el.push(port, p, &mut Ctx { core: self, me: i });
+            self.slots[i] = Some(el);
+            if !self.deferred.is_empty() {
+                self.run_deferred(i);
+            }
+        }
     }
 
     #[cold]
@@ -234,7 +280,10 @@ impl Core {
 
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
         let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
-        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
+        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else {
+            self.reentrant.extend(batch.into_iter().map(|p| (to.element, to.port, p)));
+            return;
+        };
         e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
         self.restore(to.element, e);
     }
@@ -316,8 +365,11 @@ impl Core {
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
         let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
         // An element pushing into itself through a cycle finds its slot empty; the
-        // packet is dropped rather than recursing forever.
-        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else { return };
+        // packet waits until it returns.
+        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else {
+            self.reentrant.push((to.element, to.port, p));
+            return;
+        };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
         self.restore(to.element, e);
     }
@@ -668,6 +720,7 @@ impl Router {
             full_listens: vec![Vec::new(); n],
             managers: Vec::new(),
             deferred: Vec::new(),
+            reentrant: Vec::new(),
         };
         let mut r = Router {
             core,
