@@ -7,9 +7,12 @@
 //! * `click-flatten` — print the flat configuration (tool mode: unknown names are
 //!   element classes, as in Click's tools);
 //! * `click-buildtool provides NAME...` — does this build provide these classes;
+//! * `click-xform -p PATTERNS` — replace pattern compounds (Click's optimizer);
+//! * `click-align` — print the configuration ready to run (no alignment needed);
 //! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`.
 
 mod driver;
+mod xform_tool;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -114,6 +117,8 @@ fn main() -> ExitCode {
         "click" => driver_main(args, Style::Click),
         "click-flatten" => flatten_main(args, Style::Click, "click-flatten"),
         "click-buildtool" => buildtool_main(&args),
+        "click-xform" => xform_tool::xform_main(args),
+        "click-align" => xform_tool::align_main(args),
         _ => match args.get(1).and_then(|a| a.to_str()) {
             Some("check") => check_main(tail(&args, "oxclick check")),
             Some("flatten") => flatten_main(tail(&args, "oxclick flatten"), Style::Rich, "oxclick flatten"),

@@ -17,5 +17,6 @@ pub mod flat;
 pub mod lexer;
 pub mod parser;
 pub mod unparse;
+pub mod xform;
 
 pub use elaborate::{Loader, Options, Output, read};

@@ -16,7 +16,7 @@ use std::time::Duration;
 use format::Test;
 
 /// The Click tool names the oxclick binary answers to.
-const TOOL_NAMES: &[&str] = &["click", "click-flatten", "click-buildtool"];
+const TOOL_NAMES: &[&str] = &["click", "click-flatten", "click-buildtool", "click-xform", "click-align"];
 
 pub struct Options {
     /// The oxclick binary.
