@@ -43,6 +43,7 @@ pub enum Field {
     TcpFlags,
     TcpWindow,
     TcpUrp,
+    TcpOff,
     TcpOpt,
     UdpLen,
     IcmpType,
@@ -90,6 +91,7 @@ const NAMES: &[(&str, Field)] = &[
     ("tcp_flags", Field::TcpFlags),
     ("tcp_window", Field::TcpWindow),
     ("tcp_urp", Field::TcpUrp),
+    ("tcp_off", Field::TcpOff),
     ("tcp_opt", Field::TcpOpt),
     ("udp_len", Field::UdpLen),
     ("icmp_type", Field::IcmpType),
@@ -114,7 +116,7 @@ impl Field {
         match self {
             Timestamp | TsSec | TsUsec | Paint | Direction => 0,
             IpOpt | IpHl => 2,
-            Sport | Dport | TcpSeq | TcpAck | TcpFlags | TcpWindow | TcpUrp | UdpLen | IcmpType | IcmpCode
+            Sport | Dport | TcpSeq | TcpAck | TcpFlags | TcpWindow | TcpUrp | TcpOff | UdpLen | IcmpType | IcmpCode
             | IcmpTypeName => 3,
             TcpOpt => 4,
             Payload | PayloadLen => 5,
@@ -554,6 +556,17 @@ impl Builder {
                     _ => self.set16(off + 18, x as u16),
                 }
             }
+            TcpOff => {
+                let Some(off) = num(v).filter(|&o| (20..=60).contains(&o)) else { return false };
+                if !self.make_ip(IP_PROTO_TCP) || !self.make_transp() {
+                    return true;
+                }
+                self.have_tcp_hl = true;
+                let off = (off as usize + 3) & !3;
+                let t = self.ip_hl();
+                self.grow_to(t + off);
+                self.buf[t + 12] = ((off / 4) as u8) << 4 | (self.buf[t + 12] & 0x0f);
+            }
             TcpOpt => {
                 let Some(opts) = parse_tcp_opt(v) else { return false };
                 if !self.make_ip(IP_PROTO_TCP) || !self.make_transp() {
@@ -838,6 +851,7 @@ pub fn unparse(f: Field, p: &Packet) -> String {
         }),
         TcpWindow => v.transport(IP_PROTO_TCP, 14, 16).map_or_else(dash, |b| format!("{}", be16(b))),
         TcpUrp => v.transport(IP_PROTO_TCP, 18, 20).map_or_else(dash, |b| format!("{}", be16(b))),
+        TcpOff => v.transport(IP_PROTO_TCP, 12, 13).map_or_else(dash, |b| format!("{}", usize::from(b[0] >> 4) * 4)),
         TcpOpt => {
             let Some(b) = v.transport(IP_PROTO_TCP, 12, 13) else { return dash() };
             let doff = usize::from(b[0] >> 4) * 4;

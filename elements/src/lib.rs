@@ -33,6 +33,7 @@ pub mod ip_gw_options;
 pub mod ip_input_combo;
 pub mod ip_lookup;
 pub mod ip_output_combo;
+pub mod ip_print;
 pub mod ip_summary;
 pub mod meter;
 pub mod nulls;
@@ -123,6 +124,7 @@ pub fn registry() -> Registry {
     r.add("DropBroadcasts", || Box::<drop_broadcasts::DropBroadcasts>::default());
     r.add("FixIPSrc", || Box::<fix_ip_src::FixIPSrc>::default());
     r.add("GetIPAddress", || Box::<get_ip_address::GetIPAddress>::default());
+    r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
     r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
     r.add("IPGWOptions", || Box::<ip_gw_options::IPGWOptions>::default());
@@ -190,6 +192,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "FixIPSrc" => include_str!("fix_ip_src.rs"),
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
+        "IPPrint" => include_str!("ip_print.rs"),
         "IPFragmenter" => include_str!("ip_fragmenter.rs"),
         "IPGWOptions" => include_str!("ip_gw_options.rs"),
         "IPInputCombo" => include_str!("ip_input_combo.rs"),

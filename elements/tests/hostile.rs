@@ -50,6 +50,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("StaticIPLookup(0.0.0.0/0 1.0.0.1 0, 10.0.0.0/8 1)", 2),
     ("LinearIPLookup(10.0.0.1/32 0, 0.0.0.0/0 1)", 2),
     ("DropBroadcasts", 1),
+    ("IPPrint(CONTENTS hex, ID true, TTL true, TOS true, LENGTH true, PAINT true)", 1),
+    ("IPPrint(p, CONTENTS ascii, PAYLOAD true, MAXLENGTH -1, SWAP true)", 1),
     ("FixIPSrc(1.2.3.4)", 1),
     ("GetIPAddress(16)", 1),
     ("GetIPAddress(16, IP true)", 1),
