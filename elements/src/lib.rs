@@ -20,20 +20,26 @@ pub mod drop_broadcasts;
 #[cfg(feature = "std")]
 pub mod dump;
 pub mod ether_encap;
+pub mod ether_mirror;
 pub mod fix_ip_src;
 #[cfg(feature = "std")]
 pub mod from_ip_summary_dump;
 pub mod get_ip_address;
 pub mod hash_switch;
+pub mod host_ether_filter;
 pub mod icmp_error;
+pub mod icmp_ping_responder;
 pub mod idle;
 pub mod ip;
+pub mod ip_encap;
 pub mod ip_fragmenter;
 pub mod ip_gw_options;
 pub mod ip_input_combo;
 pub mod ip_lookup;
+pub mod ip_mirror;
 pub mod ip_output_combo;
 pub mod ip_print;
+pub mod ip_reassembler;
 pub mod ip_summary;
 pub mod meter;
 pub mod nulls;
@@ -51,6 +57,7 @@ pub mod round_robin_switch;
 pub mod script;
 pub mod set_ip_address;
 pub mod set_timestamp;
+pub mod set_transport_checksum;
 pub mod shaper;
 pub mod sources;
 pub mod store_ip_address;
@@ -124,6 +131,15 @@ pub fn registry() -> Registry {
     r.add("DropBroadcasts", || Box::<drop_broadcasts::DropBroadcasts>::default());
     r.add("FixIPSrc", || Box::<fix_ip_src::FixIPSrc>::default());
     r.add("GetIPAddress", || Box::<get_ip_address::GetIPAddress>::default());
+    r.add("EtherMirror", || Box::new(ether_mirror::EtherMirror));
+    r.add("HostEtherFilter", || Box::<host_ether_filter::HostEtherFilter>::default());
+    r.add("IPEncap", || Box::new(ip_encap::IPEncap::ip()));
+    r.add("UDPIPEncap", || Box::new(ip_encap::IPEncap::udp_ip()));
+    r.add("IPMirror", || Box::<ip_mirror::IPMirror>::default());
+    r.add("SetUDPChecksum", || Box::new(set_transport_checksum::SetTransportChecksum::udp()));
+    r.add("SetTCPChecksum", || Box::new(set_transport_checksum::SetTransportChecksum::tcp()));
+    r.add("ICMPPingResponder", || Box::new(icmp_ping_responder::ICMPPingResponder));
+    r.add("IPReassembler", || Box::<ip_reassembler::IPReassembler>::default());
     r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
     r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
@@ -193,6 +209,13 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),
+        "EtherMirror" => include_str!("ether_mirror.rs"),
+        "HostEtherFilter" => include_str!("host_ether_filter.rs"),
+        "IPEncap" | "UDPIPEncap" => include_str!("ip_encap.rs"),
+        "IPMirror" => include_str!("ip_mirror.rs"),
+        "SetUDPChecksum" | "SetTCPChecksum" => include_str!("set_transport_checksum.rs"),
+        "ICMPPingResponder" => include_str!("icmp_ping_responder.rs"),
+        "IPReassembler" => include_str!("ip_reassembler.rs"),
         "IPFragmenter" => include_str!("ip_fragmenter.rs"),
         "IPGWOptions" => include_str!("ip_gw_options.rs"),
         "IPInputCombo" => include_str!("ip_input_combo.rs"),
