@@ -39,9 +39,7 @@ impl Element for HostEtherFilter {
         finish_args(a)
     }
     fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
-        let Some(h) = self.offset.checked_add(12).and_then(|end| p.data().get(self.offset..end)) else {
-            return None;
-        };
+        let h = self.offset.checked_add(12).and_then(|end| p.data().get(self.offset..end))?;
         let (dst, src) = (&h[..6], &h[6..12]);
         if self.drop_own && src == self.eth {
             return None;
