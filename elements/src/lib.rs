@@ -15,6 +15,8 @@ pub mod check_transport_header;
 pub mod classifier;
 pub mod counter;
 pub mod delay_unqueue;
+#[cfg(feature = "std")]
+pub mod device;
 pub mod discard;
 pub mod drop_broadcasts;
 #[cfg(feature = "std")]
@@ -27,6 +29,8 @@ pub mod from_ip_summary_dump;
 pub mod get_ip_address;
 pub mod hash_switch;
 pub mod host_ether_filter;
+#[cfg(feature = "std")]
+pub mod host_io;
 pub mod icmp_error;
 pub mod icmp_ping_responder;
 pub mod idle;
@@ -41,6 +45,8 @@ pub mod ip_output_combo;
 pub mod ip_print;
 pub mod ip_reassembler;
 pub mod ip_summary;
+#[cfg(feature = "std")]
+pub mod kernel_tun;
 pub mod meter;
 pub mod nulls;
 pub mod pad;
@@ -155,6 +161,10 @@ pub fn registry() -> Registry {
     {
         r.add("FromDump", || Box::<dump::FromDump>::default());
         r.add("ToDump", || Box::<dump::ToDump>::default());
+        r.add("FromDevice", || Box::<device::FromDevice>::default());
+        r.add("ToDevice", || Box::<device::ToDevice>::default());
+        r.add("KernelTun", || Box::new(kernel_tun::KernelTun::tun()));
+        r.add("KernelTap", || Box::new(kernel_tun::KernelTun::tap()));
         r.add("FromIPSummaryDump", || Box::<from_ip_summary_dump::FromIPSummaryDump>::default());
         r.add("ToIPSummaryDump", || Box::<to_ip_summary_dump::ToIPSummaryDump>::default());
     }
@@ -197,6 +207,8 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "CheckIPHeader" | "MarkIPHeader" | "DecIPTTL" => include_str!("ip.rs"),
         "FromDump" | "ToDump" => include_str!("dump.rs"),
         "FromIPSummaryDump" => include_str!("from_ip_summary_dump.rs"),
+        "FromDevice" | "ToDevice" => include_str!("device.rs"),
+        "KernelTun" | "KernelTap" => include_str!("kernel_tun.rs"),
         "ToIPSummaryDump" => include_str!("to_ip_summary_dump.rs"),
         "CheckICMPHeader" | "CheckUDPHeader" | "CheckTCPHeader" => include_str!("check_transport_header.rs"),
         "Pad" => include_str!("pad.rs"),

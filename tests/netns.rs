@@ -1,0 +1,141 @@
+//! Live traffic through oxclick: real `ping`s between two Linux network
+//! namespaces cross `examples/router-live.click` (FromDevice/ToDevice on veth
+//! pairs), and a ping to a KernelTap device is answered by a configuration.
+//! Needs root, `ip` and `ping` (`.ci/run` installs them); otherwise each test says
+//! it is skipped and why.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_oxclick")
+}
+
+/// Why these tests cannot run here, if they cannot.
+fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    for tool in ["ip", "ping"] {
+        let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status();
+        if !found.is_ok_and(|s| s.success()) {
+            return Some(format!("`{tool}` is not installed"));
+        }
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        return Some("no /dev/net/tun".into());
+    }
+    None
+}
+
+fn sh(cmd: &str) -> bool {
+    Command::new("sh").arg("-c").arg(cmd).status().is_ok_and(|s| s.success())
+}
+
+fn must(cmd: &str) {
+    assert!(sh(cmd), "command failed: {cmd}");
+}
+
+/// Stop oxclick as Ctrl-C would and return what it printed (its `-h` handlers).
+fn stop(child: Child) -> String {
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("oxclick output");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The count in `-h` output for `name` (Click prints `name:\nvalue`).
+fn count(out: &str, name: &str) -> u64 {
+    let mut lines = out.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == format!("{name}:") {
+            return lines.next().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        }
+    }
+    panic!("no {name} in output:\n{out}");
+}
+
+struct Namespaces(String);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let p = &self.0;
+        sh(&format!(
+            "ip netns del {p}A 2>/dev/null; ip netns del {p}B 2>/dev/null; ip link del {p}a0 2>/dev/null; ip link del {p}b0 2>/dev/null"
+        ));
+    }
+}
+
+#[test]
+fn ping_crosses_the_router_between_two_namespaces() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let p = format!("ox{}", std::process::id() % 100_000);
+    let _cleanup = Namespaces(p.clone());
+    must(&format!("ip netns add {p}A && ip netns add {p}B"));
+    for (side, net) in [("a", 1), ("b", 2)] {
+        let ns = format!("{p}{}", side.to_uppercase());
+        must(&format!("ip link add {p}{side}0 type veth peer name {p}{side}1 netns {ns}"));
+        must(&format!("ip link set {p}{side}0 up"));
+        must(&format!("ip -n {ns} addr add 10.71.{net}.2/24 dev {p}{side}1"));
+        must(&format!("ip -n {ns} link set {p}{side}1 up && ip -n {ns} link set lo up"));
+        must(&format!("ip -n {ns} route add default via 10.71.{net}.1"));
+    }
+    let mac = |dev: &str| std::fs::read_to_string(format!("/sys/class/net/{dev}/address")).unwrap().trim().to_string();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new(bin())
+        .current_dir(root)
+        .args(["examples/router-live.click", "-h", "to_a.count", "-h", "to_b.count"])
+        .arg(format!("A_DEV={p}a0"))
+        .arg(format!("A_MAC={}", mac(&format!("{p}a0"))))
+        .arg("A_IP=10.71.1.1")
+        .arg("A_NET=10.71.1.0/24")
+        .arg(format!("B_DEV={p}b0"))
+        .arg(format!("B_MAC={}", mac(&format!("{p}b0"))))
+        .arg("B_IP=10.71.2.1")
+        .arg("B_NET=10.71.2.0/24")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oxclick");
+    std::thread::sleep(Duration::from_millis(300));
+    let pinged = sh(&format!("ip netns exec {p}A ping -c 3 -i 0.2 -W 2 10.71.2.2 >/dev/null"));
+    let out = stop(child);
+    assert!(pinged, "ping from {p}A to {p}B through oxclick failed; oxclick said:\n{out}");
+    // Three echo requests went A -> B and three replies B -> A, through the router.
+    assert!(count(&out, "to_b.count") >= 3, "{out}");
+    assert!(count(&out, "to_a.count") >= 3, "{out}");
+}
+
+#[test]
+fn ping_to_a_kernel_tap_is_answered_by_the_configuration() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dev = format!("oxtap{}", std::process::id() % 100_000);
+    let config = format!(
+        "tap :: KernelTap(10.72.0.1/24, DEVNAME {dev});
+         c :: Classifier(12/0806 20/0001, 12/0800, -);
+         tap -> c;
+         c[0] -> ARPResponder(10.72.0.2 02:00:00:00:00:02) -> tap;
+         c[1] -> Strip(14) -> CheckIPHeader -> ICMPPingResponder -> pongs :: Counter
+              -> Unstrip(14) -> EtherMirror -> tap;
+         c[2] -> Discard;"
+    );
+    let child = Command::new(bin())
+        .args(["-e", &config, "-h", "pongs.count"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oxclick");
+    std::thread::sleep(Duration::from_millis(300));
+    let pinged = sh("ping -c 3 -i 0.2 -W 2 10.72.0.2 >/dev/null");
+    let out = stop(child);
+    assert!(pinged, "ping to 10.72.0.2 through {dev} failed; oxclick said:\n{out}");
+    assert_eq!(out.trim().lines().last().and_then(|l| l.trim().parse::<u64>().ok()), Some(3), "{out}");
+}
