@@ -276,3 +276,39 @@ fn interrupt_stops_the_router_and_still_reports_handlers() {
     let count: u64 = text(&o.stdout).trim().parse().expect("a count");
     assert!(count > 0);
 }
+
+#[test]
+fn the_readme_main_job_routes_the_bundled_trace() {
+    // README's first command: Click's IP router over examples/router-trace.pcap.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d = tempdir("iprouter");
+    let out0 = d.join("eth0.pcap");
+    let out1 = d.join("eth1.pcap");
+    let o = run(
+        &bin(),
+        &["examples/ip-router.click", &format!("OUT0={}", out0.display()), &format!("OUT1={}", out1.display())],
+        root,
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    for line in [
+        "frames in on eth0:              1000",
+        "bad IP headers dropped:         50",
+        "TTL expired (ICMP sent back):   50",
+        "too big with DF (ICMP sent):    50",
+        "fragments made for eth1:        100",
+        "to the router itself:           50",
+    ] {
+        assert!(report.contains(line), "missing '{line}' in:\n{report}");
+    }
+    assert!(report.contains(": 500\n") && report.contains(": 600\n"), "{report}");
+    // What left eth1 reads back: 500 forwarded datagrams and 100 fragments.
+    let o = run(
+        &bin(),
+        &["-e", &format!("FromDump({}, STOP true) -> c :: Counter -> Discard", out1.display()), "-h", "c.count"],
+        &d,
+        "",
+    );
+    assert_eq!(text(&o.stdout), "600\n", "{}", text(&o.stderr));
+}
