@@ -20,6 +20,8 @@
 //! `TIMEOUT`, `POLL_TIMEOUT`, `BROADCAST` (the broadcast address), `BROADCAST_POLL`
 //! (send re-queries to the broadcast address too).
 //!
+//! A hot swap keeps the table (and the packets waiting in it).
+//!
 //! Handlers: `table` (IP, whether known, Ethernet address, age in seconds),
 //! `queries`, `responses`, `drops`, `count` (packets waiting), `insert IP ETH` and
 //! `delete IP` (write).
@@ -349,6 +351,16 @@ impl Element for ARPQuerier {
         } else {
             self.handle_response(p, cx);
         }
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
+    }
+    /// A hot swap keeps the ARP table, with the packets waiting in it.
+    fn take_state(&mut self, old: &mut dyn Element, _cx: &mut Ctx) {
+        let Some(o) = old.as_any_mut().and_then(|a| a.downcast_mut::<ARPQuerier>()) else { return };
+        self.table = core::mem::take(&mut o.table);
+        self.waiting = core::mem::take(&mut o.waiting);
+        self.next_age = o.next_age;
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         Some(match name {

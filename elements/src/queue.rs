@@ -10,6 +10,9 @@
 //! queue is kept and the oldest packet is dropped instead, so sources never sleep
 //! on it.
 //!
+//! A hot swap (`hotconfig`) hands a queue's packets to the queue of the same name in
+//! the new configuration.
+//!
 //! Handlers: `length`, `highwater_length`, `capacity`, `drops`; `reset` (write:
 //! drop every queued packet), `reset_counts` (write: zero drops and high water).
 
@@ -117,6 +120,28 @@ impl Element for Queue {
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["length", "highwater_length", "capacity", "drops", "reset", "reset_counts"]
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
+    }
+    /// A hot swap keeps the queued packets (as many as the new capacity holds).
+    fn take_state(&mut self, old: &mut dyn Element, cx: &mut Ctx) {
+        let Some(o) = old.as_any_mut().and_then(|a| a.downcast_mut::<Queue>()) else { return };
+        while self.q.len() < self.capacity {
+            match o.q.pop_front() {
+                Some(p) => self.q.push_back(p),
+                None => break,
+            }
+        }
+        self.drops += o.q.len() as u64;
+        o.q.clear();
+        self.highwater = self.highwater.max(self.q.len());
+        if !self.q.is_empty() {
+            cx.notify_nonempty();
+        }
+        if self.q.len() >= self.capacity && !self.front_drop() {
+            cx.set_full();
+        }
     }
     fn call_handler(&mut self, name: &str, write: bool, value: &str, cx: &mut Ctx) -> Option<Result<String, String>> {
         if !write {

@@ -278,9 +278,12 @@ impl Script {
             Some((e, h)) if e == cx.name() => Some(h),
             _ => None,
         };
+        // A name without an element is this script's handler if it has one, else
+        // the router's (`stop`, `hotconfig`).
         match own {
             Some(h) => match self.own_handler(h, true, value, cx) {
                 Some(r) => r.map(|_| ()),
+                None if !spec.contains('.') => cx.write_handler(spec, value),
                 None => Err(format!("no write handler '{spec}'")),
             },
             None => cx.write_handler(spec, value),

@@ -265,3 +265,40 @@ fn encapsulated_udp_checks_clean_and_survives_fragmenting() {
     assert_eq!(handler(&r, "whole", "count"), "5");
     assert_eq!(handler(&r, "whole", "byte_count"), "5140");
 }
+
+#[test]
+fn hot_swap_keeps_queued_packets_and_survives_a_bad_config() {
+    let b = build(
+        "InfiniteSource(LIMIT 5) -> q :: Queue(10) -> Discard(ACTIVE false);
+         Script(wait 1, write stop)",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "q", "length"), "5");
+    // A configuration that fails (an unknown class) leaves the old router as it was.
+    let err = r.write_handler(None, "hotconfig", "q :: Queue(10); Idle -> q -> NoSuchClass -> Discard");
+    assert!(matches!(err, Some(Err(_))), "{err:?}");
+    assert_eq!(handler(&r, "q", "length"), "5");
+    // The new router's q takes the five packets, and its counter sees them.
+    let ok = r.write_handler(
+        None,
+        "hotconfig",
+        "Idle -> q :: Queue(10) -> c :: Counter -> Discard; Script(wait 1, write stop)",
+    );
+    assert!(matches!(ok, Some(Ok(()))), "{ok:?}");
+    assert_eq!(handler(&r, "q", "length"), "5");
+    r.run();
+    assert_eq!(handler(&r, "c", "count"), "5");
+    assert_eq!(handler(&r, "q", "length"), "0");
+}
+
+#[test]
+fn a_script_can_hot_swap_the_running_router() {
+    let b = build(
+        "InfiniteSource(LIMIT 3) -> q :: Queue(10) -> Discard(ACTIVE false);
+         Script(wait 1, writeq hotconfig \"Idle -> q :: Queue(10) -> c :: Counter -> Discard; Script(wait 1, write stop)\")",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "c", "count"), "3");
+}

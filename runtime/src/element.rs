@@ -158,6 +158,17 @@ pub trait Element {
     fn manages_driver(&self) -> bool {
         false
     }
+
+    /// This element as `Any`, for elements whose state can move to their
+    /// replacement in a hot swap (see [`take_state`](Self::take_state)).
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        None
+    }
+
+    /// Hot swap: `old` is the element of the same name in the router being
+    /// replaced; take over what should survive (a queue's packets, a table's
+    /// entries). Called after this router initialized, before it runs.
+    fn take_state(&mut self, _old: &mut dyn Element, _cx: &mut Ctx) {}
 }
 
 /// What `configure` can see besides its own string: the router's AddressInfo names.

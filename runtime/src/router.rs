@@ -22,7 +22,7 @@ use crate::packet::{Packet, PacketPool};
 use crate::spec::{Processing, parse_port_count, processing_vector};
 
 /// Element classes by name.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Registry {
     classes: BTreeMap<&'static str, Constructor>,
 }
@@ -135,6 +135,9 @@ pub struct Core {
     pub(crate) managers: Vec<usize>,
     /// Write handler calls to elements that were running: (element, handler, value).
     deferred: Vec<(usize, String, String)>,
+    /// A new configuration written to `hotconfig` while the router ran; swapped
+    /// in between task runs.
+    pub(crate) pending_hotconfig: Option<String>,
     /// Packets pushed to an element while it was running (a push cycle, like an
     /// ARPQuerier whose queries come back as replies): (element, port, packet),
     /// delivered as soon as it returns.
@@ -390,6 +393,10 @@ impl Core {
                     self.request_stop();
                     Ok(String::new())
                 }
+                ("hotconfig", true) => {
+                    self.pending_hotconfig = Some(value.into());
+                    Ok(String::new())
+                }
                 _ => Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })),
             };
         };
@@ -461,6 +468,8 @@ pub struct Router {
     clock: Box<dyn Clock>,
     config_text: String,
     flat_text: String,
+    /// The classes this router was built from, for hot swaps.
+    registry: Registry,
 }
 
 fn describe(m: &Meta) -> String {
@@ -720,6 +729,7 @@ impl Router {
             full_listens: vec![Vec::new(); n],
             managers: Vec::new(),
             deferred: Vec::new(),
+            pending_hotconfig: None,
             reentrant: Vec::new(),
         };
         let mut r = Router {
@@ -730,6 +740,7 @@ impl Router {
             clock,
             config_text: opts.config_text,
             flat_text: opts.flat_text,
+            registry: registry.clone(),
         };
         let mut init_errors = Vec::new();
         for i in 0..n {
@@ -831,8 +842,66 @@ impl Router {
             if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
                 break;
             }
+            if self.core.pending_hotconfig.is_some() {
+                self.apply_pending_hotconfig();
+                epoch += 1;
+                idle_tasks = 0;
+                since_clock = 0;
+            }
         }
         steps
+    }
+
+    /// Replace this router by one built from configuration `text` (Click's
+    /// `hotconfig` handler, `click -R`): the new router is built, checked,
+    /// configured and initialized beside the running one; elements with the same
+    /// name and class in both take over their predecessor's state
+    /// ([`Element::take_state`]: queues keep their packets, tables their entries);
+    /// then the new router replaces the old, keeping its clock and console. If the
+    /// new configuration fails anywhere, the old router runs on untouched and the
+    /// errors are returned.
+    pub fn hot_swap(&mut self, text: &str) -> Result<(), Vec<String>> {
+        let registry = self.registry.clone();
+        let known = |n: &str| registry.contains(n);
+        let lang_opts = oxclick_lang::Options { is_primitive: Some(&known), ..oxclick_lang::Options::default() };
+        let out = oxclick_lang::read(text, "hotconfig", &lang_opts);
+        if oxclick_lang::diag::has_errors(&out.diagnostics) {
+            return Err(out.diagnostics.iter().map(|d| d.click_text().trim_end().to_string()).collect());
+        }
+        let opts = RouterOptions {
+            config_text: text.into(),
+            flat_text: oxclick_lang::unparse::unparse(&out.flat),
+            console: Box::new(|_: &str| {}),
+            output: Box::new(|_: &str| {}),
+            clock: Box::new(SimClock::starting_at(self.core.now)),
+        };
+        let mut new = Router::new(&out.flat, &registry, opts)?;
+        core::mem::swap(&mut new.core.console, &mut self.core.console);
+        core::mem::swap(&mut new.core.output, &mut self.core.output);
+        core::mem::swap(&mut new.clock, &mut self.clock);
+        new.core.now = self.core.now;
+        for i in 0..new.meta.len() {
+            let same = |m: &Meta| m.name == new.meta[i].name && m.class == new.meta[i].class;
+            let Some(j) = self.meta.iter().position(same) else { continue };
+            let (Some(mut ne), Some(mut oe)) = (new.core.slots[i].take(), self.core.slots[j].take()) else { continue };
+            ne.take_state(&mut *oe, &mut Ctx { core: &mut new.core, me: i });
+            new.core.restore(i, ne);
+            self.core.slots[j] = Some(oe);
+        }
+        *self = new;
+        Ok(())
+    }
+
+    /// Swap in a configuration written to `hotconfig` while the router ran.
+    #[cold]
+    fn apply_pending_hotconfig(&mut self) {
+        let Some(text) = self.core.pending_hotconfig.take() else { return };
+        if let Err(errors) = self.hot_swap(&text) {
+            (self.core.console)("hotconfig: the new configuration failed; the old one keeps running:");
+            for e in errors {
+                (self.core.console)(&e);
+            }
+        }
     }
 
     /// Ask the driver to stop (the `stop` handler).
@@ -900,7 +969,7 @@ impl Router {
                     }
                     Some(s)
                 }
-                "handlers" => Some("config\nflatconfig\nlist\nhandlers\nstop\nversion\n".into()),
+                "handlers" => Some("config\nflatconfig\nlist\nhandlers\nstop\nhotconfig\nversion\n".into()),
                 "version" => Some(env!("CARGO_PKG_VERSION").into()),
                 _ => None,
             };
@@ -931,6 +1000,7 @@ impl Router {
                 self.stop();
                 Some(Ok(()))
             }
+            None if handler == "hotconfig" => Some(self.hot_swap(value).map_err(|e| e.join("\n"))),
             None => None,
             Some(i) if handler == "config" => {
                 let spec = format!("{}.config", self.core.name(i));
