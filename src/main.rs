@@ -128,7 +128,24 @@ fn main() -> ExitCode {
             _ => driver_main(args, Style::Rich),
         },
     };
+    report_peak_rss();
     ExitCode::from(code as u8)
+}
+
+/// With `OXCLICK_REPORT_PEAK_RSS` set (by `cargo xtask bench`), print this
+/// process's own peak resident memory: the kernel's VmHWM for its address space
+/// since exec, which, unlike `wait4`'s figure, leaves out whatever the parent had
+/// resident when it started us.
+fn report_peak_rss() {
+    if std::env::var_os("OXCLICK_REPORT_PEAK_RSS").is_none() {
+        return;
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        let kb: String = line.chars().filter(char::is_ascii_digit).collect();
+        eprintln!("oxclick-peak-rss-kb {kb}");
+    }
 }
 
 /// Arguments after a subcommand, with the program name replaced for help texts.

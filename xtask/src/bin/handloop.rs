@@ -99,4 +99,11 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     std::hint::black_box(bad);
     println!("{packets} {bytes} {secs:.6}");
+    // Its own peak RSS, as oxclick reports it for the bench.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        let kb: String = line.chars().filter(char::is_ascii_digit).collect();
+        println!("handloop-peak-rss-kb {kb}");
+    }
 }
