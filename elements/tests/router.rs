@@ -302,3 +302,14 @@ fn a_script_can_hot_swap_the_running_router() {
     r.run();
     assert_eq!(handler(&r, "c", "count"), "3");
 }
+
+#[test]
+fn every_element_class_has_a_manual_page_naming_it() {
+    let reg = oxclick_elements::registry();
+    for name in reg.names() {
+        let page = oxclick_elements::manual(name).unwrap_or_else(|| panic!("{name} has no manual page"));
+        assert!(page.contains(name), "{name}'s manual page does not mention it");
+        // The page is the element's own file's doc comment.
+        assert!(page.starts_with("//! "), "{name}: {page}");
+    }
+}
