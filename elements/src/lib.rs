@@ -35,6 +35,7 @@ pub mod icmp_error;
 pub mod icmp_ping_responder;
 pub mod idle;
 pub mod ip;
+pub mod ip_classifier;
 pub mod ip_encap;
 pub mod ip_fragmenter;
 pub mod ip_gw_options;
@@ -42,6 +43,7 @@ pub mod ip_input_combo;
 pub mod ip_lookup;
 pub mod ip_mirror;
 pub mod ip_output_combo;
+pub mod ip_pattern;
 pub mod ip_print;
 pub mod ip_reassembler;
 pub mod ip_summary;
@@ -146,6 +148,8 @@ pub fn registry() -> Registry {
     r.add("SetTCPChecksum", || Box::new(set_transport_checksum::SetTransportChecksum::tcp()));
     r.add("ICMPPingResponder", || Box::new(icmp_ping_responder::ICMPPingResponder));
     r.add("IPReassembler", || Box::<ip_reassembler::IPReassembler>::default());
+    r.add("IPClassifier", || Box::new(ip_classifier::IPClassifier::classifier()));
+    r.add("IPFilter", || Box::new(ip_classifier::IPClassifier::filter()));
     r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
     r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
@@ -221,6 +225,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),
+        "IPClassifier" | "IPFilter" => include_str!("ip_classifier.rs"),
         "EtherMirror" => include_str!("ether_mirror.rs"),
         "HostEtherFilter" => include_str!("host_ether_filter.rs"),
         "IPEncap" | "UDPIPEncap" => include_str!("ip_encap.rs"),

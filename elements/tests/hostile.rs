@@ -50,6 +50,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("StaticIPLookup(0.0.0.0/0 1.0.0.1 0, 10.0.0.0/8 1)", 2),
     ("LinearIPLookup(10.0.0.1/32 0, 0.0.0.0/0 1)", 2),
     ("DropBroadcasts", 1),
+    ("IPClassifier(src host 10.0.0.1 and dst port 80 or 81, tcp opt syn, ip[19]&128==0, transp[2:2] > 1000, -)", 5),
+    ("IPFilter(allow udp dst port 1500, 1 icmp type echo, deny all)", 2),
     ("EtherMirror", 1),
     ("HostEtherFilter(0:0:0:0:0:1, true)", 2),
     ("HostEtherFilter(0:0:0:0:0:1, false, false, OFFSET 3)", 1),
