@@ -34,17 +34,24 @@ pub struct DriverOptions {
 /// still being written are accepted too, so `oxclick check` reads configurations that
 /// use them; building a router with one reports it as unknown.
 pub fn is_element_class(name: &str) -> bool {
-    registry().contains(name) || PLANNED_CLASSES.contains(&name)
+    library().contains(name) || PLANNED_CLASSES.contains(&name)
 }
 
 /// Can a router built here contain an element of class `name` (what
 /// `click-buildtool provides` answers)?
 pub fn provides_class(name: &str) -> bool {
-    registry().contains(name)
+    library().contains(name)
+}
+
+/// The element library's registry, built once (class lookups happen per element
+/// while a configuration is read).
+fn library() -> &'static Registry {
+    static LIBRARY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(oxclick_elements::registry)
 }
 
 fn registry() -> Registry {
-    oxclick_elements::registry()
+    library().clone()
 }
 
 /// Classes planned for the core library (the runtime and classification issues) but
@@ -187,7 +194,7 @@ fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>>
         }),
         clock,
     };
-    Router::new(flat, &registry(), ropts)
+    Router::new(flat, library(), ropts)
 }
 
 /// An element of a class the library lacks, for `check`: any ports, agnostic, any

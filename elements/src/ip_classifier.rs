@@ -29,17 +29,94 @@
 //! `deny`/`drop` (drop the packet). Packets matching no pattern are dropped. For
 //! example `IPFilter(allow udp dst port 1500, deny all)`.
 //!
-//! Patterns are evaluated in order as expression trees (a compiled form for large
-//! rule sets is to come). Handlers: `program` (the parsed patterns), `pattern0`...
+//! Rules are compiled for large rule sets: a run of consecutive rules that each
+//! test the same fields for equality — the tenant demux `dst host A`, `dst host
+//! B`, ..., or `<dst addr, proto, dst port>` triples — becomes one hash lookup, so
+//! the 10,000th tenant costs what the first does; other rules are evaluated as
+//! expression trees, in order. Handlers: `program` (the compiled form),
+//! `pattern0`, `pattern1`, ...
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use hashbrown::HashMap;
 use oxclick_lang::args::split_args;
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet};
 
-use crate::ip_pattern::{Base, Expr, Rel, parse};
+use crate::ip_pattern::{Base, Expr, Rel, Test, parse};
+
+/// Most fields an exact-match rule may compare and still be hashed.
+const MAX_KEY_FIELDS: usize = 4;
+/// Shortest run of exact-match rules worth a hash table.
+const MIN_HASH_RUN: usize = 4;
+
+/// The equality tests of `e` if it is nothing but a conjunction of them.
+fn exact_tests(e: &Expr, out: &mut Vec<Test>) -> bool {
+    match e {
+        Expr::Test(t) if t.rel == Rel::Eq => {
+            out.push(t.clone());
+            true
+        }
+        Expr::And(a, b) => exact_tests(a, out) && exact_tests(b, out),
+        _ => false,
+    }
+}
+
+/// Two tests read the same field (they may compare it with different values).
+fn same_field(a: &Test, b: &Test) -> bool {
+    a.base == b.base && a.off == b.off && a.len == b.len && a.mask == b.mask && a.protos == b.protos
+}
+
+/// One step of the compiled program.
+enum Segment {
+    /// Evaluate rule `i`'s expression tree.
+    Rule(usize),
+    /// Rules `first..=last` all test `fields` for equality: look the packet's
+    /// values up, giving the first of those rules with that key.
+    Hash { fields: Vec<Test>, table: HashMap<[u32; MAX_KEY_FIELDS], usize>, first: usize, last: usize },
+}
+
+fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut run: Vec<(usize, Vec<Test>)> = Vec::new();
+    let flush = |run: &mut Vec<(usize, Vec<Test>)>, out: &mut Vec<Segment>| {
+        if run.len() >= MIN_HASH_RUN {
+            let fields = run[0].1.clone();
+            let mut table = HashMap::with_capacity(run.len());
+            for (i, tests) in run.iter() {
+                let mut key = [0u32; MAX_KEY_FIELDS];
+                for (k, t) in tests.iter().enumerate() {
+                    key[k] = t.value;
+                }
+                table.entry(key).or_insert(*i);
+            }
+            let (first, last) = (run[0].0, run[run.len() - 1].0);
+            out.push(Segment::Hash { fields, table, first, last });
+        } else {
+            out.extend(run.iter().map(|(i, _)| Segment::Rule(*i)));
+        }
+        run.clear();
+    };
+    for (i, (e, _)) in rules.iter().enumerate() {
+        let mut tests = Vec::new();
+        let hashable = exact_tests(e, &mut tests) && !tests.is_empty() && tests.len() <= MAX_KEY_FIELDS;
+        if !hashable {
+            flush(&mut run, &mut out);
+            out.push(Segment::Rule(i));
+            continue;
+        }
+        let fits = run
+            .first()
+            .is_some_and(|(_, f)| f.len() == tests.len() && f.iter().zip(&tests).all(|(a, b)| same_field(a, b)));
+        if !fits {
+            flush(&mut run, &mut out);
+        }
+        run.push((i, tests));
+    }
+    flush(&mut run, &mut out);
+    out
+}
 
 /// Where a matching rule sends the packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,20 +128,51 @@ enum Action {
 pub struct IPClassifier {
     filter: bool,
     rules: Vec<(Expr, Action)>,
+    program: Vec<Segment>,
     texts: Vec<String>,
 }
 
 impl IPClassifier {
     pub fn classifier() -> Self {
-        IPClassifier { filter: false, rules: Vec::new(), texts: Vec::new() }
+        IPClassifier { filter: false, rules: Vec::new(), program: Vec::new(), texts: Vec::new() }
     }
     pub fn filter() -> Self {
-        IPClassifier { filter: true, rules: Vec::new(), texts: Vec::new() }
+        IPClassifier { filter: true, rules: Vec::new(), program: Vec::new(), texts: Vec::new() }
+    }
+
+    /// The rule `ip` matches first, by the compiled program.
+    fn matching_rule(&self, ip: &[u8]) -> Option<usize> {
+        for seg in &self.program {
+            match seg {
+                Segment::Rule(i) => {
+                    if self.rules[*i].0.eval(ip) {
+                        return Some(*i);
+                    }
+                }
+                Segment::Hash { fields, table, .. } => {
+                    let mut key = [0u32; MAX_KEY_FIELDS];
+                    let mut complete = true;
+                    for (k, t) in fields.iter().enumerate() {
+                        match t.extract(ip) {
+                            Some(v) => key[k] = v,
+                            None => {
+                                complete = false;
+                                break;
+                            }
+                        }
+                    }
+                    if complete && let Some(&i) = table.get(&key) {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn action(&self, p: &Packet) -> Action {
         let ip = p.anno.network_header.and_then(|nh| p.data().get(nh..)).unwrap_or(&[]);
-        self.rules.iter().find(|(e, _)| e.eval(ip)).map_or(Action::Drop, |&(_, a)| a)
+        self.matching_rule(ip).map_or(Action::Drop, |i| self.rules[i].1)
     }
 }
 
@@ -158,6 +266,7 @@ impl Element for IPClassifier {
         if !errors.is_empty() {
             return Err(errors);
         }
+        self.program = compile(&rules);
         self.rules = rules;
         Ok(())
     }
@@ -189,12 +298,29 @@ impl Element for IPClassifier {
     fn read_handler(&self, name: &str) -> Option<String> {
         if name == "program" {
             let mut s = String::new();
-            for (i, (e, a)) in self.rules.iter().enumerate() {
-                s.push_str(&format!("{i}: "));
-                render(e, &mut s);
-                match a {
-                    Action::Output(o) => s.push_str(&format!(" -> output {o}\n")),
-                    Action::Drop => s.push_str(" -> drop\n"),
+            let action = |a: &Action| match a {
+                Action::Output(o) => format!("output {o}"),
+                Action::Drop => String::from("drop"),
+            };
+            for seg in &self.program {
+                match seg {
+                    Segment::Rule(i) => {
+                        s.push_str(&format!("rule {i}: "));
+                        render(&self.rules[*i].0, &mut s);
+                        s.push_str(&format!(" -> {}\n", action(&self.rules[*i].1)));
+                    }
+                    Segment::Hash { fields, table, first, last } => {
+                        s.push_str(&format!("rules {first}-{last}: hash lookup on"));
+                        for t in fields {
+                            s.push(' ');
+                            let mut probe = t.clone();
+                            probe.value = 0;
+                            let mut f = String::new();
+                            render(&Expr::Test(probe), &mut f);
+                            s.push_str(f.trim_end_matches(" == 0x0"));
+                        }
+                        s.push_str(&format!(" ({} keys) -> the rule's action\n", table.len()));
+                    }
                 }
             }
             return Some(s);
@@ -204,5 +330,64 @@ impl Element for IPClassifier {
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["program"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier(config: &str) -> IPClassifier {
+        let mut c = IPClassifier::classifier();
+        let names = oxclick_lang::args::AddressNames::default();
+        c.configure(config, &ConfigCtx { names: &names }).unwrap();
+        c
+    }
+
+    fn udp_to(dst: [u8; 4], dport: u16) -> Vec<u8> {
+        let mut ip = alloc::vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 9, 9];
+        ip.extend_from_slice(&dst);
+        ip.extend_from_slice(&[0x30, 0x39]);
+        ip.extend_from_slice(&dport.to_be_bytes());
+        ip.extend_from_slice(&[0, 8, 0, 0]);
+        ip
+    }
+
+    #[test]
+    fn a_tenant_demux_is_one_hash_lookup_and_agrees_with_the_trees() {
+        let mut patterns: Vec<String> = (0..1000).map(|t| format!("dst host 10.{}.{}.1", t / 256, t % 256)).collect();
+        patterns.push(String::from("udp dst port 53"));
+        patterns.push(String::from("-"));
+        let c = classifier(&patterns.join(", "));
+        assert_eq!(c.program.len(), 3, "{}", c.read_handler("program").unwrap());
+        assert!(matches!(c.program[0], Segment::Hash { first: 0, last: 999, .. }));
+        for (dst, port) in
+            [([10, 0, 0, 1], 9), ([10, 3, 231, 1], 9), ([10, 3, 232, 1], 53), ([10, 200, 0, 1], 9), ([10, 0, 5, 2], 53)]
+        {
+            let ip = udp_to(dst, port);
+            let by_tree = c.rules.iter().position(|(e, _)| e.eval(&ip));
+            assert_eq!(c.matching_rule(&ip), by_tree, "{dst:?}:{port}");
+        }
+        assert_eq!(c.matching_rule(&udp_to([10, 3, 231, 1], 9)), Some(999));
+        // Truncated before the address: no tenant rule matches, the catch-all does.
+        assert_eq!(c.matching_rule(&udp_to([10, 0, 0, 1], 9)[..18]), Some(1001));
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first_rule() {
+        let c = classifier("dst host 1.0.0.1, dst host 1.0.0.2, dst host 1.0.0.1, dst host 1.0.0.3, dst host 1.0.0.4");
+        assert_eq!(c.matching_rule(&udp_to([1, 0, 0, 1], 9)), Some(0));
+        assert_eq!(c.matching_rule(&udp_to([1, 0, 0, 4], 9)), Some(4));
+        assert_eq!(c.matching_rule(&udp_to([1, 0, 0, 5], 9)), None);
+    }
+
+    #[test]
+    fn triples_hash_too() {
+        let pats: Vec<String> =
+            (0..8).map(|i| format!("dst host 10.0.0.{i} and ip proto udp and dst port {}", 1000 + i)).collect();
+        let c = classifier(&pats.join(", "));
+        assert_eq!(c.program.len(), 1);
+        assert_eq!(c.matching_rule(&udp_to([10, 0, 0, 5], 1005)), Some(5));
+        assert_eq!(c.matching_rule(&udp_to([10, 0, 0, 5], 1004)), None);
     }
 }

@@ -72,39 +72,39 @@ pub enum Expr {
 }
 
 impl Test {
-    /// Whether IP packet `ip` (from its IP header to the end of the data) passes.
+    /// The tested field's masked value in IP packet `ip`, or `None` when the
+    /// packet lacks it (wrong protocol, later fragment, too short).
     #[inline]
-    pub fn eval(&self, ip: &[u8]) -> bool {
-        if !self.protos.is_empty() {
-            match ip.get(9) {
-                Some(p) if self.protos.contains(p) => {}
-                _ => return false,
-            }
+    pub fn extract(&self, ip: &[u8]) -> Option<u32> {
+        if !self.protos.is_empty() && !ip.get(9).is_some_and(|p| self.protos.contains(p)) {
+            return None;
         }
         let start = match self.base {
             Base::Ip => 0,
             Base::Transp => {
-                let (Some(&vhl), Some(f)) = (ip.first(), ip.get(6..8)) else { return false };
-                if u16::from_be_bytes([f[0], f[1]]) & 0x1fff != 0 {
-                    return false;
-                }
+                let (&vhl, f) = (ip.first()?, ip.get(6..8)?);
                 let hl = usize::from(vhl & 0x0f) * 4;
-                if hl < 20 {
-                    return false;
+                if u16::from_be_bytes([f[0], f[1]]) & 0x1fff != 0 || hl < 20 {
+                    return None;
                 }
                 hl
             }
         };
-        let Some(bytes) = ip.get(start + self.off..start + self.off + self.len) else { return false };
-        let v = bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) & self.mask;
-        match self.rel {
+        let bytes = ip.get(start + self.off..start + self.off + self.len)?;
+        Some(bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) & self.mask)
+    }
+
+    /// Whether IP packet `ip` (from its IP header to the end of the data) passes.
+    #[inline]
+    pub fn eval(&self, ip: &[u8]) -> bool {
+        self.extract(ip).is_some_and(|v| match self.rel {
             Rel::Eq => v == self.value,
             Rel::Ne => v != self.value,
             Rel::Lt => v < self.value,
             Rel::Gt => v > self.value,
             Rel::Le => v <= self.value,
             Rel::Ge => v >= self.value,
-        }
+        })
     }
 }
 

@@ -648,11 +648,21 @@ impl Router {
                     }
                 }
             }
+            // Which ports have a connection (one pass, not one search per port).
+            let mut used_in: Vec<Vec<bool>> = ninputs.iter().map(|&k| vec![false; k]).collect();
+            let mut used_out: Vec<Vec<bool>> = noutputs.iter().map(|&k| vec![false; k]).collect();
+            for (from, to) in &conns {
+                if let Some(u) = used_out.get_mut(from.element).and_then(|v| v.get_mut(from.port)) {
+                    *u = true;
+                }
+                if let Some(u) = used_in.get_mut(to.element).and_then(|v| v.get_mut(to.port)) {
+                    *u = true;
+                }
+            }
             for (side, counts, name) in [(1usize, &ninputs, "input"), (0usize, &noutputs, "output")] {
                 for i in 0..n {
                     for port in 0..counts[i] {
-                        let here = Port { element: i, port };
-                        let connected = conns.iter().any(|c| if side == 1 { c.1 == here } else { c.0 == here });
+                        let connected = if side == 1 { used_in[i][port] } else { used_out[i][port] };
                         if !connected {
                             let m = &meta[i];
                             errors.push(with_landmark(&m.landmark, &format!("{} {name} {port} unused", describe(m))));

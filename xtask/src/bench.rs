@@ -23,6 +23,10 @@ cases (default: all):
            -> DecIPTTL -> c :: Counter -> Discard
   hand     a hand-written Rust loop doing d0's per-packet work (the ceiling)
   startup  Idle -> Discard, with -q (build the router, then quit)
+  c        the tenant demux: FromDump(tenants_N.pcap) -> Strip(14) -> CheckIPHeader
+           -> IPClassifier(dst host T1, ..., dst host TN), a Counter -> Discard per
+           tenant, the trace round-robin over N tenants, for N = 1, 100, 1000, 10000
+           (--tenant-packets per trace, default 2000000)
 
   --packets N   packets per run for a, d0 and hand (default 10000000)
   --runs K      runs per case; the median is reported (default 5)";
@@ -80,6 +84,16 @@ fn measure(cmd: &mut Command) -> Result<Run, String> {
 
 /// One 64-byte frame: Ethernet, IPv4 (TTL 64), UDP with a valid checksum.
 fn frame(i: u64) -> [u8; 64] {
+    frame_to(i, [10, 0, 0, 2])
+}
+
+/// Tenant `t`'s address in the (c) traces.
+fn tenant_addr(t: u64) -> [u8; 4] {
+    [10, (t >> 8) as u8, (t & 255) as u8, 1]
+}
+
+/// Frame `i` of a trace, to `dst`.
+fn frame_to(i: u64, dst: [u8; 4]) -> [u8; 64] {
     let mut f = [0u8; 64];
     f[..6].copy_from_slice(&[0, 0, 0, 0, 0, 2]);
     f[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 1]);
@@ -91,7 +105,7 @@ fn frame(i: u64) -> [u8; 64] {
     ip[8] = 64;
     ip[9] = 17;
     ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
-    ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    ip[16..20].copy_from_slice(&dst);
     let sum = checksum(&f[14..34], 0);
     f[24..26].copy_from_slice(&sum.to_be_bytes());
     let sport = 1024 + (i % 50000) as u16;
@@ -102,7 +116,12 @@ fn frame(i: u64) -> [u8; 64] {
         *b = k as u8;
     }
     // UDP checksum over the pseudo-header and the datagram.
-    let pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + 30;
+    let pseudo = 0x0a00
+        + 0x0001
+        + (u32::from(dst[0]) << 8 | u32::from(dst[1]))
+        + (u32::from(dst[2]) << 8 | u32::from(dst[3]))
+        + 17
+        + 30;
     let mut u = checksum(&f[34..64], pseudo);
     if u == 0 {
         u = 0xffff;
@@ -129,6 +148,11 @@ fn pcap_path(dir: &Path, packets: u64) -> PathBuf {
 
 /// Write the trace unless it is already there.
 fn ensure_pcap(path: &Path, packets: u64) -> Result<(), String> {
+    ensure_trace(path, packets, &|i| frame(i))
+}
+
+/// Write a trace of `packets` frames made by `make` unless it is already there.
+fn ensure_trace(path: &Path, packets: u64, make: &dyn Fn(u64) -> [u8; 64]) -> Result<(), String> {
     if path.exists() {
         return Ok(());
     }
@@ -150,7 +174,7 @@ fn ensure_pcap(path: &Path, packets: u64) -> Result<(), String> {
         w.write_all(&((us % 1_000_000) as u32).to_le_bytes()).map_err(io)?;
         w.write_all(&64u32.to_le_bytes()).map_err(io)?;
         w.write_all(&64u32.to_le_bytes()).map_err(io)?;
-        w.write_all(&frame(i)).map_err(io)?;
+        w.write_all(&make(i)).map_err(io)?;
         if i > 0 && i % 2_000_000 == 0 {
             eprintln!("  {}M packets", i / 1_000_000);
         }
@@ -192,8 +216,12 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Tenant counts for the demux case.
+const TENANT_COUNTS: [u64; 4] = [1, 100, 1000, 10_000];
+
 pub fn bench(args: &[String]) -> Result<bool, String> {
     let mut packets = 10_000_000u64;
+    let mut tenant_packets = 2_000_000u64;
     let mut runs = 5usize;
     let mut cases = Vec::new();
     let mut it = args.iter();
@@ -203,16 +231,19 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 packets = it.next().and_then(|n| n.parse().ok()).ok_or("--packets needs a number")?;
             }
             "--runs" => runs = it.next().and_then(|n| n.parse().ok()).ok_or("--runs needs a number")?,
+            "--tenant-packets" => {
+                tenant_packets = it.next().and_then(|n| n.parse().ok()).ok_or("--tenant-packets needs a number")?;
+            }
             "-h" | "--help" => {
                 println!("{HELP}");
                 return Ok(true);
             }
-            c @ ("a" | "d0" | "hand" | "startup") => cases.push(c.to_string()),
+            c @ ("a" | "d0" | "hand" | "startup" | "c") => cases.push(c.to_string()),
             other => return Err(format!("bench: unknown argument '{other}'\n\n{HELP}")),
         }
     }
     if cases.is_empty() {
-        cases = ["a", "d0", "hand", "startup"].map(String::from).to_vec();
+        cases = ["a", "d0", "hand", "startup", "c"].map(String::from).to_vec();
     }
     let runs = runs.max(1);
     let bin_dir = build()?;
@@ -223,10 +254,48 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     if cases.iter().any(|c| c == "d0" || c == "hand") {
         ensure_pcap(&pcap, packets)?;
     }
+    // The tenant demux runs once per tenant count, each with its own trace and
+    // configuration file (too big for a command-line argument at 10,000 tenants).
+    if let Some(k) = cases.iter().position(|c| c == "c") {
+        cases.remove(k);
+        for (j, n) in TENANT_COUNTS.iter().enumerate() {
+            let trace = data_dir.join(format!("tenants_{n}_{tenant_packets}.pcap"));
+            ensure_trace(&trace, tenant_packets, &|i| frame_to(i, tenant_addr(i % n)))?;
+            let conf = data_dir.join(format!("tenants_{n}.click"));
+            let mut text =
+                format!("FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> c :: IPClassifier(", trace.display());
+            let pats: Vec<String> = (0..*n)
+                .map(|t| {
+                    let a = tenant_addr(t);
+                    format!("dst host {}.{}.{}.{}", a[0], a[1], a[2], a[3])
+                })
+                .collect();
+            text.push_str(&pats.join(", "));
+            text.push_str(");\n");
+            for t in 0..*n {
+                text.push_str(&format!("c[{t}] -> t{t} :: Counter -> Discard;\n"));
+            }
+            std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
+            cases.insert(k + j, format!("c{n}"));
+        }
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("machine load before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let mut rates = std::collections::BTreeMap::new();
     for case in &cases {
+        // The demux's configuration takes a while to build at 10,000 tenants: time
+        // that (with -q) and count packets over the rest.
+        let mut setup = 0.0;
+        if let Some(n) = case.strip_prefix('c') {
+            let conf = data_dir.join(format!("tenants_{n}.click"));
+            let mut t = Vec::new();
+            for _ in 0..3 {
+                let mut q = Command::new(&oxclick);
+                q.arg("-q").arg(&conf);
+                t.push(measure(&mut q)?.seconds);
+            }
+            setup = median(&mut t);
+        }
         let mut secs = Vec::new();
         let mut rss = 0u64;
         for k in 0..runs {
@@ -246,6 +315,12 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                     c.args(["-e", &conf, "-h", "c.count"]);
                     c
                 }
+                c if c.starts_with('c') => {
+                    let n = &c[1..];
+                    let mut cmd = Command::new(&oxclick);
+                    cmd.arg(data_dir.join(format!("tenants_{n}.click"))).args(["-h", "t0.count"]);
+                    cmd
+                }
                 "hand" => {
                     let mut c = Command::new(bin_dir.join("handloop"));
                     c.arg(&pcap);
@@ -264,30 +339,45 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             pinned.arg("-c").arg("0").arg(cmd.get_program()).args(cmd.get_args());
             let use_taskset = Command::new("taskset").arg("-V").output().is_ok();
             let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
-            // Every packet must have been counted.
-            if case != "startup" && !run.stdout.split_whitespace().any(|w| w == packets.to_string()) {
-                return Err(format!("{case}: expected {packets} packets counted, got: {}", run.stdout.trim()));
+            // Every packet must have been counted (for the demux: tenant 0's share).
+            let (case_packets, expect) = match case.strip_prefix('c') {
+                Some(n) => {
+                    let n: u64 = n.parse().unwrap_or(1);
+                    (tenant_packets, tenant_packets.div_ceil(n))
+                }
+                None => (packets, packets),
+            };
+            if case != "startup" && !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
+                return Err(format!("{case}: expected {expect} packets counted, got: {}", run.stdout.trim()));
             }
+            let packets = case_packets;
             rss = rss.max(run.max_rss_kb);
-            secs.push(run.seconds);
-            let rate = packets as f64 / run.seconds / 1e6;
+            let seconds = (run.seconds - setup).max(1e-6);
+            secs.push(seconds);
+            let rate = packets as f64 / seconds / 1e6;
             if case == "startup" {
                 eprintln!("  {case} run {}: {:.2} ms, {} KB RSS", k + 1, run.seconds * 1e3, run.max_rss_kb);
             } else {
-                eprintln!("  {case} run {}: {:.3} s, {rate:.2} Mpps, {} KB RSS", k + 1, run.seconds, run.max_rss_kb);
+                eprintln!("  {case} run {}: {:.3} s, {rate:.2} Mpps, {} KB RSS", k + 1, seconds, run.max_rss_kb);
             }
         }
         let m = median(&mut secs);
+        let packets = if case.starts_with('c') && case != "c" { tenant_packets } else { packets };
         if case == "startup" {
             println!("{case:8} median {:.2} ms   peak RSS {:.1} MB", m * 1e3, rss as f64 / 1024.0);
         } else {
             let rate = packets as f64 / m / 1e6;
             rates.insert(case.clone(), rate);
+            let setup_note =
+                if setup > 0.0 { format!(", after {:.0} ms building the router", setup * 1e3) } else { String::new() };
             println!(
-                "{case:8} median {rate:7.2} Mpps ({m:.3} s for {packets} packets)   peak RSS {:.1} MB",
+                "{case:8} median {rate:7.2} Mpps ({m:.3} s for {packets} packets{setup_note})   peak RSS {:.1} MB",
                 rss as f64 / 1024.0
             );
         }
+    }
+    if let (Some(one), Some(many)) = (rates.get("c1"), rates.get("c10000")) {
+        println!("the 10,000th tenant costs {:.2}x the first (packet rate with 1 tenant / with 10,000)", one / many);
     }
     if let (Some(d0), Some(hand)) = (rates.get("d0"), rates.get("hand")) {
         println!("d0 runs at {:.2}x the hand-written loop's time", hand / d0);
