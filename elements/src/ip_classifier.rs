@@ -289,9 +289,24 @@ impl Element for IPClassifier {
             cx.push(o, p);
         }
     }
-    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
+    /// Consecutive packets bound for the same output travel on as one batch, so
+    /// the elements after a classifier keep batching.
+    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
+        let mut run = cx.new_batch();
+        let mut run_out = usize::MAX;
         for p in batch.drain(..) {
-            self.push(port, p, cx);
+            let Action::Output(o) = self.action(&p) else { continue };
+            if o != run_out && !run.is_empty() {
+                let full = core::mem::replace(&mut run, cx.new_batch());
+                cx.push_batch(run_out, full);
+            }
+            run_out = o;
+            run.push(p);
+        }
+        if run.is_empty() {
+            cx.recycle_batch(run);
+        } else {
+            cx.push_batch(run_out, run);
         }
         cx.recycle_batch(batch);
     }

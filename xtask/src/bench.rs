@@ -22,6 +22,10 @@ cases (default: all):
   d0       FromDump(udp64_N.pcap, STOP true) -> Strip(14) -> CheckIPHeader
            -> DecIPTTL -> c :: Counter -> Discard
   hand     a hand-written Rust loop doing d0's per-packet work (the ceiling)
+  b        InfiniteSource(DATA <64-byte UDP frame>, LIMIT N, STOP true) -> Strip(14)
+           -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all)
+           -> DecIPTTL -> c :: Counter -> Discard
+  d        the same chain fed by FromDump(udp64p1500_N.pcap, STOP true)
   startup  Idle -> Discard, with -q (build the router, then quit)
   c        the tenant demux: FromDump(tenants_N.pcap) -> Strip(14) -> CheckIPHeader
            -> IPClassifier(dst host T1, ..., dst host TN), a Counter -> Discard per
@@ -110,7 +114,8 @@ fn frame_to(i: u64, dst: [u8; 4]) -> [u8; 64] {
     f[24..26].copy_from_slice(&sum.to_be_bytes());
     let sport = 1024 + (i % 50000) as u16;
     f[34..36].copy_from_slice(&sport.to_be_bytes());
-    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    // Port 1500: what the (b) and (d) filters let through.
+    f[36..38].copy_from_slice(&1500u16.to_be_bytes());
     f[38..40].copy_from_slice(&30u16.to_be_bytes());
     for (k, b) in f[42..].iter_mut().enumerate() {
         *b = k as u8;
@@ -143,7 +148,7 @@ fn checksum(data: &[u8], start: u32) -> u16 {
 
 fn pcap_path(dir: &Path, packets: u64) -> PathBuf {
     let tag = if packets % 1_000_000 == 0 { format!("{}M", packets / 1_000_000) } else { packets.to_string() };
-    dir.join(format!("udp64_{tag}.pcap"))
+    dir.join(format!("udp64p1500_{tag}.pcap"))
 }
 
 /// Write the trace unless it is already there.
@@ -238,12 +243,12 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 println!("{HELP}");
                 return Ok(true);
             }
-            c @ ("a" | "d0" | "hand" | "startup" | "c") => cases.push(c.to_string()),
+            c @ ("a" | "d0" | "hand" | "startup" | "b" | "d" | "c") => cases.push(c.to_string()),
             other => return Err(format!("bench: unknown argument '{other}'\n\n{HELP}")),
         }
     }
     if cases.is_empty() {
-        cases = ["a", "d0", "hand", "startup", "c"].map(String::from).to_vec();
+        cases = ["a", "d0", "hand", "startup", "b", "d", "c"].map(String::from).to_vec();
     }
     let runs = runs.max(1);
     let bin_dir = build()?;
@@ -251,7 +256,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     let data_dir = bin_dir.parent().ok_or("odd target dir")?.join("bench-data");
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let pcap = pcap_path(&data_dir, packets);
-    if cases.iter().any(|c| c == "d0" || c == "hand") {
+    if cases.iter().any(|c| c == "d0" || c == "hand" || c == "d") {
         ensure_pcap(&pcap, packets)?;
     }
     // The tenant demux runs once per tenant count, each with its own trace and
@@ -304,6 +309,20 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                     let mut c = Command::new(&oxclick);
                     c.args(["-e", &format!("InfiniteSource(LENGTH 64, LIMIT {packets}, STOP true) -> d :: Discard")]);
                     c.args(["-h", "d.count"]);
+                    c
+                }
+                "b" | "d" => {
+                    let source = if case == "b" {
+                        let hex: String = frame(0).iter().map(|b| format!("{b:02x}")).collect();
+                        format!("InfiniteSource(DATA \\<{hex}>, LIMIT {packets}, STOP true)")
+                    } else {
+                        format!("FromDump({}, STOP true)", pcap.display())
+                    };
+                    let conf = format!(
+                        "{source} -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) -> DecIPTTL -> c :: Counter -> Discard"
+                    );
+                    let mut c = Command::new(&oxclick);
+                    c.args(["-e", &conf, "-h", "c.count"]);
                     c
                 }
                 "d0" => {
