@@ -66,7 +66,7 @@ fn click_check_messages() {
         errors("Idle -> Counter(5) -> Discard"),
         [
             "t:1: While configuring 'Counter@2 :: Counter':",
-            "t:1:   too many arguments",
+            "  too many arguments",
             "Router could not be initialized!"
         ]
     );
@@ -240,8 +240,8 @@ fn address_info_names_reach_other_elements() {
         errors("AddressInfo(gw 10.0.0.1); Idle -> EtherEncap(0x0800, gw, gw) -> Discard"),
         [
             "t:1: While configuring 'EtherEncap@3 :: EtherEncap':",
-            "t:1:   SRC: expected Ethernet address",
-            "t:1:   DST: expected Ethernet address",
+            "  SRC: expected Ethernet address",
+            "  DST: expected Ethernet address",
             "Router could not be initialized!"
         ]
     );

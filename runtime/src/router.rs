@@ -686,9 +686,11 @@ impl Router {
                 if let Some(e) = slots[i].as_mut()
                     && let Err(errs) = e.configure(&m.config, &ccx)
                 {
+                    // Click's context: the landmark on the "While ..." line, the
+                    // messages indented under it.
                     errors.push(with_landmark(&m.landmark, &format!("While configuring {}:", describe(m))));
                     for x in errs {
-                        errors.push(with_landmark(&m.landmark, &format!("  {x}")));
+                        errors.push(format!("  {x}"));
                     }
                 }
             }
@@ -758,7 +760,7 @@ impl Router {
             if let Err(msg) = e.initialize(&mut Ctx { core: &mut r.core, me: i }) {
                 let m = &r.meta[i];
                 init_errors.push(with_landmark(&m.landmark, &format!("While initializing {}:", describe(m))));
-                init_errors.push(with_landmark(&m.landmark, &format!("  {msg}")));
+                init_errors.push(format!("  {msg}"));
             }
             if e.has_task() {
                 r.core.sched.add(i, e.tickets());
