@@ -46,6 +46,7 @@ pub mod ip_output_combo;
 pub mod ip_pattern;
 pub mod ip_print;
 pub mod ip_reassembler;
+pub mod ip_rewriter;
 pub mod ip_summary;
 #[cfg(feature = "std")]
 pub mod kernel_tun;
@@ -60,6 +61,7 @@ pub mod rate;
 pub mod rated_splitter;
 pub mod rated_unqueue;
 pub mod resize;
+pub mod rewriter;
 pub mod round_robin_sched;
 pub mod round_robin_switch;
 pub mod script;
@@ -150,6 +152,10 @@ pub fn registry() -> Registry {
     r.add("IPReassembler", || Box::<ip_reassembler::IPReassembler>::default());
     r.add("IPClassifier", || Box::new(ip_classifier::IPClassifier::classifier()));
     r.add("IPFilter", || Box::new(ip_classifier::IPClassifier::filter()));
+    r.add("IPRewriter", || Box::new(ip_rewriter::IPRewriter::ip()));
+    r.add("TCPRewriter", || Box::new(ip_rewriter::IPRewriter::tcp()));
+    r.add("UDPRewriter", || Box::new(ip_rewriter::IPRewriter::udp()));
+    r.add("IPAddrRewriter", || Box::new(ip_rewriter::IPRewriter::addr()));
     r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
     r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
@@ -225,6 +231,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),
+        "IPRewriter" | "TCPRewriter" | "UDPRewriter" | "IPAddrRewriter" => include_str!("ip_rewriter.rs"),
         "IPClassifier" | "IPFilter" => include_str!("ip_classifier.rs"),
         "EtherMirror" => include_str!("ether_mirror.rs"),
         "HostEtherFilter" => include_str!("host_ether_filter.rs"),

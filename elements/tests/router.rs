@@ -64,11 +64,7 @@ fn click_check_messages() {
     );
     assert_eq!(
         errors("Idle -> Counter(5) -> Discard"),
-        [
-            "t:1: While configuring 'Counter@2 :: Counter':",
-            "  too many arguments",
-            "Router could not be initialized!"
-        ]
+        ["t:1: While configuring 'Counter@2 :: Counter':", "  too many arguments", "Router could not be initialized!"]
     );
 }
 
@@ -312,4 +308,26 @@ fn every_element_class_has_a_manual_page_naming_it() {
         // The page is the element's own file's doc comment.
         assert!(page.starts_with("//! "), "{name}: {page}");
     }
+}
+
+#[test]
+fn nat_maps_outbound_flows_and_translates_replies() {
+    // Outbound UDP from 10.0.0.x gets 1.0.0.1 and sequential ports; a reply to a
+    // mapped port comes back translated; one to an unmapped port is dropped.
+    let b = build(
+        "rw :: IPRewriter(pattern 1.0.0.1 5000-5001# - - 0 1, drop, CAPACITY 2);
+         InfiniteSource(LIMIT 3, STOP true) -> UDPIPEncap(10.0.0.7, 1234, 8.8.8.8, 53)
+           -> CheckIPHeader -> [0] rw [0] -> CheckIPHeader -> out :: CheckUDPHeader -> o :: Counter -> Discard;
+         InfiniteSource(LIMIT 2) -> UDPIPEncap(8.8.8.8, 53, 1.0.0.1, 5000) -> CheckIPHeader
+           -> [1] rw [1] -> CheckIPHeader -> back :: CheckUDPHeader -> r :: Counter -> Discard;
+         InfiniteSource(LIMIT 2) -> UDPIPEncap(8.8.8.8, 53, 1.0.0.1, 5001) -> CheckIPHeader -> [1] rw;",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "o", "count"), "3");
+    assert_eq!(handler(&r, "out", "drops"), "0");
+    assert_eq!(handler(&r, "rw", "nmappings"), "1");
+    assert_eq!(handler(&r, "r", "count"), "2");
+    assert_eq!(handler(&r, "back", "drops"), "0");
+    assert!(handler(&r, "rw", "table").contains("10.0.0.7, 1234, 8.8.8.8, 53) => (1.0.0.1, 5000, 8.8.8.8, 53)"));
 }

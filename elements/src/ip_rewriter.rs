@@ -1,0 +1,328 @@
+//! IPRewriter, TCPRewriter, UDPRewriter, IPAddrRewriter — network address (and
+//! port) translation.
+//!
+//! `IPRewriter(INPUTSPEC_0, ..., INPUTSPEC_N-1 [, KEYWORDS])`
+//!
+//! N push inputs, any number of push outputs. Each input has a spec saying what to
+//! do with a TCP or UDP packet that belongs to no known flow:
+//!
+//! - `pattern SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT`: make a mapping. The flow
+//!   is rewritten to the pattern (`-` keeps a field; SADDR may be a range `A-B` or
+//!   a prefix, SPORT a range `L-H` to pick a free port from, with `#` for
+//!   sequential picks and `?` for no preference for the flow's own port), sent to
+//!   FOUTPUT; packets of the reply flow are rewritten back and sent to ROUTPUT.
+//! - `keep FOUTPUT ROUTPUT`: the same with no rewriting (only the bookkeeping).
+//! - `drop` or `discard`: drop it. `pass N` (or `N`): send it on unchanged.
+//!
+//! Packets of known flows, arriving on any input, are rewritten by their mapping
+//! and sent to its output. Checksums are updated incrementally (RFC 1624); a zero
+//! UDP checksum stays zero. Keywords: `CAPACITY` (mapping pairs, default 65536;
+//! when full, idle mappings are expired and, failing that, the new flow's packet
+//! is dropped and counted in `mapping_failures`), `TIMEOUT` (idle time before a
+//! mapping goes, default 300 s), `GUARANTEE` (accepted; default 5 s). Packets
+//! without an IP header annotation, of other protocols, or later fragments of
+//! unknown flows are dropped. TCPRewriter takes only TCP; UDPRewriter takes UDP
+//! and TCP, like IPRewriter.
+//!
+//! `IPAddrRewriter(INPUTSPEC_0, ...)` rewrites addresses only: patterns have the
+//! form `pattern SADDR DADDR FOUTPUT ROUTPUT` (a 4-word `SADDR SPORT DADDR DPORT`
+//! form is accepted, its ports ignored), flows are keyed by source address, and
+//! replies are recognized by destination address. Any IP protocol.
+//!
+//! Handlers: `table` / `mappings` (the mappings, one per line), `nmappings`,
+//! `mapping_failures`, `patterns` (each input's pattern, as Click prints them),
+//! `capacity`.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use oxclick_lang::args::{Interval, Ipv4Addr, split_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+
+use crate::rewriter::{Flow, FlowTable, InputSpec, rewrite_packet};
+use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ip,
+    Tcp,
+    Udp,
+    Addr,
+}
+
+pub struct IPRewriter {
+    kind: Kind,
+    specs: Vec<InputSpec>,
+    table: FlowTable,
+    drops: u64,
+}
+
+impl IPRewriter {
+    pub fn ip() -> Self {
+        IPRewriter::new(Kind::Ip)
+    }
+    pub fn tcp() -> Self {
+        IPRewriter::new(Kind::Tcp)
+    }
+    pub fn udp() -> Self {
+        IPRewriter::new(Kind::Udp)
+    }
+    pub fn addr() -> Self {
+        IPRewriter::new(Kind::Addr)
+    }
+    fn new(kind: Kind) -> Self {
+        IPRewriter { kind, specs: Vec::new(), table: FlowTable::new(65_536, 300_000_000_000, 5_000_000_000), drops: 0 }
+    }
+
+    fn takes(&self, proto: u8) -> bool {
+        match self.kind {
+            Kind::Ip | Kind::Udp => proto == IP_PROTO_TCP || proto == IP_PROTO_UDP,
+            Kind::Tcp => proto == IP_PROTO_TCP,
+            Kind::Addr => true,
+        }
+    }
+
+    /// The packet's flow and protocol (ports zero for address-only rewriting or
+    /// later fragments), if it is one this element handles.
+    fn flow_of(&self, ip: &[u8]) -> Option<(u8, Flow, bool)> {
+        if ip.len() < 20 || !self.takes(ip[9]) {
+            return None;
+        }
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        let saddr = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+        let daddr = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+        if self.kind == Kind::Addr {
+            return Some((0, Flow { saddr, sport: 0, daddr, dport: 0 }, false));
+        }
+        let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
+        let ports = ip.get(hl..hl + 4).filter(|_| first && hl >= 20)?;
+        let sport = u16::from_be_bytes([ports[0], ports[1]]);
+        let dport = u16::from_be_bytes([ports[2], ports[3]]);
+        Some((ip[9], Flow { saddr, sport, daddr, dport }, true))
+    }
+
+    /// Where packet `p`, arriving on `port`, goes (rewritten in place), if anywhere.
+    fn process(&mut self, port: usize, p: &mut Packet, now: u64) -> Option<usize> {
+        let nh = p.anno.network_header?;
+        let (proto, flow, ports) = {
+            let ip = p.data().get(nh..)?;
+            self.flow_of(ip)?
+        };
+        // Known flow? (Address rewriters: by source address, then by destination.)
+        let keys: [(u8, Flow); 2] = if self.kind == Kind::Addr {
+            [(0, Flow { saddr: flow.saddr, ..Flow::default() }), (0, Flow { daddr: flow.daddr, ..Flow::default() })]
+        } else {
+            [(proto, flow), (proto, flow)]
+        };
+        for key in keys {
+            if let Some(e) = self.table.map.get_mut(&key) {
+                e.last_used = now;
+                let (to, out) = (e.to, e.output);
+                let target = if self.kind == Kind::Addr {
+                    if e.reply { Flow { daddr: to.daddr, ..flow } } else { Flow { saddr: to.saddr, ..flow } }
+                } else {
+                    to
+                };
+                if let Some(ip) = p.data_mut().get_mut(nh..) {
+                    rewrite_packet(ip, &flow, &target, ports);
+                }
+                p.anno.dst_ip = target.daddr.to_be_bytes();
+                return Some(out);
+            }
+        }
+        let spec = self.specs.get_mut(port)?;
+        let (to, forward, reply) = match spec {
+            InputSpec::Drop => return None,
+            InputSpec::Pass(o) => return Some(*o),
+            InputSpec::Keep { forward, reply } => (flow, *forward, *reply),
+            InputSpec::Pattern { pattern, forward, reply } => {
+                let table = &self.table;
+                let kind = self.kind;
+                let taken = |cand: &Flow| {
+                    let k =
+                        if kind == Kind::Addr { Flow { daddr: cand.saddr, ..Flow::default() } } else { cand.reverse() };
+                    table.map.contains_key(&(proto, k))
+                };
+                match pattern.rewrite(&flow, &taken) {
+                    Some(t) => (t, *forward, *reply),
+                    None => {
+                        self.table.failures += 1;
+                        return None;
+                    }
+                }
+            }
+        };
+        let (from_key, to_key) = if self.kind == Kind::Addr {
+            (Flow { saddr: flow.saddr, ..Flow::default() }, Flow { saddr: to.saddr, ..Flow::default() })
+        } else {
+            (flow, to)
+        };
+        if !self.table.insert(proto, from_key, to_key, forward, reply, now) {
+            return None;
+        }
+        let target = if self.kind == Kind::Addr { Flow { saddr: to.saddr, ..flow } } else { to };
+        if let Some(ip) = p.data_mut().get_mut(nh..) {
+            rewrite_packet(ip, &flow, &target, ports);
+        }
+        p.anno.dst_ip = target.daddr.to_be_bytes();
+        Some(forward)
+    }
+}
+
+impl Element for IPRewriter {
+    fn class_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Ip => "IPRewriter",
+            Kind::Tcp => "TCPRewriter",
+            Kind::Udp => "UDPRewriter",
+            Kind::Addr => "IPAddrRewriter",
+        }
+    }
+    fn port_count(&self) -> &'static str {
+        "1-/1-"
+    }
+    fn processing(&self) -> &'static str {
+        "h/h"
+    }
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+        let mut specs = Vec::new();
+        let mut keywords = Vec::new();
+        let mut errors = Vec::new();
+        for arg in split_args(config) {
+            let first = arg.split_whitespace().next().unwrap_or("");
+            if first.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !first.is_empty() {
+                keywords.push(arg);
+                continue;
+            }
+            let parsed = if self.kind == Kind::Addr {
+                // Address patterns: `pattern SADDR DADDR F R` or the 4-address form.
+                let words: Vec<&str> = arg.split_whitespace().collect();
+                if words.first() == Some(&"pattern") && words.len() == 5 {
+                    let spaced = format!("pattern {} - {} - {} {}", words[1], words[2], words[3], words[4]);
+                    InputSpec::parse(&spaced)
+                } else {
+                    InputSpec::parse(&arg)
+                }
+            } else {
+                InputSpec::parse(&arg)
+            };
+            match parsed {
+                Ok(mut s) => {
+                    if self.kind == Kind::Addr
+                        && let InputSpec::Pattern { pattern, .. } = &mut s
+                    {
+                        pattern.napt = false;
+                        pattern.sport = 0;
+                        pattern.dport = 0;
+                    }
+                    specs.push(s);
+                }
+                Err(e) => errors.push(format!("input spec {}: {e}", specs.len() + errors.len())),
+            }
+        }
+        let mut a = cx.args(&keywords.join(", "));
+        let capacity: usize = a.read_or("CAPACITY", 65_536);
+        let timeout: Option<Interval> = a.read("TIMEOUT");
+        let guarantee: Option<Interval> = a.read("GUARANTEE");
+        let _reap: Option<Interval> = a.read("REAP_INTERVAL");
+        if let Err(e) = finish_args(a) {
+            errors.extend(e);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.specs = specs;
+        self.table = FlowTable::new(
+            capacity.max(1),
+            timeout.map_or(300_000_000_000, |t| t.nanos.max(1)),
+            guarantee.map_or(5_000_000_000, |t| t.nanos),
+        );
+        Ok(())
+    }
+    fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        if self.specs.len() != cx.ninputs() {
+            return Err(format!("need {} input specs, one per input, have {}", cx.ninputs(), self.specs.len()));
+        }
+        let n = cx.noutputs();
+        for (i, s) in self.specs.iter().enumerate() {
+            let outs: &[usize] = match s {
+                InputSpec::Drop => &[],
+                InputSpec::Pass(o) => core::slice::from_ref(o),
+                InputSpec::Keep { forward, reply } | InputSpec::Pattern { forward, reply, .. } => &[*forward, *reply],
+            };
+            if let Some(o) = outs.iter().find(|&&o| o >= n) {
+                return Err(format!("input spec {i}: output {o} out of range (there are {n})"));
+            }
+        }
+        Ok(())
+    }
+    fn push(&mut self, port: usize, mut p: Packet, cx: &mut Ctx) {
+        match self.process(port, &mut p, cx.now()) {
+            Some(o) => cx.push(o, p),
+            None => self.drops += 1,
+        }
+    }
+    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
+        for p in batch.drain(..) {
+            self.push(port, p, cx);
+        }
+        cx.recycle_batch(batch);
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        let addr = |a: u32| Ipv4Addr(a.to_be_bytes());
+        Some(match name {
+            "table" | "mappings" => {
+                let mut lines: Vec<String> = self
+                    .table
+                    .map
+                    .iter()
+                    .filter(|(_, e)| !e.reply)
+                    .map(|((proto, f), e)| {
+                        format!(
+                            "({}, {}, {}, {}, {}) => ({}, {}, {}, {}) [{}]",
+                            proto,
+                            addr(f.saddr),
+                            f.sport,
+                            addr(f.daddr),
+                            f.dport,
+                            addr(e.to.saddr),
+                            e.to.sport,
+                            addr(e.to.daddr),
+                            e.to.dport,
+                            e.output
+                        )
+                    })
+                    .collect();
+                lines.sort();
+                lines.iter().map(|l| format!("{l}\n")).collect()
+            }
+            "nmappings" => format!("{}", self.table.pairs()),
+            "mapping_failures" => format!("{}", self.table.failures),
+            "capacity" => format!("{}", self.table.capacity),
+            "patterns" => self
+                .specs
+                .iter()
+                .filter_map(|s| match s {
+                    InputSpec::Pattern { pattern, .. } => Some(format!("{}\n", pattern.unparse())),
+                    _ => None,
+                })
+                .collect(),
+            _ => return None,
+        })
+    }
+    fn handler_names(&self) -> &'static [&'static str] {
+        &["table", "mappings", "nmappings", "mapping_failures", "patterns", "capacity"]
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
+    }
+    /// A hot swap keeps the mappings.
+    fn take_state(&mut self, old: &mut dyn Element, _cx: &mut Ctx) {
+        if let Some(o) = old.as_any_mut().and_then(|a| a.downcast_mut::<IPRewriter>())
+            && o.kind == self.kind
+        {
+            self.table.map = core::mem::take(&mut o.table.map);
+        }
+    }
+}

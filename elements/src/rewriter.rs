@@ -1,0 +1,441 @@
+//! The machinery the NAT elements share (not an element): rewrite patterns, input
+//! specifications, a bounded flow table with expiry, and incremental checksum
+//! updates (RFC 1624).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hashbrown::HashMap;
+use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix, split_spacevec};
+
+/// A TCP/UDP flow: addresses and ports as numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Flow {
+    pub saddr: u32,
+    pub sport: u16,
+    pub daddr: u32,
+    pub dport: u16,
+}
+
+impl Flow {
+    pub fn reverse(&self) -> Flow {
+        Flow { saddr: self.daddr, sport: self.dport, daddr: self.saddr, dport: self.sport }
+    }
+}
+
+/// `SADDR SPORT DADDR DPORT`, each `-` (keep) or a value; SADDR (or SPORT, for
+/// NAPT) may be a range the new flow's value is picked from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    pub saddr: u32,
+    pub sport: u16,
+    pub daddr: u32,
+    pub dport: u16,
+    /// Whether the pattern has ports (4 words) or only addresses (2 words).
+    pub napt: bool,
+    /// Values `base..=base+variation` may be used (of the source port for NAPT
+    /// patterns, else of the source address).
+    pub variation: u32,
+    /// `#`: hand out values in order; otherwise start anywhere.
+    pub sequential: bool,
+    /// Without `#` or `?`: keep the flow's own value when it is in the range and free.
+    pub same_first: bool,
+    next: u32,
+}
+
+/// Why a pattern does not parse (Click's messages).
+fn pattern_error(which: &str) -> String {
+    format!("bad {which}")
+}
+
+fn strip_suffix_flags(s: &str) -> (&str, bool, bool) {
+    if let Some(x) = s.strip_suffix('#') {
+        (x, true, false)
+    } else if let Some(x) = s.strip_suffix('?') {
+        (x, false, false)
+    } else {
+        (s, false, true)
+    }
+}
+
+impl Pattern {
+    /// Parse `SADDR [SPORT] DADDR [DPORT]` (2 words: addresses only; 4: NAPT).
+    pub fn parse(words: &[String]) -> Result<Pattern, String> {
+        if !(words.len() == 2 || words.len() == 4) {
+            return Err(String::from("bad pattern syntax"));
+        }
+        let napt = words.len() == 4;
+        let mut p = Pattern {
+            saddr: 0,
+            sport: 0,
+            daddr: 0,
+            dport: 0,
+            napt,
+            variation: 0,
+            sequential: false,
+            same_first: true,
+            next: 0,
+        };
+        // Source address: `-`, an address, `A-B`, or a prefix.
+        let w = &words[0];
+        if w != "-" {
+            if let Ok(a) = Ipv4Addr::parse_arg(w) {
+                p.saddr = u32::from_be_bytes(a.0);
+            } else {
+                let (body, seq, same) = strip_suffix_flags(w);
+                let parsed = if let Some((a, b)) = body.split_once('-') {
+                    match (Ipv4Addr::parse_arg(a), Ipv4Addr::parse_arg(b)) {
+                        (Ok(a), Ok(b)) if u32::from_be_bytes(b.0) >= u32::from_be_bytes(a.0) => {
+                            Some((u32::from_be_bytes(a.0), u32::from_be_bytes(b.0) - u32::from_be_bytes(a.0)))
+                        }
+                        _ => None,
+                    }
+                } else {
+                    Ipv4Prefix::parse_arg(body).ok().and_then(|pf| {
+                        let (a, m) = (u32::from_be_bytes(pf.addr.0), u32::from_be_bytes(pf.mask.0));
+                        match m {
+                            0 => None,
+                            u32::MAX => Some((a, 0)),
+                            0xffff_fffe => Some((a & m, 1)),
+                            _ => Some(((a & m) | 1, !m - 2)),
+                        }
+                    })
+                };
+                let (a, v) = parsed.ok_or_else(|| pattern_error("source address"))?;
+                p.saddr = a;
+                p.variation = v;
+                p.sequential = seq;
+                p.same_first = same;
+            }
+        }
+        if napt {
+            let w = &words[1];
+            if w != "-" {
+                if let Some(n) = w.parse::<u32>().ok().filter(|&n| n > 0 && n < 65536) {
+                    p.sport = n as u16;
+                } else {
+                    let (body, seq, same) = strip_suffix_flags(w);
+                    let (a, b) = body.split_once('-').ok_or_else(|| pattern_error("source port"))?;
+                    let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+                        return Err(pattern_error("source port"));
+                    };
+                    if b < a || b >= 65536 {
+                        return Err(pattern_error("source port"));
+                    }
+                    p.sport = a as u16;
+                    p.variation = b - a;
+                    p.sequential = seq;
+                    p.same_first = same;
+                }
+            }
+        }
+        let dw = &words[if napt { 2 } else { 1 }];
+        if dw != "-" {
+            p.daddr = u32::from_be_bytes(Ipv4Addr::parse_arg(dw).map_err(|_| pattern_error("destination address"))?.0);
+        }
+        if napt {
+            let w = &words[3];
+            if w != "-" {
+                p.dport = w
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0 && n < 65536)
+                    .ok_or_else(|| pattern_error("destination port"))? as u16;
+            }
+        }
+        Ok(p)
+    }
+
+    /// Click's text for the pattern (`1.0.0.1 1024-65535 - -`).
+    pub fn unparse(&self) -> String {
+        let addr = |a: u32| format!("{}", Ipv4Addr(a.to_be_bytes()));
+        let mut s = if !self.napt && self.variation > 0 {
+            format!("{}-{}", addr(self.saddr), addr(self.saddr + self.variation))
+        } else if self.saddr != 0 {
+            addr(self.saddr)
+        } else {
+            String::from("-")
+        };
+        if self.napt {
+            if self.sport == 0 {
+                s.push_str(" -");
+            } else if self.variation > 0 {
+                s.push_str(&format!(" {}-{}", self.sport, u32::from(self.sport) + self.variation));
+            } else {
+                s.push_str(&format!(" {}", self.sport));
+            }
+        }
+        s.push(' ');
+        s.push_str(&if self.daddr != 0 { addr(self.daddr) } else { String::from("-") });
+        if self.napt {
+            s.push_str(&if self.dport == 0 { String::from(" -") } else { format!(" {}", self.dport) });
+        }
+        s
+    }
+
+    /// The rewritten flow for `flow`, avoiding flows whose reply is already mapped
+    /// (`taken`); `None` when the range is exhausted.
+    pub fn rewrite(&mut self, flow: &Flow, taken: &dyn Fn(&Flow) -> bool) -> Option<Flow> {
+        let mut out = *flow;
+        if self.saddr != 0 {
+            out.saddr = self.saddr;
+        }
+        if self.napt && self.sport != 0 {
+            out.sport = self.sport;
+        }
+        if self.daddr != 0 {
+            out.daddr = self.daddr;
+        }
+        if self.napt && self.dport != 0 {
+            out.dport = self.dport;
+        }
+        if self.variation == 0 {
+            return Some(out);
+        }
+        let base = if self.napt { u32::from(self.sport) } else { self.saddr };
+        let with = |o: &Flow, v: u32| {
+            let mut f = *o;
+            if self.napt {
+                f.sport = (base + v) as u16;
+            } else {
+                f.saddr = base + v;
+            }
+            f
+        };
+        if self.same_first {
+            let own = if self.napt { u32::from(flow.sport) } else { flow.saddr };
+            if let Some(v) = own.checked_sub(base).filter(|&v| v <= self.variation)
+                && !taken(&with(&out, v))
+            {
+                return Some(with(&out, v));
+            }
+        }
+        let mut v = if self.next > self.variation { 0 } else { self.next };
+        for _ in 0..=self.variation.min(1 << 20) {
+            let cand = with(&out, v);
+            if !taken(&cand) {
+                self.next = v + 1;
+                return Some(cand);
+            }
+            v = if v == self.variation { 0 } else { v + 1 };
+        }
+        None
+    }
+}
+
+/// What an input does with a packet that has no mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputSpec {
+    Drop,
+    Pass(usize),
+    Keep { forward: usize, reply: usize },
+    Pattern { pattern: Pattern, forward: usize, reply: usize },
+}
+
+impl InputSpec {
+    pub fn parse(text: &str) -> Result<InputSpec, String> {
+        let words = split_spacevec(text);
+        let Some(first) = words.first() else { return Err(String::from("empty input spec")) };
+        let port = |w: &String, what: &str| w.parse::<usize>().map_err(|_| format!("bad {what} port"));
+        match first.as_str() {
+            "drop" | "discard" if words.len() == 1 => Ok(InputSpec::Drop),
+            "pass" | "passthrough" if words.len() == 2 => Ok(InputSpec::Pass(port(&words[1], "pass")?)),
+            "keep" if words.len() == 3 => {
+                Ok(InputSpec::Keep { forward: port(&words[1], "forward")?, reply: port(&words[2], "reply")? })
+            }
+            "pattern" if words.len() == 4 => Err(format!("no such pattern '{}'", words[1])),
+            "pattern" if words.len() == 5 || words.len() == 7 => {
+                let n = words.len();
+                let pattern = Pattern::parse(&words[1..n - 2])?;
+                Ok(InputSpec::Pattern {
+                    pattern,
+                    forward: port(&words[n - 2], "forward")?,
+                    reply: port(&words[n - 1], "reply")?,
+                })
+            }
+            w if words.len() == 1 && w.parse::<usize>().is_ok() => Ok(InputSpec::Pass(port(first, "pass")?)),
+            _ => Err(String::from("bad input spec")),
+        }
+    }
+}
+
+/// One direction of a mapping.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    pub to: Flow,
+    pub output: usize,
+    pub last_used: u64,
+    pub created: u64,
+    /// The key of the other direction's entry.
+    pub partner: (u8, Flow),
+    pub reply: bool,
+}
+
+/// Mappings in both directions, keyed by (protocol, flow as it arrives).
+#[derive(Default)]
+pub struct FlowTable {
+    pub map: HashMap<(u8, Flow), Entry>,
+    /// Most mapping pairs held.
+    pub capacity: usize,
+    pub timeout: u64,
+    pub guarantee: u64,
+    pub failures: u64,
+    inserts: u64,
+}
+
+impl FlowTable {
+    pub fn new(capacity: usize, timeout: u64, guarantee: u64) -> FlowTable {
+        FlowTable { map: HashMap::new(), capacity, timeout, guarantee, failures: 0, inserts: 0 }
+    }
+
+    pub fn pairs(&self) -> usize {
+        self.map.len() / 2
+    }
+
+    /// Forget mappings idle longer than the timeout.
+    pub fn expire(&mut self, now: u64) {
+        let timeout = self.timeout;
+        self.map.retain(|_, e| now.saturating_sub(e.last_used) < timeout);
+        // A pair is removed whole: drop entries whose partner went.
+        let keys: Vec<(u8, Flow)> =
+            self.map.iter().filter(|(_, e)| !self.map.contains_key(&e.partner)).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.map.remove(&k);
+        }
+    }
+
+    /// Add a mapping pair; false (counted) when the table is full even after
+    /// expiring idle mappings.
+    pub fn insert(&mut self, proto: u8, from: Flow, to: Flow, forward: usize, reply: usize, now: u64) -> bool {
+        self.inserts += 1;
+        if self.pairs() >= self.capacity || self.inserts.is_multiple_of(4096) {
+            self.expire(now);
+        }
+        if self.pairs() >= self.capacity {
+            self.failures += 1;
+            return false;
+        }
+        let fk = (proto, from);
+        let rk = (proto, to.reverse());
+        self.map.insert(fk, Entry { to, output: forward, last_used: now, created: now, partner: rk, reply: false });
+        self.map.insert(
+            rk,
+            Entry { to: from.reverse(), output: reply, last_used: now, created: now, partner: fk, reply: true },
+        );
+        true
+    }
+}
+
+/// Fold `delta` (old words subtracted, new added, RFC 1624) into checksum field
+/// value `sum`.
+fn adjust(sum: u16, old: &[u16], new: &[u16]) -> u16 {
+    let mut acc = u32::from(!sum);
+    for &o in old {
+        acc += u32::from(!o);
+    }
+    for &n in new {
+        acc += u32::from(n);
+    }
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+fn words(f: &Flow) -> [u16; 6] {
+    [(f.saddr >> 16) as u16, f.saddr as u16, (f.daddr >> 16) as u16, f.daddr as u16, f.sport, f.dport]
+}
+
+/// Rewrite the IP packet `ip` (IP header onwards) from flow `from` to flow `to`,
+/// updating the IP and (if present) TCP/UDP checksums incrementally. Ports are
+/// written only when `ports` (and the transport header is there).
+pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
+    if ip.len() < 20 {
+        return;
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let (ow, nw) = (words(from), words(to));
+    // IP header: addresses only.
+    let sum = u16::from_be_bytes([ip[10], ip[11]]);
+    ip[10..12].copy_from_slice(&adjust(sum, &ow[..4], &nw[..4]).to_be_bytes());
+    ip[12..16].copy_from_slice(&to.saddr.to_be_bytes());
+    ip[16..20].copy_from_slice(&to.daddr.to_be_bytes());
+    let proto = ip[9];
+    let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
+    if !first || hl < 20 {
+        return;
+    }
+    let Some(t) = ip.get_mut(hl..) else { return };
+    let (at, min) = match proto {
+        6 => (16, 18),
+        17 => (6, 8),
+        _ => return,
+    };
+    let n = if ports { 6 } else { 4 };
+    if t.len() >= min {
+        let old = u16::from_be_bytes([t[at], t[at + 1]]);
+        // A zero UDP checksum means "none" and stays so.
+        if !(proto == 17 && old == 0) {
+            let mut new = adjust(old, &ow[..n], &nw[..n]);
+            if proto == 17 && new == 0 {
+                new = 0xffff;
+            }
+            t[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        }
+    }
+    if ports && t.len() >= 4 {
+        t[0..2].copy_from_slice(&to.sport.to_be_bytes());
+        t[2..4].copy_from_slice(&to.dport.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip::ip_checksum;
+    use crate::wire::{set_checksums, transport_checksum};
+
+    fn w(s: &str) -> Vec<String> {
+        split_spacevec(s)
+    }
+
+    #[test]
+    fn patterns_parse_and_print_as_clicks_do() {
+        for ok in ["1.0.0.1 1 - -", "1.0.0.1 1-65535 - -", "1.0.0.1 - - -", "- - 2.0.0.1 80"] {
+            assert_eq!(Pattern::parse(&w(ok)).unwrap().unparse(), ok);
+        }
+        assert_eq!(Pattern::parse(&w("1.0.0.1 1024-65535# - -")).unwrap().unparse(), "1.0.0.1 1024-65535 - -");
+        for (bad, why) in [
+            ("1.0.0.1 1x - -", "bad source port"),
+            ("1.0.0.0 456-19 - -", "bad source port"),
+            ("1.0.0.0 456-65536 - -", "bad source port"),
+            ("x 1 - -", "bad source address"),
+        ] {
+            assert_eq!(Pattern::parse(&w(bad)).unwrap_err(), why);
+        }
+    }
+
+    #[test]
+    fn sequential_ports_skip_taken_ones() {
+        let mut p = Pattern::parse(&w("1.0.0.1 1024-1026# - -")).unwrap();
+        let f = Flow { saddr: 1, sport: 30, daddr: 2, dport: 40 };
+        let taken = |c: &Flow| c.sport == 1025;
+        assert_eq!(p.rewrite(&f, &taken).unwrap().sport, 1024);
+        assert_eq!(p.rewrite(&f, &taken).unwrap().sport, 1026);
+        assert_eq!(p.rewrite(&f, &|_| true), None);
+    }
+
+    #[test]
+    fn incremental_checksums_match_recomputed_ones() {
+        let mut ip =
+            alloc::vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 30, 0, 40, 0, 8, 0, 0];
+        set_checksums(&mut ip);
+        let from = Flow { saddr: 0x0a00_0001, sport: 30, daddr: 0x0a00_0002, dport: 40 };
+        let to = Flow { saddr: 0x0100_0001, sport: 1024, daddr: 0x0a00_0002, dport: 40 };
+        rewrite_packet(&mut ip, &from, &to, true);
+        assert_eq!(ip_checksum(&ip[..20]), 0);
+        assert_eq!(transport_checksum([1, 0, 0, 1], [10, 0, 0, 2], 17, &ip[20..]), 0);
+        assert_eq!(&ip[20..24], &[4, 0, 0, 40]);
+    }
+}
