@@ -355,7 +355,7 @@ mod tests {
     fn classifier(config: &str) -> IPClassifier {
         let mut c = IPClassifier::classifier();
         let names = oxclick_lang::args::AddressNames::default();
-        c.configure(config, &ConfigCtx { names: &names }).unwrap();
+        c.configure(config, &ConfigCtx::with_names(&names)).unwrap();
         c
     }
 

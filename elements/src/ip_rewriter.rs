@@ -11,6 +11,9 @@
 //!   a prefix, SPORT a range `L-H` to pick a free port from, with `#` for
 //!   sequential picks and `?` for no preference for the flow's own port), sent to
 //!   FOUTPUT; packets of the reply flow are rewritten back and sent to ROUTPUT.
+//!   Addresses may be AddressInfo names.
+//! - `pattern NAME FOUTPUT ROUTPUT`: the same with a pattern named in an
+//!   IPRewriterPatterns element.
 //! - `keep FOUTPUT ROUTPUT`: the same with no rewriting (only the bookkeeping).
 //! - `drop` or `discard`: drop it. `pass N` (or `N`): send it on unchanged.
 //!
@@ -40,7 +43,7 @@ use alloc::vec::Vec;
 use oxclick_lang::args::{Interval, Ipv4Addr, split_args};
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
-use crate::rewriter::{Flow, FlowTable, InputSpec, rewrite_packet};
+use crate::rewriter::{Flow, FlowTable, InputSpec, named_patterns, rewrite_packet};
 use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -189,6 +192,9 @@ impl Element for IPRewriter {
         let mut specs = Vec::new();
         let mut keywords = Vec::new();
         let mut errors = Vec::new();
+        // Named patterns come from the router's IPRewriterPatterns elements (their
+        // own configure reports errors in them).
+        let named = named_patterns(cx.configs_of("IPRewriterPatterns"), cx.names).unwrap_or_default();
         for arg in split_args(config) {
             let first = arg.split_whitespace().next().unwrap_or("");
             if first.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !first.is_empty() {
@@ -200,12 +206,12 @@ impl Element for IPRewriter {
                 let words: Vec<&str> = arg.split_whitespace().collect();
                 if words.first() == Some(&"pattern") && words.len() == 5 {
                     let spaced = format!("pattern {} - {} - {} {}", words[1], words[2], words[3], words[4]);
-                    InputSpec::parse(&spaced)
+                    InputSpec::parse(&spaced, cx.names, &named)
                 } else {
-                    InputSpec::parse(&arg)
+                    InputSpec::parse(&arg, cx.names, &named)
                 }
             } else {
-                InputSpec::parse(&arg)
+                InputSpec::parse(&arg, cx.names, &named)
             };
             match parsed {
                 Ok(mut s) => {

@@ -47,6 +47,7 @@ pub mod ip_pattern;
 pub mod ip_print;
 pub mod ip_reassembler;
 pub mod ip_rewriter;
+pub mod ip_rewriter_patterns;
 pub mod ip_summary;
 #[cfg(feature = "std")]
 pub mod kernel_tun;
@@ -156,6 +157,7 @@ pub fn registry() -> Registry {
     r.add("TCPRewriter", || Box::new(ip_rewriter::IPRewriter::tcp()));
     r.add("UDPRewriter", || Box::new(ip_rewriter::IPRewriter::udp()));
     r.add("IPAddrRewriter", || Box::new(ip_rewriter::IPRewriter::addr()));
+    r.add("IPRewriterPatterns", || Box::<ip_rewriter_patterns::IPRewriterPatterns>::default());
     r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
     r.add("IPFragmenter", || Box::<ip_fragmenter::IPFragmenter>::default());
@@ -232,6 +234,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),
         "IPRewriter" | "TCPRewriter" | "UDPRewriter" | "IPAddrRewriter" => include_str!("ip_rewriter.rs"),
+        "IPRewriterPatterns" => include_str!("ip_rewriter_patterns.rs"),
         "IPClassifier" | "IPFilter" => include_str!("ip_classifier.rs"),
         "EtherMirror" => include_str!("ether_mirror.rs"),
         "HostEtherFilter" => include_str!("host_ether_filter.rs"),

@@ -78,7 +78,7 @@ impl Element for RatedSplitter {
         // Click's "0 RATE" reconfiguration: the new rate, the other settings kept.
         let config = with_rate(&self.config, value);
         let names = oxclick_lang::args::AddressNames::default();
-        Some(match configure_bucket(&config, &ConfigCtx { names: &names }, self.bandwidth) {
+        Some(match configure_bucket(&config, &ConfigCtx::with_names(&names), self.bandwidth) {
             Ok((tb, _)) => {
                 self.tb = tb;
                 self.config = config;

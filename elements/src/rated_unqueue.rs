@@ -193,7 +193,7 @@ impl Element for RatedUnqueue {
                 // Keep the other settings, as Click's "0 RATE" reconfiguration does.
                 let config = with_rate(&self.capacity_config, v);
                 let names = oxclick_lang::args::AddressNames::default();
-                match configure_bucket(&config, &ConfigCtx { names: &names }, self.bandwidth) {
+                match configure_bucket(&config, &ConfigCtx::with_names(&names), self.bandwidth) {
                     Ok((tb, _)) => {
                         self.tb = tb;
                         self.capacity_config = config;

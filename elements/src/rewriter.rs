@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use hashbrown::HashMap;
-use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix, split_spacevec};
+use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
 
 /// A TCP/UDP flow: addresses and ports as numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -59,9 +59,14 @@ fn strip_suffix_flags(s: &str) -> (&str, bool, bool) {
     }
 }
 
+fn address(s: &str, names: &AddressNames) -> Option<u32> {
+    Ipv4Addr::parse_arg(s).ok().or_else(|| Ipv4Addr::from_name(s, names)).map(|a| u32::from_be_bytes(a.0))
+}
+
 impl Pattern {
     /// Parse `SADDR [SPORT] DADDR [DPORT]` (2 words: addresses only; 4: NAPT).
-    pub fn parse(words: &[String]) -> Result<Pattern, String> {
+    /// Addresses may be AddressInfo names.
+    pub fn parse(words: &[String], names: &AddressNames) -> Result<Pattern, String> {
         if !(words.len() == 2 || words.len() == 4) {
             return Err(String::from("bad pattern syntax"));
         }
@@ -80,8 +85,8 @@ impl Pattern {
         // Source address: `-`, an address, `A-B`, or a prefix.
         let w = &words[0];
         if w != "-" {
-            if let Ok(a) = Ipv4Addr::parse_arg(w) {
-                p.saddr = u32::from_be_bytes(a.0);
+            if let Some(a) = address(w, names) {
+                p.saddr = a;
             } else {
                 let (body, seq, same) = strip_suffix_flags(w);
                 let parsed = if let Some((a, b)) = body.split_once('-') {
@@ -132,7 +137,7 @@ impl Pattern {
         }
         let dw = &words[if napt { 2 } else { 1 }];
         if dw != "-" {
-            p.daddr = u32::from_be_bytes(Ipv4Addr::parse_arg(dw).map_err(|_| pattern_error("destination address"))?.0);
+            p.daddr = address(dw, names).ok_or_else(|| pattern_error("destination address"))?;
         }
         if napt {
             let w = &words[3];
@@ -233,8 +238,31 @@ pub enum InputSpec {
     Pattern { pattern: Pattern, forward: usize, reply: usize },
 }
 
+/// The named patterns of IPRewriterPatterns configurations (`NAME SADDR SPORT
+/// DADDR DPORT, ...`).
+pub fn named_patterns<'a>(
+    configs: impl Iterator<Item = &'a str>,
+    names: &AddressNames,
+) -> Result<Vec<(String, Pattern)>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for config in configs {
+        for arg in split_args(config) {
+            let words = split_spacevec(&arg);
+            match words.split_first() {
+                Some((name, rest)) => match Pattern::parse(rest, names) {
+                    Ok(p) => out.push((name.clone(), p)),
+                    Err(e) => errors.push(format!("pattern {name}: {e}")),
+                },
+                None => errors.push(String::from("empty pattern")),
+            }
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
 impl InputSpec {
-    pub fn parse(text: &str) -> Result<InputSpec, String> {
+    pub fn parse(text: &str, names: &AddressNames, named: &[(String, Pattern)]) -> Result<InputSpec, String> {
         let words = split_spacevec(text);
         let Some(first) = words.first() else { return Err(String::from("empty input spec")) };
         let port = |w: &String, what: &str| w.parse::<usize>().map_err(|_| format!("bad {what} port"));
@@ -244,10 +272,17 @@ impl InputSpec {
             "keep" if words.len() == 3 => {
                 Ok(InputSpec::Keep { forward: port(&words[1], "forward")?, reply: port(&words[2], "reply")? })
             }
-            "pattern" if words.len() == 4 => Err(format!("no such pattern '{}'", words[1])),
+            "pattern" if words.len() == 4 => match named.iter().find(|(n, _)| *n == words[1]) {
+                Some((_, p)) => Ok(InputSpec::Pattern {
+                    pattern: p.clone(),
+                    forward: port(&words[2], "forward")?,
+                    reply: port(&words[3], "reply")?,
+                }),
+                None => Err(format!("no such pattern '{}'", words[1])),
+            },
             "pattern" if words.len() == 5 || words.len() == 7 => {
                 let n = words.len();
-                let pattern = Pattern::parse(&words[1..n - 2])?;
+                let pattern = Pattern::parse(&words[1..n - 2], names)?;
                 Ok(InputSpec::Pattern {
                     pattern,
                     forward: port(&words[n - 2], "forward")?,
@@ -403,22 +438,23 @@ mod tests {
     #[test]
     fn patterns_parse_and_print_as_clicks_do() {
         for ok in ["1.0.0.1 1 - -", "1.0.0.1 1-65535 - -", "1.0.0.1 - - -", "- - 2.0.0.1 80"] {
-            assert_eq!(Pattern::parse(&w(ok)).unwrap().unparse(), ok);
+            assert_eq!(Pattern::parse(&w(ok), &AddressNames::default()).unwrap().unparse(), ok);
         }
-        assert_eq!(Pattern::parse(&w("1.0.0.1 1024-65535# - -")).unwrap().unparse(), "1.0.0.1 1024-65535 - -");
+        let names = AddressNames::default();
+        assert_eq!(Pattern::parse(&w("1.0.0.1 1024-65535# - -"), &names).unwrap().unparse(), "1.0.0.1 1024-65535 - -");
         for (bad, why) in [
             ("1.0.0.1 1x - -", "bad source port"),
             ("1.0.0.0 456-19 - -", "bad source port"),
             ("1.0.0.0 456-65536 - -", "bad source port"),
             ("x 1 - -", "bad source address"),
         ] {
-            assert_eq!(Pattern::parse(&w(bad)).unwrap_err(), why);
+            assert_eq!(Pattern::parse(&w(bad), &names).unwrap_err(), why);
         }
     }
 
     #[test]
     fn sequential_ports_skip_taken_ones() {
-        let mut p = Pattern::parse(&w("1.0.0.1 1024-1026# - -")).unwrap();
+        let mut p = Pattern::parse(&w("1.0.0.1 1024-1026# - -"), &AddressNames::default()).unwrap();
         let f = Flow { saddr: 1, sport: 30, daddr: 2, dport: 40 };
         let taken = |c: &Flow| c.sport == 1025;
         assert_eq!(p.rewrite(&f, &taken).unwrap().sport, 1024);

@@ -331,3 +331,27 @@ fn nat_maps_outbound_flows_and_translates_replies() {
     assert_eq!(handler(&r, "back", "drops"), "0");
     assert!(handler(&r, "rw", "table").contains("10.0.0.7, 1234, 8.8.8.8, 53) => (1.0.0.1, 5000, 8.8.8.8, 53)"));
 }
+
+#[test]
+fn named_patterns_with_address_names() {
+    let b = build(
+        "AddressInfo(ext 1.0.0.1);
+         IPRewriterPatterns(to_world ext 7000-7010# - -);
+         rw :: IPRewriter(pattern to_world 0 1, drop);
+         InfiniteSource(LIMIT 2, STOP true) -> UDPIPEncap(10.0.0.7, 1234, 8.8.8.8, 53)
+           -> CheckIPHeader -> [0] rw [0] -> Discard;
+         Idle -> [1] rw [1] -> Discard;",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert!(handler(&r, "rw", "table").contains("=> (1.0.0.1, 7000, 8.8.8.8, 53)"), "{}", handler(&r, "rw", "table"));
+    assert_eq!(handler(&r, "rw", "patterns"), "1.0.0.1 7000-7010 - -\n");
+    assert_eq!(
+        errors("rw :: IPRewriter(pattern nowhere 0 0); Idle -> rw -> Discard"),
+        [
+            "t:1: While configuring 'rw :: IPRewriter':",
+            "  input spec 0: no such pattern 'nowhere'",
+            "Router could not be initialized!"
+        ]
+    );
+}

@@ -171,12 +171,27 @@ pub trait Element {
     fn take_state(&mut self, _old: &mut dyn Element, _cx: &mut Ctx) {}
 }
 
-/// What `configure` can see besides its own string: the router's AddressInfo names.
+/// What `configure` can see besides its own string: the router's AddressInfo names,
+/// and every element's class and configuration (for elements that, like Click's
+/// router attachments, take definitions from others: IPRewriter's named patterns
+/// from IPRewriterPatterns).
 pub struct ConfigCtx<'a> {
     pub names: &'a AddressNames,
+    pub elements: &'a [(String, String)],
 }
 
 impl<'a> ConfigCtx<'a> {
+    /// A context with names only (no other elements).
+    pub fn with_names(names: &'a AddressNames) -> ConfigCtx<'a> {
+        ConfigCtx { names, elements: &[] }
+    }
+
+    /// The configurations of the router's elements of class `class`.
+    pub fn configs_of<'c>(&self, class: &'c str) -> impl Iterator<Item = &'a str> + use<'a, 'c> {
+        let elements: &'a [(String, String)] = self.elements;
+        elements.iter().filter(move |(c, _)| c == class).map(|(_, cfg)| cfg.as_str())
+    }
+
     /// An argument reader for `config` that resolves AddressInfo names.
     pub fn args(&self, config: &str) -> Args<'a> {
         Args::with_names(config, self.names)

@@ -118,6 +118,8 @@ pub struct Core {
     pub(crate) configs: Vec<String>,
     /// AddressInfo names, for reconfiguration.
     address_names: AddressNames,
+    /// Every element's (class, configuration), for reconfiguration.
+    class_configs: Vec<(String, String)>,
     /// Packet buffers for this router (one router runs on one core).
     pub(crate) pool: PacketPool,
     /// Free batch vectors.
@@ -414,13 +416,15 @@ impl Core {
             // Every element's `config`: read it, or reconfigure (Click's live
             // reconfiguration); the element keeps its old settings on error.
             ("config", false) => Some(Ok(self.configs[i].clone())),
-            ("config", true) => Some(match el.configure(value, &ConfigCtx { names: &self.address_names }) {
-                Ok(()) => {
-                    self.configs[i] = value.into();
-                    Ok(String::new())
-                }
-                Err(errs) => Err(errs.join("\n")),
-            }),
+            ("config", true) => Some(
+                match el.configure(value, &ConfigCtx { names: &self.address_names, elements: &self.class_configs }) {
+                    Ok(()) => {
+                        self.configs[i] = value.into();
+                        Ok(String::new())
+                    }
+                    Err(errs) => Err(errs.join("\n")),
+                },
+            ),
             ("name", false) => Some(Ok(self.names[i].clone())),
             _ => el.call_handler(h, write, value, &mut Ctx { core: self, me: i }),
         };
@@ -675,12 +679,13 @@ impl Router {
         // Configure every element, reporting all failures. AddressInfo names are
         // gathered first so every element can use them (Click's configure phases).
         let mut names = AddressNames::default();
+        let class_configs: Vec<(String, String)> = meta.iter().map(|m| (m.class.clone(), m.config.clone())).collect();
         if errors.is_empty() {
             for m in meta.iter().filter(|m| m.class == "AddressInfo") {
                 // Its own configure reports any error.
                 let _ = names.add_address_info(&m.config);
             }
-            let ccx = ConfigCtx { names: &names };
+            let ccx = ConfigCtx { names: &names, elements: &class_configs };
             for i in 0..n {
                 let m = &meta[i];
                 if let Some(e) = slots[i].as_mut()
@@ -733,6 +738,7 @@ impl Router {
             names: meta.iter().map(|m| m.name.clone()).collect(),
             configs: meta.iter().map(|m| m.config.clone()).collect(),
             address_names: names,
+            class_configs,
             pool: PacketPool::new(),
             batches: Vec::new(),
             sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
