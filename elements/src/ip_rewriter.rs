@@ -16,6 +16,8 @@
 //!   IPRewriterPatterns element.
 //! - `keep FOUTPUT ROUTPUT`: the same with no rewriting (only the bookkeeping).
 //! - `drop` or `discard`: drop it. `pass N` (or `N`): send it on unchanged.
+//! - `MAPPER`, the name of a RoundRobinIPMapper: its patterns, one per new flow
+//!   in turn (each rewriter keeps its own turn).
 //!
 //! Packets of known flows, arriving on any input, are rewritten by their mapping
 //! and sent to its output. Checksums are updated incrementally (RFC 1624); a zero
@@ -31,6 +33,9 @@
 //! form `pattern SADDR DADDR FOUTPUT ROUTPUT` (a 4-word `SADDR SPORT DADDR DPORT`
 //! form is accepted, its ports ignored), flows are keyed by source address, and
 //! replies are recognized by destination address. Any IP protocol.
+//!
+//! `IPAddrPairRewriter(INPUTSPEC_0, ...)` is the same but keys flows by source and
+//! destination address together, so each address pair gets its own mapping.
 //!
 //! Handlers: `table` / `mappings` (the mappings, one per line), `nmappings`,
 //! `mapping_failures`, `patterns` (each input's pattern, as Click prints them),
@@ -52,6 +57,7 @@ enum Kind {
     Tcp,
     Udp,
     Addr,
+    AddrPair,
 }
 
 pub struct IPRewriter {
@@ -74,6 +80,12 @@ impl IPRewriter {
     pub fn addr() -> Self {
         IPRewriter::new(Kind::Addr)
     }
+    pub fn addr_pair() -> Self {
+        IPRewriter::new(Kind::AddrPair)
+    }
+    fn addresses_only(&self) -> bool {
+        matches!(self.kind, Kind::Addr | Kind::AddrPair)
+    }
     fn new(kind: Kind) -> Self {
         IPRewriter { kind, specs: Vec::new(), table: FlowTable::new(65_536, 300_000_000_000, 5_000_000_000), drops: 0 }
     }
@@ -82,7 +94,7 @@ impl IPRewriter {
         match self.kind {
             Kind::Ip | Kind::Udp => proto == IP_PROTO_TCP || proto == IP_PROTO_UDP,
             Kind::Tcp => proto == IP_PROTO_TCP,
-            Kind::Addr => true,
+            Kind::Addr | Kind::AddrPair => true,
         }
     }
 
@@ -95,7 +107,7 @@ impl IPRewriter {
         let hl = usize::from(ip[0] & 0x0f) * 4;
         let saddr = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
         let daddr = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
-        if self.kind == Kind::Addr {
+        if self.addresses_only() {
             return Some((0, Flow { saddr, sport: 0, daddr, dport: 0 }, false));
         }
         let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
@@ -139,7 +151,7 @@ impl IPRewriter {
             InputSpec::Drop => return None,
             InputSpec::Pass(o) => return Some(*o),
             InputSpec::Keep { forward, reply } => (flow, *forward, *reply),
-            InputSpec::Pattern { pattern, forward, reply } => {
+            InputSpec::Pattern { .. } | InputSpec::Mapper { .. } => {
                 let table = &self.table;
                 let kind = self.kind;
                 let taken = |cand: &Flow| {
@@ -147,8 +159,18 @@ impl IPRewriter {
                         if kind == Kind::Addr { Flow { daddr: cand.saddr, ..Flow::default() } } else { cand.reverse() };
                     table.map.contains_key(&(proto, k))
                 };
+                let (pattern, forward, reply) = match spec {
+                    InputSpec::Pattern { pattern, forward, reply } => (pattern, *forward, *reply),
+                    InputSpec::Mapper { patterns, next } => {
+                        let k = *next % patterns.len();
+                        *next = next.wrapping_add(1);
+                        let (p, f, r) = &mut patterns[k];
+                        (p, *f, *r)
+                    }
+                    _ => return None,
+                };
                 match pattern.rewrite(&flow, &taken) {
-                    Some(t) => (t, *forward, *reply),
+                    Some(t) => (t, forward, reply),
                     None => {
                         self.table.failures += 1;
                         return None;
@@ -180,6 +202,7 @@ impl Element for IPRewriter {
             Kind::Tcp => "TCPRewriter",
             Kind::Udp => "UDPRewriter",
             Kind::Addr => "IPAddrRewriter",
+            Kind::AddrPair => "IPAddrPairRewriter",
         }
     }
     fn port_count(&self) -> &'static str {
@@ -201,7 +224,14 @@ impl Element for IPRewriter {
                 keywords.push(arg);
                 continue;
             }
-            let parsed = if self.kind == Kind::Addr {
+            let words: Vec<&str> = arg.split_whitespace().collect();
+            let mapper = match words.as_slice() {
+                [name] => cx.element(name).filter(|(c, _)| *c == "RoundRobinIPMapper").map(|(_, cfg)| cfg),
+                _ => None,
+            };
+            let parsed = if let Some(cfg) = mapper {
+                InputSpec::mapper(cfg, cx.names, &named)
+            } else if self.addresses_only() {
                 // Address patterns: `pattern SADDR DADDR F R` or the 4-address form.
                 let words: Vec<&str> = arg.split_whitespace().collect();
                 if words.first() == Some(&"pattern") && words.len() == 5 {
@@ -215,7 +245,7 @@ impl Element for IPRewriter {
             };
             match parsed {
                 Ok(mut s) => {
-                    if self.kind == Kind::Addr
+                    if self.addresses_only()
                         && let InputSpec::Pattern { pattern, .. } = &mut s
                     {
                         pattern.napt = false;
@@ -256,6 +286,12 @@ impl Element for IPRewriter {
                 InputSpec::Drop => &[],
                 InputSpec::Pass(o) => core::slice::from_ref(o),
                 InputSpec::Keep { forward, reply } | InputSpec::Pattern { forward, reply, .. } => &[*forward, *reply],
+                InputSpec::Mapper { patterns, .. } => {
+                    if let Some(o) = patterns.iter().flat_map(|(_, f, r)| [*f, *r]).find(|&o| o >= n) {
+                        return Err(format!("input spec {i}: output {o} out of range (there are {n})"));
+                    }
+                    &[]
+                }
             };
             if let Some(o) = outs.iter().find(|&&o| o >= n) {
                 return Err(format!("input spec {i}: output {o} out of range (there are {n})"));
@@ -309,9 +345,12 @@ impl Element for IPRewriter {
             "patterns" => self
                 .specs
                 .iter()
-                .filter_map(|s| match s {
-                    InputSpec::Pattern { pattern, .. } => Some(format!("{}\n", pattern.unparse())),
-                    _ => None,
+                .flat_map(|s| match s {
+                    InputSpec::Pattern { pattern, .. } => alloc::vec![format!("{}\n", pattern.unparse())],
+                    InputSpec::Mapper { patterns, .. } => {
+                        patterns.iter().map(|(p, _, _)| format!("{}\n", p.unparse())).collect()
+                    }
+                    _ => Vec::new(),
                 })
                 .collect(),
             _ => return None,

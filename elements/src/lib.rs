@@ -63,6 +63,7 @@ pub mod rated_splitter;
 pub mod rated_unqueue;
 pub mod resize;
 pub mod rewriter;
+pub mod round_robin_ip_mapper;
 pub mod round_robin_sched;
 pub mod round_robin_switch;
 pub mod script;
@@ -157,6 +158,8 @@ pub fn registry() -> Registry {
     r.add("TCPRewriter", || Box::new(ip_rewriter::IPRewriter::tcp()));
     r.add("UDPRewriter", || Box::new(ip_rewriter::IPRewriter::udp()));
     r.add("IPAddrRewriter", || Box::new(ip_rewriter::IPRewriter::addr()));
+    r.add("IPAddrPairRewriter", || Box::new(ip_rewriter::IPRewriter::addr_pair()));
+    r.add("RoundRobinIPMapper", || Box::<round_robin_ip_mapper::RoundRobinIPMapper>::default());
     r.add("IPRewriterPatterns", || Box::<ip_rewriter_patterns::IPRewriterPatterns>::default());
     r.add("IPPrint", || Box::<ip_print::IPPrint>::default());
     r.add("ICMPError", || Box::<icmp_error::ICMPError>::default());
@@ -233,8 +236,11 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),
-        "IPRewriter" | "TCPRewriter" | "UDPRewriter" | "IPAddrRewriter" => include_str!("ip_rewriter.rs"),
+        "IPRewriter" | "TCPRewriter" | "UDPRewriter" | "IPAddrRewriter" | "IPAddrPairRewriter" => {
+            include_str!("ip_rewriter.rs")
+        }
         "IPRewriterPatterns" => include_str!("ip_rewriter_patterns.rs"),
+        "RoundRobinIPMapper" => include_str!("round_robin_ip_mapper.rs"),
         "IPClassifier" | "IPFilter" => include_str!("ip_classifier.rs"),
         "EtherMirror" => include_str!("ether_mirror.rs"),
         "HostEtherFilter" => include_str!("host_ether_filter.rs"),

@@ -234,8 +234,20 @@ impl Pattern {
 pub enum InputSpec {
     Drop,
     Pass(usize),
-    Keep { forward: usize, reply: usize },
-    Pattern { pattern: Pattern, forward: usize, reply: usize },
+    Keep {
+        forward: usize,
+        reply: usize,
+    },
+    Pattern {
+        pattern: Pattern,
+        forward: usize,
+        reply: usize,
+    },
+    /// A RoundRobinIPMapper's patterns, taken in turn for new flows.
+    Mapper {
+        patterns: Vec<(Pattern, usize, usize)>,
+        next: usize,
+    },
 }
 
 /// The named patterns of IPRewriterPatterns configurations (`NAME SADDR SPORT
@@ -262,6 +274,21 @@ pub fn named_patterns<'a>(
 }
 
 impl InputSpec {
+    /// A mapper's patterns: `PATTERN FOUTPUT ROUTPUT, ...` (its configuration).
+    pub fn mapper(config: &str, names: &AddressNames, named: &[(String, Pattern)]) -> Result<InputSpec, String> {
+        let mut patterns = Vec::new();
+        for arg in split_args(config) {
+            match InputSpec::parse(&format!("pattern {arg}"), names, named)? {
+                InputSpec::Pattern { pattern, forward, reply } => patterns.push((pattern, forward, reply)),
+                _ => return Err(String::from("bad mapper pattern")),
+            }
+        }
+        if patterns.is_empty() {
+            return Err(String::from("mapper has no patterns"));
+        }
+        Ok(InputSpec::Mapper { patterns, next: 0 })
+    }
+
     pub fn parse(text: &str, names: &AddressNames, named: &[(String, Pattern)]) -> Result<InputSpec, String> {
         let words = split_spacevec(text);
         let Some(first) = words.first() else { return Err(String::from("empty input spec")) };

@@ -54,6 +54,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("TCPRewriter(keep 0 0)", 1),
     ("UDPRewriter(pattern - 10-20 2.0.0.2 99 0 0)", 1),
     ("IPAddrRewriter(pattern 1.0.0.0/30 - 0 1)", 2),
+    ("IPAddrPairRewriter(pattern 1.0.0.1 2.0.0.2 0 1)", 2),
+    ("IPRewriter(m) -> Discard; m :: RoundRobinIPMapper(- 10-11 - - 0 0, 1.0.0.1 - - - 0 0); Idle", 1),
     ("IPClassifier(src host 10.0.0.1 and dst port 80 or 81, tcp opt syn, ip[19]&128==0, transp[2:2] > 1000, -)", 5),
     ("IPFilter(allow udp dst port 1500, 1 icmp type echo, deny all)", 2),
     ("EtherMirror", 1),

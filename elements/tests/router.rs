@@ -355,3 +355,40 @@ fn named_patterns_with_address_names() {
         ]
     );
 }
+
+#[test]
+fn address_rewriters_keep_checksums_valid() {
+    for class in ["IPAddrRewriter", "IPAddrPairRewriter"] {
+        let b = build(&format!(
+            "rw :: {class}(pattern 1.0.0.1 - 0 1, drop);
+             InfiniteSource(LIMIT 2, STOP true) -> UDPIPEncap(10.0.0.7, 1234, 8.8.8.8, 53)
+               -> CheckIPHeader -> [0] rw [0] -> CheckIPHeader -> u :: CheckUDPHeader -> c :: Counter -> Discard;
+             Idle -> [1] rw [1] -> Discard;"
+        ));
+        let mut r = b.router.unwrap();
+        r.run();
+        assert_eq!(handler(&r, "c", "count"), "2", "{class}");
+        assert_eq!(handler(&r, "u", "drops"), "0", "{class}");
+        assert_eq!(handler(&r, "rw", "nmappings"), "1", "{class}");
+    }
+}
+
+#[test]
+fn a_round_robin_mapper_spreads_new_flows() {
+    let mut src = String::from(
+        "m :: RoundRobinIPMapper(- - 10.0.0.1 - 0 1, - - 10.0.0.2 - 0 1);
+         rw :: IPRewriter(m, drop); rw [0] -> Discard; Idle -> [1] rw [1] -> Discard;
+         Script(wait 1, write stop);",
+    );
+    for port in 1001..1005 {
+        src.push_str(&format!(
+            "InfiniteSource(LIMIT 1) -> UDPIPEncap(1.1.1.1, {port}, 9.9.9.9, 80) -> CheckIPHeader -> [0] rw;"
+        ));
+    }
+    let mut r = build(&src).router.unwrap();
+    r.run();
+    let table = handler(&r, "rw", "table");
+    assert_eq!(table.matches(", 10.0.0.1, 80)").count(), 2, "{table}");
+    assert_eq!(table.matches(", 10.0.0.2, 80)").count(), 2, "{table}");
+    assert_eq!(handler(&r, "rw", "patterns"), "- - 10.0.0.1 -\n- - 10.0.0.2 -\n");
+}

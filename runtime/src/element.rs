@@ -177,7 +177,8 @@ pub trait Element {
 /// from IPRewriterPatterns).
 pub struct ConfigCtx<'a> {
     pub names: &'a AddressNames,
-    pub elements: &'a [(String, String)],
+    /// (name, class, configuration) of every element.
+    pub elements: &'a [(String, String, String)],
 }
 
 impl<'a> ConfigCtx<'a> {
@@ -188,8 +189,14 @@ impl<'a> ConfigCtx<'a> {
 
     /// The configurations of the router's elements of class `class`.
     pub fn configs_of<'c>(&self, class: &'c str) -> impl Iterator<Item = &'a str> + use<'a, 'c> {
-        let elements: &'a [(String, String)] = self.elements;
-        elements.iter().filter(move |(c, _)| c == class).map(|(_, cfg)| cfg.as_str())
+        let elements: &'a [(String, String, String)] = self.elements;
+        elements.iter().filter(move |(_, c, _)| c == class).map(|(_, _, cfg)| cfg.as_str())
+    }
+
+    /// The class and configuration of the element called `name`.
+    pub fn element(&self, name: &str) -> Option<(&'a str, &'a str)> {
+        let elements: &'a [(String, String, String)] = self.elements;
+        elements.iter().find(|(n, _, _)| n == name).map(|(_, c, cfg)| (c.as_str(), cfg.as_str()))
     }
 
     /// An argument reader for `config` that resolves AddressInfo names.

@@ -119,7 +119,7 @@ pub struct Core {
     /// AddressInfo names, for reconfiguration.
     address_names: AddressNames,
     /// Every element's (class, configuration), for reconfiguration.
-    class_configs: Vec<(String, String)>,
+    class_configs: Vec<(String, String, String)>,
     /// Packet buffers for this router (one router runs on one core).
     pub(crate) pool: PacketPool,
     /// Free batch vectors.
@@ -679,7 +679,8 @@ impl Router {
         // Configure every element, reporting all failures. AddressInfo names are
         // gathered first so every element can use them (Click's configure phases).
         let mut names = AddressNames::default();
-        let class_configs: Vec<(String, String)> = meta.iter().map(|m| (m.class.clone(), m.config.clone())).collect();
+        let class_configs: Vec<(String, String, String)> =
+            meta.iter().map(|m| (m.name.clone(), m.class.clone(), m.config.clone())).collect();
         if errors.is_empty() {
             for m in meta.iter().filter(|m| m.class == "AddressInfo") {
                 // Its own configure reports any error.
