@@ -22,9 +22,11 @@
 //! Packets of known flows, arriving on any input, are rewritten by their mapping
 //! and sent to its output. Checksums are updated incrementally (RFC 1624); a zero
 //! UDP checksum stays zero. Keywords: `CAPACITY` (mapping pairs, default 65536;
-//! when full, idle mappings are expired and, failing that, the new flow's packet
-//! is dropped and counted in `mapping_failures`), `TIMEOUT` (idle time before a
-//! mapping goes, default 300 s), `GUARANTEE` (accepted; default 5 s). Packets
+//! when full, idle mappings are expired, then the least recently used mapping
+//! older than `GUARANTEE` (default 5 s) makes room, and failing both the new
+//! flow's packet is dropped and counted in `mapping_failures`: the table never
+//! grows past CAPACITY), `TIMEOUT` (idle time before a mapping goes, default
+//! 300 s; swept every `REAP_INTERVAL`, default 15 s). Packets
 //! without an IP header annotation, of other protocols, or later fragments of
 //! unknown flows are dropped. TCPRewriter takes only TCP; UDPRewriter takes UDP
 //! and TCP, like IPRewriter.
@@ -65,6 +67,8 @@ pub struct IPRewriter {
     specs: Vec<InputSpec>,
     table: FlowTable,
     drops: u64,
+    /// How often idle mappings are swept out.
+    reap_interval: u64,
 }
 
 impl IPRewriter {
@@ -87,7 +91,13 @@ impl IPRewriter {
         matches!(self.kind, Kind::Addr | Kind::AddrPair)
     }
     fn new(kind: Kind) -> Self {
-        IPRewriter { kind, specs: Vec::new(), table: FlowTable::new(65_536, 300_000_000_000, 5_000_000_000), drops: 0 }
+        IPRewriter {
+            kind,
+            specs: Vec::new(),
+            table: FlowTable::new(65_536, 300_000_000_000, 5_000_000_000),
+            drops: 0,
+            reap_interval: 15_000_000_000,
+        }
     }
 
     fn takes(&self, proto: u8) -> bool {
@@ -261,7 +271,7 @@ impl Element for IPRewriter {
         let capacity: usize = a.read_or("CAPACITY", 65_536);
         let timeout: Option<Interval> = a.read("TIMEOUT");
         let guarantee: Option<Interval> = a.read("GUARANTEE");
-        let _reap: Option<Interval> = a.read("REAP_INTERVAL");
+        let reap: Option<Interval> = a.read("REAP_INTERVAL");
         if let Err(e) = finish_args(a) {
             errors.extend(e);
         }
@@ -269,6 +279,7 @@ impl Element for IPRewriter {
             return Err(errors);
         }
         self.specs = specs;
+        self.reap_interval = reap.map_or(15_000_000_000, |r| r.nanos.max(1_000_000));
         self.table = FlowTable::new(
             capacity.max(1),
             timeout.map_or(300_000_000_000, |t| t.nanos.max(1)),
@@ -298,6 +309,17 @@ impl Element for IPRewriter {
             }
         }
         Ok(())
+    }
+    fn has_task(&self) -> bool {
+        true
+    }
+    /// A timer task: every REAP_INTERVAL, sweep out mappings idle past TIMEOUT.
+    fn run_task(&mut self, cx: &mut Ctx) -> bool {
+        let now = cx.now();
+        self.table.expire(now);
+        cx.wake_at(now.saturating_add(self.reap_interval));
+        cx.sleep();
+        false
     }
     fn push(&mut self, port: usize, mut p: Packet, cx: &mut Ctx) {
         match self.process(port, &mut p, cx.now()) {

@@ -375,8 +375,24 @@ impl FlowTable {
             self.expire(now);
         }
         if self.pairs() >= self.capacity {
-            self.failures += 1;
-            return false;
+            // Evict the least recently used mapping that has had its guaranteed
+            // lifetime; with none, the new flow loses.
+            let victim = self
+                .map
+                .iter()
+                .filter(|(_, e)| now.saturating_sub(e.created) >= self.guarantee)
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, e)| (*k, e.partner));
+            match victim {
+                Some((k, partner)) => {
+                    self.map.remove(&k);
+                    self.map.remove(&partner);
+                }
+                None => {
+                    self.failures += 1;
+                    return false;
+                }
+            }
         }
         let fk = (proto, from);
         let rk = (proto, to.reverse());

@@ -392,3 +392,24 @@ fn a_round_robin_mapper_spreads_new_flows() {
     assert_eq!(table.matches(", 10.0.0.2, 80)").count(), 2, "{table}");
     assert_eq!(handler(&r, "rw", "patterns"), "- - 10.0.0.1 -\n- - 10.0.0.2 -\n");
 }
+
+#[test]
+fn a_full_nat_table_evicts_only_mappings_past_their_guarantee() {
+    for (guarantee, mappings, failures) in [("0", "1", "0"), ("1000", "1", "1")] {
+        let mut src = format!(
+            "rw :: IPRewriter(pattern 1.0.0.1 5000-5100# - - 0 1, drop, CAPACITY 1, GUARANTEE {guarantee});
+             rw [0] -> c :: Counter -> Discard; Idle -> [1] rw [1] -> Discard; Script(wait 1, write stop);"
+        );
+        for port in [1001, 1002] {
+            src.push_str(&format!(
+                "InfiniteSource(LIMIT 1) -> UDPIPEncap(10.0.0.1, {port}, 9.9.9.9, 80) -> CheckIPHeader -> [0] rw;"
+            ));
+        }
+        let mut r = build(&src).router.unwrap();
+        r.run();
+        assert_eq!(handler(&r, "rw", "nmappings"), mappings, "GUARANTEE {guarantee}");
+        assert_eq!(handler(&r, "rw", "mapping_failures"), failures, "GUARANTEE {guarantee}");
+        let through = if failures == "0" { "2" } else { "1" };
+        assert_eq!(handler(&r, "c", "count"), through, "GUARANTEE {guarantee}");
+    }
+}
