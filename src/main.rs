@@ -80,9 +80,15 @@ Examples:
   oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
   oxclick router.click -o- -q          check router.click and print it flattened
   oxclick check conf/mazu-nat.click
+  oxclick examples/ip-router.click     Click's IP router over a bundled trace
+  oxclick --simtime -e 'TimedSource(0.1, LIMIT 3, STOP true) -> Print(t) -> Discard'
 
-Under the names click, click-flatten and click-buildtool (e.g. symlinks) oxclick
-behaves as those Click tools, so Click's scripts and tests run it unchanged.";
+A running router takes a new configuration by a write to its `hotconfig` handler
+(e.g. `Script(wait 5, writeq hotconfig \"...\")`): queues keep their packets.
+
+Under the names click, click-flatten, click-buildtool, click-xform and click-align
+(e.g. symlinks) oxclick behaves as those Click tools, so Click's scripts and tests run
+it unchanged.";
 
 /// `check`, `flatten`, `dot`.
 #[derive(Parser, Debug)]
