@@ -90,7 +90,8 @@ impl Test {
                 hl
             }
         };
-        let bytes = ip.get(start + self.off..start + self.off + self.len)?;
+        let at = start.checked_add(self.off)?;
+        let bytes = ip.get(at..at.checked_add(self.len)?)?;
         Some(bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) & self.mask)
     }
 
@@ -469,7 +470,11 @@ impl Parser {
                         Some((o, l)) => (o.trim(), l.trim()),
                         None => (inner.trim(), "1"),
                     };
-                    let off: usize = off.parse().map_err(|_| format!("bad offset in '{w}'"))?;
+                    let off: usize = off
+                        .parse()
+                        .ok()
+                        .filter(|&o: &usize| o < 65_536)
+                        .ok_or_else(|| format!("bad offset in '{w}'"))?;
                     let len: usize = len.parse().map_err(|_| format!("bad length in '{w}'"))?;
                     if !(1..=4).contains(&len) {
                         return Err(format!("'{w}': length must be 1 to 4 bytes"));

@@ -147,7 +147,13 @@ pub fn split_line(line: &str) -> Vec<&str> {
             }
             i += 1;
         }
-        out.push(&line[start..i.min(b.len())]);
+        // An escape may have skipped into a multi-byte character: end on a boundary.
+        let mut end = i.min(b.len());
+        while !line.is_char_boundary(end) {
+            end += 1;
+        }
+        i = end;
+        out.push(&line[start..end]);
     }
     out
 }
@@ -428,12 +434,17 @@ impl Builder {
         let num = |s: &str| s.parse::<u64>().ok();
         match f {
             Timestamp => {
-                let (s, us) = v.split_once('.').unwrap_or((v, "0"));
-                let (Some(s), Ok(frac)) = (num(s), format!("{us:0<9}")[..9].parse::<u64>()) else { return false };
-                self.timestamp = s * 1_000_000_000 + frac;
+                let (s, frac) = v.split_once('.').unwrap_or((v, "0"));
+                if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                    return false;
+                }
+                let digits = format!("{:0<9}", &frac[..frac.len().min(9)]);
+                let (Some(s), Ok(frac)) = (num(s), digits.parse::<u64>()) else { return false };
+                let Some(ts) = s.checked_mul(1_000_000_000).and_then(|t| t.checked_add(frac)) else { return false };
+                self.timestamp = ts;
             }
-            TsSec => match num(v) {
-                Some(s) => self.timestamp = s * 1_000_000_000 + self.timestamp % 1_000_000_000,
+            TsSec => match num(v).and_then(|s| s.checked_mul(1_000_000_000)) {
+                Some(s) => self.timestamp = s + self.timestamp % 1_000_000_000,
                 None => return false,
             },
             TsUsec => match num(v) {
@@ -458,7 +469,7 @@ impl Builder {
                 self.buf[at..at + 4].copy_from_slice(&a.0);
             }
             IpLen => {
-                let Some(l) = num(v) else { return false };
+                let Some(l) = num(v).filter(|&l| l <= 0xffff) else { return false };
                 self.make_ip(0);
                 self.want_len = l as usize;
             }
@@ -612,11 +623,11 @@ impl Builder {
             }
             Payload | PayloadLen => {
                 let (data, plen) = if f == Payload {
-                    let Some(d) = unquote(v) else { return false };
+                    let Some(d) = unquote(v).filter(|d| d.len() <= 0xffff) else { return false };
                     let n = d.len();
                     (Some(d), n)
                 } else {
-                    match num(v) {
+                    match num(v).filter(|&n| n <= 0xffff) {
                         Some(n) => (None, n as usize),
                         None => return false,
                     }
@@ -921,6 +932,34 @@ mod tests {
         let p = Packet::from_data(&buf);
         assert_eq!(unparse(Field::TcpOpt, &p), "wscale10");
         assert_eq!(unparse(Field::Sport, &p), "1");
+    }
+
+    #[test]
+    fn hostile_lines_never_panic() {
+        let fields: Vec<Option<Field>> = NAMES.iter().map(|&(_, f)| Some(f)).collect();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet: Vec<char> = "0123456789.-\\\"é!/:+TUIFSAxf# ".chars().collect();
+        for _ in 0..3000 {
+            let mut line = String::new();
+            for _ in 0..(x % 120) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                line.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let vals = split_line(&line);
+            let mut b = Builder::new(IP_PROTO_TCP);
+            for i in apply_order(&fields) {
+                if let (Some(f), Some(v)) = (fields[i], vals.get(i)) {
+                    b.apply(f, v);
+                }
+            }
+            let (buf, _, _, _) = b.finish(x % 2 == 0);
+            let p = Packet::from_data(&buf);
+            for &(_, f) in NAMES {
+                let _ = unparse(f, &p);
+            }
+        }
     }
 
     #[test]
