@@ -241,9 +241,21 @@ impl Scheduler {
 impl Core {
     /// Put running element `i` back in its slot, then make the write handler calls
     /// that waited for it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn restore(&mut self, i: usize, e: Box<dyn Element>) {
-        self.slots[i] = Some(e);
+        if let Some(slot) = self.slots.get_mut(i) {
+            // The slot is empty while its element runs; `forget` spares the hot
+            // path the drop code for an old value that is never there.
+            core::mem::forget(slot.replace(e));
+        }
+        if !self.deferred.is_empty() || !self.reentrant.is_empty() {
+            self.after_restore(i);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn after_restore(&mut self, i: usize) {
         if !self.deferred.is_empty() {
             self.run_deferred(i);
         }
