@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use oxclick_runtime::Registry;
 
 pub mod address_info;
+pub mod align;
 pub mod arp_querier;
 pub mod arp_responder;
 pub mod check_transport_header;
@@ -57,6 +58,7 @@ pub mod pad;
 pub mod paint;
 pub mod print;
 pub mod prio_sched;
+pub mod pull_tee;
 pub mod queue;
 pub mod rate;
 pub mod rated_splitter;
@@ -95,6 +97,9 @@ pub fn registry() -> Registry {
     r.add("PullNull", || Box::new(nulls::PullNull));
     r.add("Paint", || Box::<paint::Paint>::default());
     r.add("Tee", || Box::new(tee::Tee));
+    r.add("PullTee", || Box::new(pull_tee::PullTee));
+    r.add("Align", || Box::new(align::Align));
+    r.add("AlignmentInfo", || Box::new(align::AlignmentInfo));
     r.add("Counter", || Box::<counter::Counter>::default());
     r.add("Print", || Box::<print::Print>::default());
     r.add("InfiniteSource", || Box::<sources::InfiniteSource>::default());
@@ -195,6 +200,8 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Null" | "PushNull" | "PullNull" => include_str!("nulls.rs"),
         "Paint" => include_str!("paint.rs"),
         "Tee" => include_str!("tee.rs"),
+        "PullTee" => include_str!("pull_tee.rs"),
+        "Align" | "AlignmentInfo" => include_str!("align.rs"),
         "Counter" => include_str!("counter.rs"),
         "Print" => include_str!("print.rs"),
         "InfiniteSource" | "RatedSource" => include_str!("sources.rs"),

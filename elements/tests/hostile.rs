@@ -84,6 +84,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("IPOutputCombo(1, 1.0.0.1, 40)", 5),
     // Pull paths (the element named x is the queue feeding them).
     ("FrontDropQueue(1) -> Unqueue", 1),
+    ("Queue -> t :: PullTee -> Unqueue -> Discard; t [1] -> Print(copy)", 1),
+    ("Align(4, 2)", 1),
     ("Queue -> Shaper(1000) -> Unqueue", 1),
     ("Queue -> BandwidthShaper(1kBps) -> Unqueue", 1),
     ("Queue -> RoundRobinSched -> Unqueue", 1),
