@@ -32,8 +32,9 @@
 //! Rules are compiled for large rule sets: a run of consecutive rules that each
 //! test the same fields for equality — the tenant demux `dst host A`, `dst host
 //! B`, ..., or `<dst addr, proto, dst port>` triples — becomes one hash lookup, so
-//! the 10,000th tenant costs what the first does; other rules are evaluated as
-//! expression trees, in order. Handlers: `program` (the compiled form),
+//! the 10,000th tenant costs what the first does; other runs of rules become one
+//! decision graph in which no test is made twice on a path, tests decided by
+//! earlier ones are skipped, and equal subgraphs are shared. Handlers: `program` (the compiled form),
 //! `pattern0`, `pattern1`, ...
 
 use alloc::format;
@@ -44,6 +45,7 @@ use hashbrown::HashMap;
 use oxclick_lang::args::split_args;
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet};
 
+use crate::ip_decision::{Dag, Node};
 use crate::ip_pattern::{Base, Expr, Rel, Test, parse};
 
 /// Most fields an exact-match rule may compare and still be hashed.
@@ -75,6 +77,9 @@ enum Segment {
     /// Rules `first..=last` all test `fields` for equality: look the packet's
     /// values up, giving the first of those rules with that key.
     Hash { fields: Vec<Test>, table: HashMap<[u32; MAX_KEY_FIELDS], usize>, first: usize, last: usize },
+    /// Rules `first..first + n` as one decision graph (its leaves count from
+    /// `first`).
+    Graph { dag: Dag, first: usize, n: usize },
 }
 
 fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
@@ -115,7 +120,31 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
         run.push((i, tests));
     }
     flush(&mut run, &mut out);
-    out
+    // Runs of rules evaluated one by one become one decision graph.
+    let mut merged = Vec::new();
+    let mut pending: Vec<usize> = Vec::new();
+    let close = |pending: &mut Vec<usize>, merged: &mut Vec<Segment>| {
+        if pending.len() >= 2 {
+            let exprs: Vec<&Expr> = pending.iter().map(|&i| &rules[i].0).collect();
+            if let Some(dag) = Dag::build(&exprs) {
+                merged.push(Segment::Graph { dag, first: pending[0], n: pending.len() });
+                pending.clear();
+                return;
+            }
+        }
+        merged.extend(pending.drain(..).map(Segment::Rule));
+    };
+    for seg in out {
+        match seg {
+            Segment::Rule(i) => pending.push(i),
+            other => {
+                close(&mut pending, &mut merged);
+                merged.push(other);
+            }
+        }
+    }
+    close(&mut pending, &mut merged);
+    merged
 }
 
 /// Where a matching rule sends the packet.
@@ -147,6 +176,11 @@ impl IPClassifier {
                 Segment::Rule(i) => {
                     if self.rules[*i].0.eval(ip) {
                         return Some(*i);
+                    }
+                }
+                Segment::Graph { dag, first, .. } => {
+                    if let Some(k) = dag.eval(ip) {
+                        return Some(first + k);
                     }
                 }
                 Segment::Hash { fields, table, .. } => {
@@ -324,6 +358,26 @@ impl Element for IPClassifier {
                         render(&self.rules[*i].0, &mut s);
                         s.push_str(&format!(" -> {}\n", action(&self.rules[*i].1)));
                     }
+                    Segment::Graph { dag, first, n } => {
+                        s.push_str(&format!(
+                            "rules {first}-{}: decision graph, {} tests, {} nodes, starting at node {}\n",
+                            first + n - 1,
+                            dag.tests.len(),
+                            dag.nodes.len(),
+                            dag.root
+                        ));
+                        for (k, node) in dag.nodes.iter().enumerate() {
+                            match node {
+                                Node::Leaf(Some(r)) => s.push_str(&format!("  {k}: rule {}\n", first + r)),
+                                Node::Leaf(None) => s.push_str(&format!("  {k}: no rule\n")),
+                                Node::Branch { test, yes, no } => {
+                                    let mut t = String::new();
+                                    render(&Expr::Test(dag.tests[*test as usize].clone()), &mut t);
+                                    s.push_str(&format!("  {k}: {t} ? {yes} : {no}\n"));
+                                }
+                            }
+                        }
+                    }
                     Segment::Hash { fields, table, first, last } => {
                         s.push_str(&format!("rules {first}-{last}: hash lookup on"));
                         for t in fields {
@@ -374,8 +428,9 @@ mod tests {
         patterns.push(String::from("udp dst port 53"));
         patterns.push(String::from("-"));
         let c = classifier(&patterns.join(", "));
-        assert_eq!(c.program.len(), 3, "{}", c.read_handler("program").unwrap());
+        assert_eq!(c.program.len(), 2, "{}", c.read_handler("program").unwrap());
         assert!(matches!(c.program[0], Segment::Hash { first: 0, last: 999, .. }));
+        assert!(matches!(c.program[1], Segment::Graph { first: 1000, n: 2, .. }));
         for (dst, port) in
             [([10, 0, 0, 1], 9), ([10, 3, 231, 1], 9), ([10, 3, 232, 1], 53), ([10, 200, 0, 1], 9), ([10, 0, 5, 2], 53)]
         {

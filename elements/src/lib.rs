@@ -37,6 +37,7 @@ pub mod icmp_ping_responder;
 pub mod idle;
 pub mod ip;
 pub mod ip_classifier;
+pub mod ip_decision;
 pub mod ip_encap;
 pub mod ip_fragmenter;
 pub mod ip_gw_options;
