@@ -69,6 +69,7 @@ pub mod rewriter;
 pub mod round_robin_ip_mapper;
 pub mod round_robin_sched;
 pub mod round_robin_switch;
+pub mod schedule_info;
 pub mod script;
 pub mod set_ip_address;
 pub mod set_timestamp;
@@ -99,6 +100,7 @@ pub fn registry() -> Registry {
     r.add("Paint", || Box::<paint::Paint>::default());
     r.add("Tee", || Box::new(tee::Tee));
     r.add("PullTee", || Box::new(pull_tee::PullTee));
+    r.add("ScheduleInfo", || Box::new(schedule_info::ScheduleInfo));
     r.add("Align", || Box::new(align::Align));
     r.add("AlignmentInfo", || Box::new(align::AlignmentInfo));
     r.add("Counter", || Box::<counter::Counter>::default());
@@ -202,6 +204,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Paint" => include_str!("paint.rs"),
         "Tee" => include_str!("tee.rs"),
         "PullTee" => include_str!("pull_tee.rs"),
+        "ScheduleInfo" => include_str!("schedule_info.rs"),
         "Align" | "AlignmentInfo" => include_str!("align.rs"),
         "Counter" => include_str!("counter.rs"),
         "Print" => include_str!("print.rs"),

@@ -413,3 +413,16 @@ fn a_full_nat_table_evicts_only_mappings_past_their_guarantee() {
         assert_eq!(handler(&r, "c", "count"), through, "GUARANTEE {guarantee}");
     }
 }
+
+#[test]
+fn schedule_info_divides_the_processor_by_tickets() {
+    let b = build(
+        "ScheduleInfo(a 3, b 1);
+         a :: InfiniteSource -> ca :: Counter(COUNT_CALL 3000 stop) -> Discard;
+         b :: InfiniteSource -> cb :: Counter -> Discard;",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    let nb: u64 = handler(&r, "cb", "count").parse().unwrap();
+    assert!((950..=1050).contains(&nb), "b ran {nb} times while a ran 3000");
+}

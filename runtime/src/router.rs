@@ -488,6 +488,32 @@ pub struct Router {
     registry: Registry,
 }
 
+/// Ticket factors from ScheduleInfo elements (`ScheduleInfo(ELEMENT FACTOR, ...)`):
+/// element name -> factor. Names are relative to the ScheduleInfo's compound, as
+/// in Click (`a/si :: ScheduleInfo(from 2)` means `a/from`).
+fn schedule_info(meta: &[Meta]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for m in meta.iter().filter(|m| m.class == "ScheduleInfo") {
+        let prefix = m.name.rsplit_once('/').map_or("", |(p, _)| p);
+        for arg in oxclick_lang::args::split_args(&m.config) {
+            let mut words = arg.split_whitespace();
+            let (Some(name), Some(factor)) = (words.next(), words.next()) else { continue };
+            let Ok(f) = factor.parse::<f64>() else { continue };
+            if !(f > 0.0 && f.is_finite()) {
+                continue;
+            }
+            let full = if prefix.is_empty() { String::from(name) } else { format!("{prefix}/{name}") };
+            // The innermost match wins, as Click's compound scoping does.
+            if meta.iter().any(|x| x.name == full) {
+                out.insert(full, f);
+            } else {
+                out.entry(String::from(name)).or_insert(f);
+            }
+        }
+    }
+    out
+}
+
 fn describe(m: &Meta) -> String {
     format!("'{} :: {}'", m.name, m.class)
 }
@@ -774,6 +800,7 @@ impl Router {
             registry: registry.clone(),
         };
         let mut init_errors = Vec::new();
+        let tickets = schedule_info(&r.meta);
         for i in 0..n {
             let mut e = r.core.slots[i].take().expect("constructed");
             if let Err(msg) = e.initialize(&mut Ctx { core: &mut r.core, me: i }) {
@@ -782,7 +809,8 @@ impl Router {
                 init_errors.push(format!("  {msg}"));
             }
             if e.has_task() {
-                r.core.sched.add(i, e.tickets());
+                let scaled = tickets.get(r.meta[i].name.as_str()).map(|f| (f64::from(e.tickets()) * f) as u32);
+                r.core.sched.add(i, scaled.unwrap_or_else(|| e.tickets()).max(1));
             }
             if e.manages_driver() {
                 r.managed = true;
