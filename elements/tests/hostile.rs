@@ -86,7 +86,7 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("FrontDropQueue(1) -> Unqueue", 1),
     ("Queue -> t :: PullTee -> Unqueue -> Discard; t [1] -> Print(copy)", 1),
     ("Align(4, 2)", 1),
-    ("Null; ScheduleInfo(x 2, nothing 0.5); Idle", 1),
+    ("Null -> Discard; ScheduleInfo(x 2, nothing 0.5); Idle", 1),
     ("Queue -> Shaper(1000) -> Unqueue", 1),
     ("Queue -> BandwidthShaper(1kBps) -> Unqueue", 1),
     ("Queue -> RoundRobinSched -> Unqueue", 1),
