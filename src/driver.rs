@@ -30,11 +30,9 @@ pub struct DriverOptions {
 }
 
 /// Is `name` a primitive element class? The language uses this to tell undeclared
-/// element names from anonymous elements, as Click does. Classes of the core library
-/// still being written are accepted too, so `oxclick check` reads configurations that
-/// use them; building a router with one reports it as unknown.
+/// element names from anonymous elements, as Click does.
 pub fn is_element_class(name: &str) -> bool {
-    library().contains(name) || PLANNED_CLASSES.contains(&name)
+    library().contains(name)
 }
 
 /// Can a router built here contain an element of class `name` (what
@@ -54,101 +52,6 @@ fn registry() -> Registry {
     library().clone()
 }
 
-/// Classes planned for the core library (the runtime and classification issues) but
-/// not in the registry yet.
-const PLANNED_CLASSES: &[&str] = &[
-    "Idle",
-    "Discard",
-    "TimedSink",
-    "Counter",
-    "Print",
-    "Paint",
-    "PaintSwitch",
-    "PaintTee",
-    "Tee",
-    "Null",
-    "PushNull",
-    "PullNull",
-    "Truncate",
-    "Strip",
-    "Unstrip",
-    "Pad",
-    "Resize",
-    "EtherEncap",
-    "EtherMirror",
-    "HostEtherFilter",
-    "CheckIPHeader",
-    "MarkIPHeader",
-    "GetIPAddress",
-    "SetIPAddress",
-    "StoreIPAddress",
-    "FixIPSrc",
-    "DecIPTTL",
-    "IPGWOptions",
-    "IPPrint",
-    "IPEncap",
-    "UDPIPEncap",
-    "IPMirror",
-    "CheckICMPHeader",
-    "CheckUDPHeader",
-    "CheckTCPHeader",
-    "SetUDPChecksum",
-    "SetTCPChecksum",
-    "ICMPError",
-    "ICMPPingResponder",
-    "IPFragmenter",
-    "IPReassembler",
-    "StaticIPLookup",
-    "LinearIPLookup",
-    "IPInputCombo",
-    "IPOutputCombo",
-    "ARPResponder",
-    "ARPQuerier",
-    "AddressInfo",
-    "Queue",
-    "SimpleQueue",
-    "FrontDropQueue",
-    "Unqueue",
-    "DelayUnqueue",
-    "TimedUnqueue",
-    "RatedUnqueue",
-    "BandwidthRatedUnqueue",
-    "RoundRobinSched",
-    "PrioSched",
-    "Switch",
-    "StaticSwitch",
-    "RoundRobinSwitch",
-    "HashSwitch",
-    "RatedSplitter",
-    "BandwidthRatedSplitter",
-    "Meter",
-    "BandwidthMeter",
-    "Shaper",
-    "BandwidthShaper",
-    "InfiniteSource",
-    "RatedSource",
-    "TimedSource",
-    "DriverManager",
-    "Script",
-    "FromDump",
-    "ToDump",
-    "FromIPSummaryDump",
-    "ToIPSummaryDump",
-    "FromDevice",
-    "ToDevice",
-    "KernelTun",
-    // The classification issue's.
-    "Classifier",
-    "IPClassifier",
-    "IPFilter",
-    "IPRewriter",
-    "IPRewriterPatterns",
-    "TCPRewriter",
-    "UDPRewriter",
-    "IPAddrRewriter",
-    "IPAddrPairRewriter",
-    "RoundRobinIPMapper",
-];
 
 /// The host clock: nanoseconds since the driver started.
 /// Wall-clock time (nanoseconds since the Unix epoch, like Click's timestamps, so
