@@ -52,8 +52,6 @@ fn registry() -> Registry {
     library().clone()
 }
 
-
-/// The host clock: nanoseconds since the driver started.
 /// Wall-clock time (nanoseconds since the Unix epoch, like Click's timestamps, so
 /// packet timestamps from traces and from the clock compare), advanced by a
 /// monotonic clock so it never steps back.
