@@ -18,7 +18,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 use crate::ip::ip_checksum;
 use crate::wire::{IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, transport_checksum};
@@ -159,16 +159,8 @@ impl Element for CheckTransportHeader {
         }
         None
     }
-    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
-        let mut out = cx.new_batch();
-        for p in batch.drain(..) {
-            if let Some(q) = self.simple_action(p, cx) {
-                out.push(q);
-            }
-        }
-        let _ = port;
-        cx.recycle_batch(batch);
-        cx.push_batch(0, out);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "drops").then(|| format!("{}", self.drops))

@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{ArgType, Ipv4Addr, split_spacevec};
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 use crate::ip::ip_checksum;
 
@@ -163,15 +163,8 @@ impl Element for IPGWOptions {
             }
         }
     }
-    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
-        let mut out = cx.new_batch();
-        for p in batch.drain(..) {
-            if let Some(q) = self.simple_action(p, cx) {
-                out.push(q);
-            }
-        }
-        cx.recycle_batch(batch);
-        cx.push_batch(0, out);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        simple_action_batch(self, batch, cx)
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "drops").then(|| format!("{}", self.drops))
