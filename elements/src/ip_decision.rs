@@ -55,11 +55,6 @@ struct Builder<'a> {
     too_big: bool,
 }
 
-/// Whether `a` and `b` read the same field the same way.
-fn same_field(a: &Test, b: &Test) -> bool {
-    a.base == b.base && a.off == b.off && a.len == b.len && a.mask == b.mask && a.protos == b.protos
-}
-
 impl<'a> Builder<'a> {
     fn intern(&mut self, t: &Test) -> u32 {
         match self.tests.iter().position(|x| x == t) {
@@ -105,7 +100,7 @@ impl<'a> Builder<'a> {
         }
         for &(x, outcome) in facts {
             let other = &self.tests[x as usize];
-            if outcome && other.rel == Rel::Eq && same_field(test, other) && other.value != test.value {
+            if outcome && other.rel == Rel::Eq && test.same_field(other) && other.value != test.value {
                 return Some(false);
             }
         }

@@ -72,6 +72,16 @@ pub enum Expr {
 }
 
 impl Test {
+    /// Whether `self` and `other` read the same field the same way (they may
+    /// compare it differently).
+    pub fn same_field(&self, other: &Test) -> bool {
+        self.base == other.base
+            && self.off == other.off
+            && self.len == other.len
+            && self.mask == other.mask
+            && self.protos == other.protos
+    }
+
     /// The tested field's masked value in IP packet `ip`, or `None` when the
     /// packet lacks it (wrong protocol, later fragment, too short).
     #[inline]
