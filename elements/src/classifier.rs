@@ -18,7 +18,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::split_args;
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
 
 /// One `OFFSET/VALUE%MASK` clause.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,24 +142,8 @@ impl Element for Classifier {
     }
     /// Consecutive packets bound for the same output travel on as one batch, so
     /// the elements after a classifier keep batching.
-    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
-        let mut run = cx.new_batch();
-        let mut run_out = usize::MAX;
-        for p in batch.drain(..) {
-            let Some(o) = self.output(p.data()) else { continue };
-            if o != run_out && !run.is_empty() {
-                let full = core::mem::replace(&mut run, cx.new_batch());
-                cx.push_batch(run_out, full);
-            }
-            run_out = o;
-            run.push(p);
-        }
-        if run.is_empty() {
-            cx.recycle_batch(run);
-        } else {
-            cx.push_batch(run_out, run);
-        }
-        cx.recycle_batch(batch);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        route_batch(batch, cx, |p| self.output(p.data()));
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         let i: usize = name.strip_prefix("pattern")?.parse().ok()?;

@@ -9,7 +9,7 @@
 
 use alloc::string::String;
 
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, route_batch};
 
 #[derive(Default)]
 pub struct HashSwitch {
@@ -57,10 +57,8 @@ impl Element for HashSwitch {
         let out = self.output(&p, cx.noutputs());
         cx.push(out, p);
     }
-    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
-        for p in batch.drain(..) {
-            self.push(port, p, cx);
-        }
-        cx.recycle_batch(batch);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        let n = cx.noutputs();
+        route_batch(batch, cx, |p| Some(self.output(p, n)));
     }
 }

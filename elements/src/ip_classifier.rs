@@ -43,7 +43,7 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 use oxclick_lang::args::split_args;
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
 
 use crate::ip_decision::{Dag, Node};
 use crate::ip_pattern::{Base, Expr, Rel, Test, parse};
@@ -63,11 +63,6 @@ fn exact_tests(e: &Expr, out: &mut Vec<Test>) -> bool {
         Expr::And(a, b) => exact_tests(a, out) && exact_tests(b, out),
         _ => false,
     }
-}
-
-/// Two tests read the same field (they may compare it with different values).
-fn same_field(a: &Test, b: &Test) -> bool {
-    a.base == b.base && a.off == b.off && a.len == b.len && a.mask == b.mask && a.protos == b.protos
 }
 
 /// One step of the compiled program.
@@ -113,7 +108,7 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
         }
         let fits = run
             .first()
-            .is_some_and(|(_, f)| f.len() == tests.len() && f.iter().zip(&tests).all(|(a, b)| same_field(a, b)));
+            .is_some_and(|(_, f)| f.len() == tests.len() && f.iter().zip(&tests).all(|(a, b)| a.same_field(b)));
         if !fits {
             flush(&mut run, &mut out);
         }
@@ -325,24 +320,11 @@ impl Element for IPClassifier {
     }
     /// Consecutive packets bound for the same output travel on as one batch, so
     /// the elements after a classifier keep batching.
-    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
-        let mut run = cx.new_batch();
-        let mut run_out = usize::MAX;
-        for p in batch.drain(..) {
-            let Action::Output(o) = self.action(&p) else { continue };
-            if o != run_out && !run.is_empty() {
-                let full = core::mem::replace(&mut run, cx.new_batch());
-                cx.push_batch(run_out, full);
-            }
-            run_out = o;
-            run.push(p);
-        }
-        if run.is_empty() {
-            cx.recycle_batch(run);
-        } else {
-            cx.push_batch(run_out, run);
-        }
-        cx.recycle_batch(batch);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        route_batch(batch, cx, |p| match self.action(p) {
+            Action::Output(o) => Some(o),
+            Action::Drop => None,
+        });
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         if name == "program" {

@@ -18,7 +18,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -73,6 +73,16 @@ impl IPLookup {
         self.routes.iter().filter(|r| a & r.mask == r.dst).max_by_key(|r| r.mask.count_ones())
     }
 
+    /// The output for `p`, with its destination annotation set to the gateway if
+    /// the route has one; `None`: no route.
+    fn route(&self, p: &mut Packet) -> Option<usize> {
+        let r = *self.lookup(p.anno.dst_ip)?;
+        if r.gw != 0 {
+            p.anno.dst_ip = r.gw.to_be_bytes();
+        }
+        Some(r.port)
+    }
+
     fn editable(&self) -> bool {
         self.class == "LinearIPLookup"
     }
@@ -111,17 +121,12 @@ impl Element for IPLookup {
         }
     }
     fn push(&mut self, _port: usize, mut p: Packet, cx: &mut Ctx) {
-        let Some(r) = self.lookup(p.anno.dst_ip).copied() else { return };
-        if r.gw != 0 {
-            p.anno.dst_ip = r.gw.to_be_bytes();
+        if let Some(out) = self.route(&mut p) {
+            cx.push(out, p);
         }
-        cx.push(r.port, p);
     }
-    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
-        for p in batch.drain(..) {
-            self.push(port, p, cx);
-        }
-        cx.recycle_batch(batch);
+    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+        route_batch(batch, cx, |p| self.route(p));
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "table").then(|| self.routes.iter().map(|r| format!("{}\n", r.unparse())).collect())

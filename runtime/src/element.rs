@@ -41,6 +41,30 @@ pub fn simple_action_batch<E: Element + ?Sized>(e: &mut E, mut batch: Batch, cx:
     cx.push_batch(0, batch);
 }
 
+/// `push_batch` for elements that send each packet out of one output or drop it
+/// (classifiers, switches, routing tables): `route` picks the output, and may
+/// change the packet on the way. Consecutive packets for the same output travel
+/// on as one batch, in arrival order, so the elements after keep batching.
+pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Packet) -> Option<usize>) {
+    let mut run = cx.new_batch();
+    let mut run_out = usize::MAX;
+    for mut p in batch.drain(..) {
+        let Some(o) = route(&mut p) else { continue };
+        if o != run_out && !run.is_empty() {
+            let full = core::mem::replace(&mut run, cx.new_batch());
+            cx.push_batch(run_out, full);
+        }
+        run_out = o;
+        run.push(p);
+    }
+    if run.is_empty() {
+        cx.recycle_batch(run);
+    } else {
+        cx.push_batch(run_out, run);
+    }
+    cx.recycle_batch(batch);
+}
+
 /// A configuration error list (Click prints them under "While configuring ...").
 pub type ConfigErrors = Vec<String>;
 

@@ -10,7 +10,7 @@ pub mod router;
 pub mod spec;
 
 pub use element::{
-    Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, MAX_BATCH, finish_args, simple_action_batch,
+    Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, MAX_BATCH, finish_args, route_batch, simple_action_batch,
 };
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};
