@@ -47,6 +47,21 @@ struct Entry {
     age: u64,
 }
 
+impl Entry {
+    fn new(ip: [u8; 4], now: u64, age: u64) -> Entry {
+        Entry {
+            ip,
+            eth: [0; 6],
+            known: false,
+            live_at: now,
+            polled_at: None,
+            polls_since_reply: 0,
+            waiting: VecDeque::new(),
+            age,
+        }
+    }
+}
+
 const MS: u64 = 1_000_000;
 
 pub struct ARPQuerier {
@@ -132,37 +147,18 @@ impl ARPQuerier {
         }
     }
 
+    /// The entry for `ip`, made (as the newest) if there is none.
     fn ensure(&mut self, ip: [u8; 4], now: u64) -> &mut Entry {
         if !self.table.contains_key(&ip) {
-            let age = self.next_age;
+            self.table.insert(ip, Entry::new(ip, now, self.next_age));
             self.next_age += 1;
-            self.table.insert(
-                ip,
-                Entry {
-                    ip,
-                    eth: [0; 6],
-                    known: false,
-                    live_at: now,
-                    polled_at: None,
-                    polls_since_reply: 0,
-                    waiting: VecDeque::new(),
-                    age,
-                },
-            );
             if self.entry_capacity != 0 && self.table.len() > self.entry_capacity {
+                // Drops the oldest entries; the new one is the newest, so it stays.
                 self.slim(now);
             }
         }
-        self.table.entry(ip).or_insert_with(|| Entry {
-            ip,
-            eth: [0; 6],
-            known: false,
-            live_at: now,
-            polled_at: None,
-            polls_since_reply: 0,
-            waiting: VecDeque::new(),
-            age: 0,
-        })
+        let age = self.next_age;
+        self.table.entry(ip).or_insert_with(|| Entry::new(ip, now, age))
     }
 
     fn send_query(&mut self, target: [u8; 4], dst_eth: Option<[u8; 6]>, ts: u64, cx: &mut Ctx) {
