@@ -72,6 +72,12 @@ fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
 
+/// `SRC.SPORT > DST.DPORT: ` for IP header `ip` and transport header `t` (at
+/// least 4 bytes).
+fn port_pair(ip: &[u8], t: &[u8]) -> String {
+    format!("{}.{} > {}.{}: ", addr(&ip[12..16]), be16(&t[0..2]), addr(&ip[16..20]), be16(&t[2..4]))
+}
+
 impl IPPrint {
     /// The line for IP header `ip` (with `captured` bytes of packet in all) whose
     /// transport header holds `tl` bytes.
@@ -87,13 +93,7 @@ impl IPPrint {
                 out.push_str(&if first_frag { format!(": truncated-{name}") } else { format!(": {name}") });
             }
             IP_PROTO_TCP => {
-                out.push_str(&format!(
-                    "{}.{} > {}.{}: ",
-                    addr(&ip[12..16]),
-                    be16(&t[0..2]),
-                    addr(&ip[16..20]),
-                    be16(&t[2..4])
-                ));
+                out.push_str(&port_pair(ip, t));
                 if tl < 14 {
                     out.push_str("truncated-tcp");
                     return;
@@ -131,13 +131,7 @@ impl IPPrint {
                 out.push_str(&format!(" win {}", be16(&t[14..16])));
             }
             IP_PROTO_UDP => {
-                out.push_str(&format!(
-                    "{}.{} > {}.{}: ",
-                    addr(&ip[12..16]),
-                    be16(&t[0..2]),
-                    addr(&ip[16..20]),
-                    be16(&t[2..4])
-                ));
+                out.push_str(&port_pair(ip, t));
                 if tl < 8 {
                     out.push_str("truncated-udp");
                 } else {
