@@ -21,15 +21,17 @@ use std::fs::File;
 use std::io::{BufWriter, Read};
 
 use alloc::vec;
-use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Annotations, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapParser, PcapWriter};
-use pcap_file::{DataLink, PcapError, TsResolution};
+use pcap_file::{DataLink, Endianness, TsResolution};
 
 /// A pcap file read in large chunks and parsed in place, so a packet costs one copy
 /// (into its pooled buffer) and no allocation.
 struct Trace {
     file: File,
-    parser: PcapParser,
+    /// The file's byte order and timestamp unit (from its header).
+    big_endian: bool,
+    nanos: bool,
     buf: Vec<u8>,
     /// Unparsed bytes are `buf[start..end]`.
     start: usize,
@@ -57,7 +59,10 @@ impl Trace {
         }
         let (rest, parser) = PcapParser::new(&buf[..end]).map_err(|e| format!("{filename}: not a pcap file ({e})"))?;
         let start = end - rest.len();
-        Ok(Trace { file, parser, buf, start, end, eof: false })
+        let header = parser.header();
+        let big_endian = header.endianness == Endianness::Big;
+        let nanos = header.ts_resolution == TsResolution::NanoSecond;
+        Ok(Trace { file, big_endian, nanos, buf, start, end, eof: false })
     }
 
     /// Make room and read more; false at the end of the file or on an error.
@@ -86,32 +91,41 @@ impl Trace {
         }
     }
 
-    /// The next record: (timestamp in ns, captured bytes). `None` at the end of the
-    /// trace; a truncated or corrupt record ends it too, as in Click.
-    fn next_record(&mut self) -> Option<(u64, &[u8])> {
+    /// The next record: (timestamp in ns, bytes beyond those captured, captured
+    /// bytes). `None` at the end of the trace; a truncated or corrupt record ends
+    /// it too, as in Click.
+    ///
+    /// Records are parsed here rather than by `pcap_file` (which reads the file
+    /// header): a record header is four integers, and this is FromDump's per-packet
+    /// path.
+    #[inline]
+    fn next_record(&mut self) -> Option<(u64, u32, &[u8])> {
         loop {
-            let parsed = self
-                .parser
-                .next_raw_packet(&self.buf[self.start..self.end])
-                .map(|(rest, pkt)| (rest.len(), pkt.ts_sec, pkt.ts_frac, pkt.data.len()));
-            match parsed {
-                Ok((rest_len, sec, frac, len)) => {
-                    let record_end = self.end - rest_len;
-                    self.start = record_end;
-                    let frac_ns = if self.parser.header().ts_resolution == TsResolution::NanoSecond {
-                        u64::from(frac)
-                    } else {
-                        u64::from(frac).saturating_mul(1000)
-                    };
+            let avail = &self.buf[self.start..self.end];
+            if let Some(rec) = avail.first_chunk::<16>() {
+                let mut words = [0u32; 4];
+                for (w, b) in words.iter_mut().zip(rec.chunks_exact(4)) {
+                    *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+                if self.big_endian {
+                    words = words.map(u32::swap_bytes);
+                }
+                let [sec, frac, caplen, len] = words;
+                let caplen = caplen as usize;
+                if caplen > MAX_RECORD {
+                    return None;
+                }
+                if avail.len() >= 16 + caplen {
+                    let data_start = self.start + 16;
+                    self.start = data_start + caplen;
+                    let frac_ns = if self.nanos { u64::from(frac) } else { u64::from(frac).saturating_mul(1000) };
                     let ts = u64::from(sec).saturating_mul(1_000_000_000).saturating_add(frac_ns);
-                    return Some((ts, &self.buf[record_end - len..record_end]));
+                    let extra = len.saturating_sub(caplen as u32);
+                    return Some((ts, extra, &self.buf[data_start..data_start + caplen]));
                 }
-                Err(PcapError::IncompleteBuffer) => {
-                    if !self.refill() {
-                        return None;
-                    }
-                }
-                Err(_) => return None,
+            }
+            if !self.refill() {
+                return None;
             }
         }
     }
@@ -164,19 +178,16 @@ impl Element for FromDump {
         }
         let Some(trace) = self.trace.as_mut() else { return false };
         let mut batch = cx.new_batch();
-        for _ in 0..self.burst.max(1) {
-            match trace.next_record() {
-                Some((ts, data)) => {
-                    let mut p = cx.new_packet(data);
-                    p.anno.timestamp = ts;
-                    batch.push(p);
-                }
-                None => {
-                    self.done = true;
-                    break;
-                }
-            }
+        let burst = self.burst.max(1) as usize;
+        let mut maker = cx.pool().maker();
+        while batch.len() < burst {
+            let Some((timestamp, extra_length, data)) = trace.next_record() else {
+                self.done = true;
+                break;
+            };
+            batch.push(maker.packet(data, Annotations { timestamp, extra_length, ..Annotations::default() }));
         }
+        drop(maker);
         let worked = !batch.is_empty();
         self.count += batch.len() as u64;
         cx.push_batch(0, batch);

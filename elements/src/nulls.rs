@@ -4,7 +4,7 @@
 //!
 //! One input, one output: agnostic, push, pull respectively.
 
-use oxclick_runtime::Element;
+use oxclick_runtime::{Batch, Ctx, Element};
 
 macro_rules! null_element {
     ($name:ident, $proc:expr) => {
@@ -20,6 +20,10 @@ macro_rules! null_element {
             }
             fn processing(&self) -> &'static str {
                 $proc
+            }
+            // The batch goes on whole (the default would hand on one packet at a time).
+            fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
+                cx.push_batch(0, batch);
             }
         }
     };

@@ -260,7 +260,7 @@ impl Ctx<'_> {
 
     /// Hand back a batch's vector (its packets, if any, are dropped).
     pub fn recycle_batch(&mut self, mut batch: Batch) {
-        batch.clear();
+        self.core.pool.recycle(&mut batch);
         if self.core.batches.len() < 64 && batch.capacity() >= MAX_BATCH {
             self.core.batches.push(batch);
         }

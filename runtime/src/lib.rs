@@ -12,5 +12,5 @@ pub mod spec;
 pub use element::{
     Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, MAX_BATCH, finish_args, route_batch, simple_action_batch,
 };
-pub use packet::{Annotations, Packet, PacketPool, PacketType};
+pub use packet::{Annotations, Packet, PacketMaker, PacketPool, PacketType};
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};

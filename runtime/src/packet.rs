@@ -9,7 +9,7 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{RefCell, RefMut};
 use core::fmt;
 use core::mem::ManuallyDrop;
 
@@ -58,22 +58,79 @@ pub enum PacketType {
 }
 
 /// Free packet headers and standard-size buffers, for one router (one core).
-/// Cloning shares the lists.
-#[derive(Clone, Default)]
-pub struct PacketPool(Rc<RefCell<FreeLists>>);
+///
+/// A packet made from the pool keeps a link to it, and so do the free headers the
+/// pool holds: a packet is made and given back without touching a reference
+/// count. The links form a cycle the pool's `Drop` breaks: dropping the pool
+/// frees what it holds, and packets still alive then are freed normally.
+#[derive(Default)]
+pub struct PacketPool(PoolLink);
+
+/// A packet's (or free header's) link to the pool it came from.
+type PoolLink = Rc<RefCell<FreeLists>>;
 
 // The boxes are the point: a packet is a pointer to its header, and recycling
 // the allocation is what keeps the allocator off the hot path.
 #[allow(clippy::vec_box)]
 #[derive(Default)]
 struct FreeLists {
-    /// Packet headers still holding their unshared buffer of `POOL_BUFFER_SIZE`
-    /// bytes: a new packet is one pop.
+    /// Packet headers linked to this pool, still holding their unshared buffer of
+    /// `POOL_BUFFER_SIZE` bytes: a new packet is one pop.
     ready: Vec<Box<Header>>,
-    /// Packet headers without a buffer (their packet shared its buffer).
+    /// Packet headers linked to this pool without a buffer (their packet shared
+    /// its buffer).
     headers: Vec<Box<Header>>,
     /// Unshared buffers of `POOL_BUFFER_SIZE` bytes without a header.
     buffers: Vec<Rc<[u8]>>,
+    /// The empty buffer free headers hold (a packet always has a buffer).
+    empty: Option<Rc<[u8]>>,
+    /// The pool was dropped: packets given back now are freed.
+    closed: bool,
+}
+
+impl FreeLists {
+    fn empty_buffer(&mut self) -> Rc<[u8]> {
+        self.empty.get_or_insert_with(|| zeroed(0)).clone()
+    }
+
+    /// Keep `header` (linked to this pool) for reuse; gives it back if there is no
+    /// room, for the caller to free once the lists are no longer borrowed (freeing
+    /// a header may free the lists themselves).
+    #[inline]
+    fn keep(&mut self, mut header: Box<Header>) -> Option<Box<Header>> {
+        if self.closed {
+            return Some(header);
+        }
+        let reusable = header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some();
+        if reusable {
+            if self.ready.len() < POOL_CAPACITY {
+                self.ready.push(header);
+                return None;
+            }
+        } else {
+            // Dropping the buffer here only lowers a count or frees plain bytes.
+            header.buf = self.empty_buffer();
+            if self.headers.len() < POOL_CAPACITY {
+                self.headers.push(header);
+                return None;
+            }
+        }
+        Some(header)
+    }
+}
+
+impl Drop for PacketPool {
+    fn drop(&mut self) {
+        let (ready, headers) = {
+            let mut f = self.0.borrow_mut();
+            f.closed = true;
+            f.buffers.clear();
+            (core::mem::take(&mut f.ready), core::mem::take(&mut f.headers))
+        };
+        // Outside the borrow: these hold links to the lists.
+        drop(ready);
+        drop(headers);
+    }
 }
 
 impl PacketPool {
@@ -86,17 +143,8 @@ impl PacketPool {
     pub fn packet(&self, data: &[u8]) -> Packet {
         if DEFAULT_HEADROOM + data.len() <= POOL_BUFFER_SIZE {
             let ready = self.0.borrow_mut().ready.pop();
-            if let Some(mut h) = ready {
-                h.pool = Some(self.clone());
-                h.head = DEFAULT_HEADROOM;
-                h.tail = DEFAULT_HEADROOM + data.len();
-                h.anno = Annotations::default();
-                if let Some(b) = h.buf.as_mut().and_then(Rc::get_mut) {
-                    // Zero headroom: an unpull must never show an earlier packet's bytes.
-                    b[..DEFAULT_HEADROOM].fill(0);
-                    b[DEFAULT_HEADROOM..DEFAULT_HEADROOM + data.len()].copy_from_slice(data);
-                }
-                return Packet(ManuallyDrop::new(h));
+            if let Some(h) = ready {
+                return Self::fill(h, data, Annotations::default());
             }
         }
         let mut p = self.make(DEFAULT_HEADROOM, data.len());
@@ -106,13 +154,64 @@ impl PacketPool {
         p
     }
 
+    /// A maker of many packets in a row that borrows the free lists once for all
+    /// of them, not once per packet: what a source uses per burst.
+    #[inline]
+    pub fn maker(&self) -> PacketMaker<'_> {
+        PacketMaker { link: &self.0, lists: self.0.borrow_mut() }
+    }
+
+    /// A ready header (with its unshared standard buffer) made into a packet of `data`.
+    #[inline]
+    fn fill(mut h: Box<Header>, data: &[u8], anno: Annotations) -> Packet {
+        h.head = DEFAULT_HEADROOM;
+        h.tail = DEFAULT_HEADROOM + data.len();
+        h.anno = anno;
+        if let Some(b) = Rc::get_mut(&mut h.buf)
+            && let Some(room) = b.get_mut(..DEFAULT_HEADROOM + data.len())
+        {
+            // Zero headroom: an unpull must never show an earlier packet's bytes.
+            let (head, body) = room.split_at_mut(DEFAULT_HEADROOM);
+            head.fill(0);
+            body.copy_from_slice(data);
+        }
+        Packet(ManuallyDrop::new(h))
+    }
+
+    /// Give back every packet of `batch` (leaving it empty): one borrow of the free
+    /// lists for the lot, where dropping them one by one takes one each.
+    pub fn recycle(&self, batch: &mut Vec<Packet>) {
+        let mut spill = Vec::new();
+        {
+            let mut f = self.0.borrow_mut();
+            for p in batch.drain(..) {
+                let mut p = ManuallyDrop::new(p);
+                // SAFETY: `p` is never used or dropped again.
+                let header = unsafe { ManuallyDrop::take(&mut p.0) };
+                let mine = header.pool.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.0));
+                if mine {
+                    if let Some(h) = f.keep(header) {
+                        spill.push(h);
+                    }
+                } else {
+                    spill.push(header);
+                }
+            }
+        }
+        // Outside the borrow: headers of other pools go back to theirs, and those
+        // with no room are freed.
+        for h in spill {
+            drop(Packet(ManuallyDrop::new(h)));
+        }
+    }
+
     /// A packet of `len` bytes after `headroom` bytes of headroom; the headroom is
     /// zero, the data bytes are for the caller to fill (they may hold an earlier
     /// packet's bytes: use [`PacketPool::zeroed`] to expose them as they are).
     #[inline]
     fn make(&self, headroom: usize, len: usize) -> Packet {
-        let buf = self.buffer(headroom + len, headroom);
-        self.wrap(buf, headroom, len, Annotations::default())
+        let buf = pooled_buffer(&self.0, headroom + len, headroom);
+        wrap(&self.0, buf, headroom, len, Annotations::default())
     }
 
     /// A packet of `len` zero bytes after `headroom` bytes of headroom.
@@ -129,74 +228,95 @@ impl PacketPool {
         let f = self.0.borrow();
         f.buffers.len() + f.ready.len()
     }
+}
 
+/// Makes packets from a pool while holding its free lists (see
+/// [`PacketPool::maker`]). A packet dropped while it is out is freed, not kept.
+pub struct PacketMaker<'a> {
+    link: &'a PoolLink,
+    lists: RefMut<'a, FreeLists>,
+}
+
+impl PacketMaker<'_> {
+    /// A packet holding a copy of `data` with default headroom and annotations `anno`.
     #[inline]
-    fn wrap(&self, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations) -> Packet {
-        let header = Header { buf: Some(buf), pool: Some(self.clone()), head, tail: head + len, anno };
-        let boxed = match self.0.borrow_mut().headers.pop() {
-            Some(mut b) => {
-                *b = header;
-                b
+    pub fn packet(&mut self, data: &[u8], anno: Annotations) -> Packet {
+        let fits = DEFAULT_HEADROOM + data.len() <= POOL_BUFFER_SIZE;
+        match self.lists.ready.pop() {
+            Some(h) if fits => PacketPool::fill(h, data, anno),
+            ready => {
+                if let Some(h) = ready {
+                    self.lists.ready.push(h);
+                }
+                // Made outside the free lists (they are borrowed); it joins them
+                // when dropped.
+                let mut buf = zeroed((DEFAULT_HEADROOM + data.len()).max(POOL_BUFFER_SIZE));
+                if let Some(b) = Rc::get_mut(&mut buf) {
+                    b[DEFAULT_HEADROOM..DEFAULT_HEADROOM + data.len()].copy_from_slice(data);
+                }
+                let h = Header {
+                    buf,
+                    pool: Some(self.link.clone()),
+                    head: DEFAULT_HEADROOM,
+                    tail: DEFAULT_HEADROOM + data.len(),
+                    anno,
+                };
+                Packet(ManuallyDrop::new(Box::new(h)))
             }
-            None => Box::new(header),
+        }
+    }
+}
+
+/// A packet linked to the pool `link` around `buf`.
+#[inline]
+fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations) -> Packet {
+    let free = link.borrow_mut().headers.pop();
+    let boxed = match free {
+        Some(mut b) => {
+            b.buf = buf;
+            b.head = head;
+            b.tail = head + len;
+            b.anno = anno;
+            b
+        }
+        None => Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno }),
+    };
+    Packet(ManuallyDrop::new(boxed))
+}
+
+/// A buffer of at least `size` bytes whose first `zero` bytes are zero.
+#[inline]
+fn pooled_buffer(link: &PoolLink, size: usize, zero: usize) -> Rc<[u8]> {
+    if size <= POOL_BUFFER_SIZE {
+        let mut free = link.borrow_mut();
+        let found = match free.buffers.pop() {
+            Some(b) => Some(b),
+            None => match free.ready.pop() {
+                Some(mut h) => {
+                    let b = core::mem::replace(&mut h.buf, free.empty_buffer());
+                    free.headers.push(h);
+                    Some(b)
+                }
+                None => None,
+            },
         };
-        Packet(ManuallyDrop::new(boxed))
-    }
-
-    /// A buffer of at least `size` bytes whose first `zero` bytes are zero.
-    #[inline]
-    fn buffer(&self, size: usize, zero: usize) -> Rc<[u8]> {
-        if size <= POOL_BUFFER_SIZE {
-            let mut free = self.0.borrow_mut();
-            let found = match free.buffers.pop() {
-                Some(b) => Some(b),
-                None => match free.ready.pop() {
-                    Some(mut h) => {
-                        let b = h.buf.take();
-                        free.headers.push(h);
-                        b
-                    }
-                    None => None,
-                },
-            };
-            if let Some(mut b) = found
-                && let Some(bytes) = Rc::get_mut(&mut b)
-            {
-                bytes[..zero].fill(0);
-                return b;
-            }
-        }
-        zeroed(size.max(POOL_BUFFER_SIZE))
-    }
-
-    #[inline]
-    fn give_back_buffer(&self, buf: Rc<[u8]>) {
-        if buf.len() == POOL_BUFFER_SIZE && Rc::strong_count(&buf) == 1 && Rc::weak_count(&buf) == 0 {
-            let mut free = self.0.borrow_mut();
-            if free.buffers.len() < POOL_CAPACITY {
-                free.buffers.push(buf);
-            }
+        if let Some(mut b) = found
+            && let Some(bytes) = Rc::get_mut(&mut b)
+        {
+            bytes[..zero].fill(0);
+            return b;
         }
     }
+    zeroed(size.max(POOL_BUFFER_SIZE))
+}
 
-    /// Take back a dropped packet's header, with its buffer if nobody shares it.
-    #[inline]
-    fn give_back(&self, mut header: Box<Header>) {
-        header.pool = None;
-        let mut free = self.0.borrow_mut();
-        let reusable = header
-            .buf
-            .as_ref()
-            .is_some_and(|b| b.len() == POOL_BUFFER_SIZE && Rc::strong_count(b) == 1 && Rc::weak_count(b) == 0);
-        if reusable {
-            if free.ready.len() < POOL_CAPACITY {
-                free.ready.push(header);
-            }
-        } else {
-            header.buf = None;
-            if free.headers.len() < POOL_CAPACITY {
-                free.headers.push(header);
-            }
+/// Give back a standard buffer a packet no longer uses, if nobody else does.
+#[inline]
+fn give_back_buffer(link: &PoolLink, mut buf: Rc<[u8]>) {
+    if buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut buf).is_some() {
+        let mut free = link.borrow_mut();
+        if !free.closed && free.buffers.len() < POOL_CAPACITY {
+            free.buffers.push(buf);
         }
     }
 }
@@ -208,9 +328,9 @@ fn zeroed(size: usize) -> Rc<[u8]> {
 /// What a packet is: its window on a (possibly shared) buffer, and annotations.
 /// Reached through [`Packet`]'s `Deref`, so `p.anno` works as a field.
 pub struct Header {
-    /// Always `Some` while the packet lives; `None` only in the pool's free list.
-    buf: Option<Rc<[u8]>>,
-    pool: Option<PacketPool>,
+    /// The bytes; `head <= tail <= buf.len()` always.
+    buf: Rc<[u8]>,
+    pool: Option<PoolLink>,
     head: usize,
     tail: usize,
     pub anno: Annotations,
@@ -239,9 +359,15 @@ impl Drop for Packet {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the box is never used again after this point.
-        let mut header = unsafe { ManuallyDrop::take(&mut self.0) };
-        if let Some(pool) = header.pool.take() {
-            pool.give_back(header);
+        let header = unsafe { ManuallyDrop::take(&mut self.0) };
+        if let Some(link) = header.pool.clone() {
+            // Busy lists (a `PacketMaker` is out) cannot take it: it is freed.
+            let spill = match link.try_borrow_mut() {
+                Ok(mut lists) => lists.keep(header),
+                Err(_) => Some(header),
+            };
+            // Freed outside the borrow (with `link` still holding the lists).
+            drop(spill);
         }
     }
 }
@@ -250,11 +376,11 @@ impl Clone for Packet {
     /// A new packet sharing this one's data (Click's `clone`): cheap, and each copy
     /// gets its own buffer only when it first writes.
     fn clone(&self) -> Packet {
-        let buf = self.buf.clone().unwrap_or_else(|| zeroed(0));
+        let buf = self.buf.clone();
         match &self.pool {
-            Some(pool) => pool.wrap(buf, self.head, self.len(), self.anno),
+            Some(link) => wrap(link, buf, self.head, self.len(), self.anno),
             None => Packet(ManuallyDrop::new(Box::new(Header {
-                buf: Some(buf),
+                buf,
                 pool: None,
                 head: self.head,
                 tail: self.tail,
@@ -284,7 +410,7 @@ impl Packet {
         let mut buf = alloc::vec![0u8; DEFAULT_HEADROOM + data.len()];
         buf[DEFAULT_HEADROOM..].copy_from_slice(data);
         Packet(ManuallyDrop::new(Box::new(Header {
-            buf: Some(Rc::from(buf)),
+            buf: Rc::from(buf),
             pool: None,
             head: DEFAULT_HEADROOM,
             tail: DEFAULT_HEADROOM + data.len(),
@@ -295,12 +421,12 @@ impl Packet {
     /// The whole buffer, writable, if this packet is its only user.
     #[inline]
     fn buf_mut(&mut self) -> Option<&mut [u8]> {
-        self.0.buf.as_mut().and_then(Rc::get_mut)
+        Rc::get_mut(&mut self.0.buf)
     }
 
     #[inline]
     fn buf(&self) -> &[u8] {
-        self.0.buf.as_deref().unwrap_or(&[])
+        &self.0.buf
     }
 
     #[inline]
@@ -322,15 +448,22 @@ impl Packet {
     /// Whether another packet shares this one's buffer.
     #[inline]
     pub fn shared(&self) -> bool {
-        self.0.buf.as_ref().is_some_and(|b| Rc::strong_count(b) > 1)
+        Rc::strong_count(&self.0.buf) > 1
     }
 
     /// Make the buffer this packet's own, copying it if it is shared (Click's `uniqueify`).
     #[inline]
     pub fn uniqueify(&mut self) {
         if self.shared() {
-            self.reallocate(self.head, self.tailroom());
+            self.copy_out();
         }
+    }
+
+    /// The rare half of `uniqueify`, kept out of the per-packet path.
+    #[cold]
+    #[inline(never)]
+    fn copy_out(&mut self) {
+        self.reallocate(self.head, self.tailroom());
     }
 
     /// Move the data into a fresh buffer with `headroom` and `tailroom` around it.
@@ -342,7 +475,7 @@ impl Packet {
         let from = self.head.saturating_sub(headroom);
         let to = headroom.saturating_sub(self.head);
         let mut buf = match &self.pool {
-            Some(pool) => pool.buffer(size, to),
+            Some(link) => pooled_buffer(link, size, to),
             None => zeroed(size),
         };
         if let Some(b) = Rc::get_mut(&mut buf) {
@@ -350,9 +483,9 @@ impl Packet {
             b[to..to + old.len()].copy_from_slice(old);
             // Tailroom is exposed by `put`, which zeroes it; no need here.
         }
-        let old = self.0.buf.replace(buf);
-        if let (Some(pool), Some(old)) = (&self.0.pool, old) {
-            pool.give_back_buffer(old);
+        let old = core::mem::replace(&mut self.0.buf, buf);
+        if let Some(link) = &self.0.pool {
+            give_back_buffer(link, old);
         }
         self.0.head = headroom;
         self.0.tail = headroom + len;
@@ -392,10 +525,10 @@ impl Packet {
     /// by `n` (forward when `pulled`, backward otherwise).
     #[inline]
     fn shift_headers(&mut self, n: usize, pulled: bool) {
-        if n == 0 {
+        let a = &mut self.0.anno;
+        if n == 0 || (a.network_header.is_none() && a.transport_header.is_none()) {
             return;
         }
-        let a = &mut self.0.anno;
         for h in [&mut a.network_header, &mut a.transport_header] {
             *h = h.and_then(|o| if pulled { o.checked_sub(n) } else { o.checked_add(n) });
         }
@@ -535,5 +668,41 @@ mod tests {
         assert_eq!(big.len(), 4000);
         drop(big);
         assert_eq!(pool.free_buffers(), 0);
+    }
+
+    #[test]
+    fn maker_and_recycle_reuse_buffers_in_bulk() {
+        let pool = PacketPool::new();
+        let mut batch = Vec::new();
+        {
+            let mut maker = pool.maker();
+            for i in 0..4u8 {
+                batch.push(maker.packet(&[i; 60], Annotations { paint: i, ..Annotations::default() }));
+            }
+            // A packet dropped while the maker holds the lists is freed, not kept.
+            drop(maker.packet(b"x", Annotations::default()));
+        }
+        assert_eq!(batch[3].data(), &[3u8; 60][..]);
+        assert_eq!(batch[3].anno.paint, 3);
+        assert_eq!(pool.free_buffers(), 0);
+        pool.recycle(&mut batch);
+        assert!(batch.is_empty());
+        assert_eq!(pool.free_buffers(), 4);
+        // A packet of another pool goes back to its own.
+        let other = PacketPool::new();
+        let mut mixed = alloc::vec![other.packet(b"o"), pool.packet(b"p")];
+        pool.recycle(&mut mixed);
+        assert_eq!((pool.free_buffers(), other.free_buffers()), (4, 1));
+    }
+
+    #[test]
+    fn packets_outlive_their_pool() {
+        let pool = PacketPool::new();
+        let p = pool.packet(b"alive");
+        let q = p.clone();
+        drop(pool);
+        assert_eq!(q.data(), b"alive");
+        drop(p);
+        drop(q);
     }
 }
