@@ -94,6 +94,7 @@ fn build(flat: &FlatConfig, opts: &DriverOptions) -> Result<Router, Vec<String>>
             let _ = writeln!(o, "{line}");
         }),
         clock,
+        devices: Vec::new(),
     };
     Router::new(flat, library(), ropts)
 }
@@ -153,6 +154,7 @@ pub fn check(flat: &FlatConfig) -> CheckReport {
         console: Box::new(|_: &str| {}),
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
+        devices: Vec::new(),
     };
     let errors = match Router::new(&flat, &reg, ropts) {
         Ok(_) => Vec::new(),

@@ -27,6 +27,7 @@ pub mod ether_mirror;
 pub mod fix_ip_src;
 #[cfg(feature = "std")]
 pub mod from_ip_summary_dump;
+pub mod from_netfront;
 pub mod get_ip_address;
 pub mod hash_switch;
 pub mod host_ether_filter;
@@ -85,6 +86,7 @@ pub mod timed_source;
 pub mod timed_unqueue;
 #[cfg(feature = "std")]
 pub mod to_ip_summary_dump;
+pub mod to_netfront;
 pub mod unqueue;
 pub mod wire;
 
@@ -180,6 +182,15 @@ pub fn registry() -> Registry {
     r.add("CheckTCPHeader", || Box::new(check_transport_header::CheckTransportHeader::tcp()));
     r.add("Pad", || Box::<pad::Pad>::default());
     r.add("SetTimestamp", || Box::<set_timestamp::SetTimestamp>::default());
+    r.add("FromNetfront", || Box::<from_netfront::FromNetfront>::default());
+    r.add("ToNetfront", || Box::<to_netfront::ToNetfront>::default());
+    // In the guest, Click's device element names mean its vifs, as in ClickOS;
+    // on the host they are Linux packet sockets (below).
+    #[cfg(not(feature = "std"))]
+    {
+        r.add("FromDevice", || Box::<from_netfront::FromNetfront>::default());
+        r.add("ToDevice", || Box::<to_netfront::ToNetfront>::default());
+    }
     #[cfg(feature = "std")]
     {
         r.add("FromDump", || Box::<dump::FromDump>::default());
@@ -200,6 +211,8 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "Idle" => include_str!("idle.rs"),
         "AddressInfo" => include_str!("address_info.rs"),
         "Discard" => include_str!("discard.rs"),
+        "FromNetfront" => include_str!("from_netfront.rs"),
+        "ToNetfront" => include_str!("to_netfront.rs"),
         "Null" | "PushNull" | "PullNull" => include_str!("nulls.rs"),
         "Paint" => include_str!("paint.rs"),
         "Tee" => include_str!("tee.rs"),

@@ -26,6 +26,7 @@ fn build(src: &str) -> Built {
         console: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
+        devices: Vec::new(),
     };
     Built { router: Router::new(&out.flat, &reg, ropts), console }
 }
@@ -199,6 +200,7 @@ fn driver_manager_prints_and_writes_handlers() {
         console: Box::new(|_: &str| {}),
         output: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
         clock: Box::new(SimClock::default()),
+        devices: Vec::new(),
     };
     let mut r = Router::new(&parsed.flat, &reg, opts).unwrap();
     r.run();

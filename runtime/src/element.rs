@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use oxclick_lang::args::{AddressNames, Args};
 
+use crate::device::Device;
 use crate::packet::{Packet, PacketPool};
 use crate::router::Core;
 
@@ -269,6 +270,16 @@ impl Ctx<'_> {
     /// A new packet holding a copy of `data`, its buffer from the router's pool.
     pub fn new_packet(&self, data: &[u8]) -> Packet {
         self.core.pool.packet(data)
+    }
+
+    /// Network device `dev` of the driver (see [`crate::device`]), if there is one.
+    pub fn device(&mut self, dev: usize) -> Option<&mut Device> {
+        self.core.devices.get_mut(dev)
+    }
+
+    /// How many network devices the driver gave the router.
+    pub fn device_count(&self) -> usize {
+        self.core.devices.len()
     }
 
     /// The router's packet pool.

@@ -4,11 +4,13 @@
 #![no_std]
 extern crate alloc;
 
+pub mod device;
 pub mod element;
 pub mod packet;
 pub mod router;
 pub mod spec;
 
+pub use device::{DEVICE_QUEUE_CAPACITY, Device, DeviceInfo};
 pub use element::{
     Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, MAX_BATCH, finish_args, route_batch, simple_action_batch,
 };

@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 use oxclick_lang::args::AddressNames;
 use oxclick_lang::flat::{FlatConfig, Port};
 
+use crate::device::{DEVICE_QUEUE_CAPACITY, Device, DeviceInfo};
 use crate::element::{Batch, ConfigCtx, Constructor, Ctx, Element};
 use crate::packet::{Packet, PacketPool};
 use crate::spec::{Processing, parse_port_count, processing_vector};
@@ -94,6 +95,9 @@ pub struct RouterOptions {
     /// Where reports go (DriverManager's `print`): standard output.
     pub output: Box<dyn FnMut(&str)>,
     pub clock: Box<dyn Clock>,
+    /// The network devices the driver owns (the guest's vifs), in device-number
+    /// order: what FromNetfront(N) and ToNetfront(N) reach. Empty on the host.
+    pub devices: Vec<DeviceInfo>,
 }
 
 /// The state elements reach through [`Ctx`].
@@ -122,6 +126,8 @@ pub struct Core {
     class_configs: Vec<(String, String, String)>,
     /// Packet buffers for this router (one router runs on one core).
     pub(crate) pool: PacketPool,
+    /// The driver's network devices (see [`crate::device`]).
+    pub(crate) devices: Vec<Device>,
     /// Free batch vectors.
     pub(crate) batches: Vec<Batch>,
     /// The task scheduler's state.
@@ -779,6 +785,7 @@ impl Router {
             address_names: names,
             class_configs,
             pool: PacketPool::new(),
+            devices: opts.devices.into_iter().map(Device::new).collect(),
             batches: Vec::new(),
             sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
             listeners: vec![Vec::new(); n],
@@ -834,6 +841,25 @@ impl Router {
     /// [`run`](Self::run), also stopping when `interrupted()` says so (the host
     /// driver's Ctrl-C), checked once per round of tasks.
     pub fn run_until(&mut self, interrupted: &dyn Fn() -> bool) -> u64 {
+        self.run_tasks(interrupted, false).0
+    }
+
+    /// Run tasks while there is work, then return instead of sleeping: what a
+    /// driver with its own event loop calls (the Xen guest: it feeds received
+    /// frames in with [`Router::device_receive`], runs the router, sends what
+    /// [`Router::device_transmit`] gives it, then blocks until an event or the
+    /// returned time, the earliest pending timer, if any).
+    pub fn run_while_busy(&mut self) -> Option<u64> {
+        self.run_tasks(&|| false, true).1
+    }
+
+    /// Whether the router has stopped (a `stop` handler write, DriverManager, or
+    /// a source's STOP).
+    pub fn is_stopped(&self) -> bool {
+        self.core.stopped || (!self.managed && self.core.stop_requests > 0)
+    }
+
+    fn run_tasks(&mut self, interrupted: &dyn Fn() -> bool, until_idle: bool) -> (u64, Option<u64>) {
         let mut steps = 0u64;
         // The router is idle when every scheduled task has run without work since
         // the last run that did some. `epoch` counts runs with work; a task is
@@ -860,6 +886,9 @@ impl Router {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+                if until_idle {
+                    return (steps, wake);
+                }
                 self.clock.sleep_until(wake.unwrap_or(self.core.now.saturating_add(10_000_000)));
                 epoch += 1;
                 idle_tasks = 0;
@@ -908,7 +937,7 @@ impl Router {
                 since_clock = 0;
             }
         }
-        steps
+        (steps, None)
     }
 
     /// Replace this router by one built from configuration `text` (Click's
@@ -933,8 +962,11 @@ impl Router {
             console: Box::new(|_: &str| {}),
             output: Box::new(|_: &str| {}),
             clock: Box::new(SimClock::starting_at(self.core.now)),
+            devices: self.core.devices.iter().map(|d| d.info.clone()).collect(),
         };
         let mut new = Router::new(&out.flat, &registry, opts)?;
+        // Frames waiting in the device queues go on with the new router.
+        core::mem::swap(&mut new.core.devices, &mut self.core.devices);
         core::mem::swap(&mut new.core.console, &mut self.core.console);
         core::mem::swap(&mut new.core.output, &mut self.core.output);
         core::mem::swap(&mut new.clock, &mut self.clock);
@@ -961,6 +993,39 @@ impl Router {
                 (self.core.console)(&e);
             }
         }
+    }
+
+    /// The driver's network devices.
+    pub fn devices(&self) -> &[Device] {
+        &self.core.devices
+    }
+
+    /// Hand the router a frame device `dev` received; false if it was dropped
+    /// (no such device, or its receive queue is full: counted in `rx_drops`).
+    pub fn device_receive(&mut self, dev: usize, frame: &[u8]) -> bool {
+        let Some(d) = self.core.devices.get_mut(dev) else { return false };
+        if d.rx.len() >= DEVICE_QUEUE_CAPACITY {
+            d.rx_drops += 1;
+            return false;
+        }
+        d.rx.push_back(self.core.pool.packet(frame));
+        true
+    }
+
+    /// Give the frames waiting to go out of device `dev`, oldest first, to
+    /// `send` until it returns false (the ring is full: that frame and the rest
+    /// wait for the next call). Returns how many were sent.
+    pub fn device_transmit(&mut self, dev: usize, mut send: impl FnMut(&[u8]) -> bool) -> usize {
+        let Some(d) = self.core.devices.get_mut(dev) else { return 0 };
+        let mut sent = 0;
+        while let Some(p) = d.tx.front() {
+            if !send(p.data()) {
+                break;
+            }
+            d.tx.pop_front();
+            sent += 1;
+        }
+        sent
     }
 
     /// Ask the driver to stop (the `stop` handler).
