@@ -90,6 +90,23 @@ pub mod to_netfront;
 pub mod unqueue;
 pub mod wire;
 
+/// Classes that need the host (files, Linux sockets and devices): the `std`
+/// feature's. In the guest, `FromDevice` and `ToDevice` name its vifs instead.
+pub const HOST_ONLY: &[&str] =
+    &["FromDump", "ToDump", "FromDevice", "ToDevice", "KernelTun", "KernelTap", "FromIPSummaryDump", "ToIPSummaryDump"];
+
+/// The registry as the Xen guest has it, from a host build: what `oxclick
+/// image` checks a configuration against before it goes into a guest.
+pub fn guest_registry() -> Registry {
+    let mut r = registry();
+    for name in HOST_ONLY {
+        r.remove(name);
+    }
+    r.add("FromDevice", || Box::<from_netfront::FromNetfront>::default());
+    r.add("ToDevice", || Box::<to_netfront::ToNetfront>::default());
+    r
+}
+
 /// Every element class this library provides.
 pub fn registry() -> Registry {
     let mut r = Registry::default();

@@ -37,6 +37,11 @@ impl Registry {
         self.classes.contains_key(name)
     }
 
+    /// Forget class `name` (a driver that cannot run it).
+    pub fn remove(&mut self, name: &str) {
+        self.classes.remove(name);
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.classes.keys().copied()
     }
@@ -190,6 +195,10 @@ const STRIDE1: u64 = 1 << 16;
 pub const DEFAULT_TICKETS: u32 = 1 << 10;
 /// Task runs between clock reads while tasks keep finding work.
 const STEPS_PER_CLOCK_READ: u32 = 32;
+/// Task runs [`Router::run_while_busy`] makes at most before it returns, so a
+/// router that always has work (an unlimited source) still lets its driver
+/// move packets and read control messages.
+const BUSY_BUDGET: u64 = 4096;
 
 impl Scheduler {
     fn add(&mut self, element: usize, tickets: u32) {
@@ -832,6 +841,26 @@ impl Router {
         Ok(r)
     }
 
+    /// Read configuration `text` (named `filename` in messages), flatten it and
+    /// build the router; `opts`' configuration texts are set from `text`. `Err`
+    /// holds every error line in Click's words.
+    pub fn from_text(
+        text: &str,
+        filename: &str,
+        registry: &Registry,
+        mut opts: RouterOptions,
+    ) -> Result<Router, Vec<String>> {
+        let known = |n: &str| registry.contains(n);
+        let lang_opts = oxclick_lang::Options { is_primitive: Some(&known), ..oxclick_lang::Options::default() };
+        let out = oxclick_lang::read(text, filename, &lang_opts);
+        if oxclick_lang::diag::has_errors(&out.diagnostics) {
+            return Err(out.diagnostics.iter().map(|d| d.click_text().trim_end().to_string()).collect());
+        }
+        opts.config_text = text.into();
+        opts.flat_text = oxclick_lang::unparse::unparse(&out.flat);
+        Router::new(&out.flat, registry, opts)
+    }
+
     /// Run tasks until the driver stops (a stop request, or DriverManager says so).
     /// Returns the number of task rounds run.
     pub fn run(&mut self) -> u64 {
@@ -848,7 +877,8 @@ impl Router {
     /// driver with its own event loop calls (the Xen guest: it feeds received
     /// frames in with [`Router::device_receive`], runs the router, sends what
     /// [`Router::device_transmit`] gives it, then blocks until an event or the
-    /// returned time, the earliest pending timer, if any).
+    /// returned time, the earliest pending timer, if any). A router that stays
+    /// busy returns after a budget of task runs, with the current time.
     pub fn run_while_busy(&mut self) -> Option<u64> {
         self.run_tasks(&|| false, true).1
     }
@@ -930,6 +960,10 @@ impl Router {
             if self.core.stopped || (!self.managed && self.core.stop_requests > 0) {
                 break;
             }
+            if until_idle && steps >= BUSY_BUDGET {
+                // Busy still: let the driver do its I/O, then come back at once.
+                return (steps, Some(self.core.now));
+            }
             if self.core.pending_hotconfig.is_some() {
                 self.apply_pending_hotconfig();
                 epoch += 1;
@@ -950,21 +984,15 @@ impl Router {
     /// errors are returned.
     pub fn hot_swap(&mut self, text: &str) -> Result<(), Vec<String>> {
         let registry = self.registry.clone();
-        let known = |n: &str| registry.contains(n);
-        let lang_opts = oxclick_lang::Options { is_primitive: Some(&known), ..oxclick_lang::Options::default() };
-        let out = oxclick_lang::read(text, "hotconfig", &lang_opts);
-        if oxclick_lang::diag::has_errors(&out.diagnostics) {
-            return Err(out.diagnostics.iter().map(|d| d.click_text().trim_end().to_string()).collect());
-        }
         let opts = RouterOptions {
-            config_text: text.into(),
-            flat_text: oxclick_lang::unparse::unparse(&out.flat),
+            config_text: String::new(),
+            flat_text: String::new(),
             console: Box::new(|_: &str| {}),
             output: Box::new(|_: &str| {}),
             clock: Box::new(SimClock::starting_at(self.core.now)),
             devices: self.core.devices.iter().map(|d| d.info.clone()).collect(),
         };
-        let mut new = Router::new(&out.flat, &registry, opts)?;
+        let mut new = Router::from_text(text, "hotconfig", &registry, opts)?;
         // Frames waiting in the device queues go on with the new router.
         core::mem::swap(&mut new.core.devices, &mut self.core.devices);
         core::mem::swap(&mut new.core.console, &mut self.core.console);

@@ -17,6 +17,8 @@
 //! - [`pvclock`]: Xen system time from the TSC.
 //! - [`heap`]: the guest's allocator; [`memmap`]: the RAM it may use.
 //! - [`netfront`]: the Xen network frontend (rx-copy, several vifs).
+//! - [`embedded`]: the configuration area `oxclick image --embed` fills in.
+//! - [`clickos`]: ClickOS's xenstore control protocol, driving oxclick routers.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -24,6 +26,8 @@ extern crate alloc;
 
 pub mod abi;
 pub mod byte_ring;
+pub mod clickos;
+pub mod embedded;
 pub mod evtchn;
 pub mod grant;
 pub mod heap;

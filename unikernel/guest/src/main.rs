@@ -37,6 +37,7 @@ mod libc;
 mod net;
 mod netcheck;
 mod platform;
+mod routers;
 mod selftest;
 mod xen;
 
@@ -44,7 +45,7 @@ use alloc::string::String;
 
 use boot_info::BootInfo;
 use oxclick_unikernel::abi::DomId;
-use oxclick_unikernel::xenstore::{Error as XsError, NO_TX};
+use oxclick_unikernel::xenstore::{Error as XsError, NO_TX, WatchEvent};
 use platform::Outcome;
 use xen::Xen;
 use xen::store::Xenstore;
@@ -126,6 +127,7 @@ fn bare_main(boot: &BootInfo) -> ! {
     match selftest::runtime_basics() {
         Ok(()) => {
             log!("oxclick: runtime checks PASS");
+            routers::run_bare();
             log!("oxclick: exiting (no Xen)");
             platform::stop(Outcome::Poweroff)
         }
@@ -145,13 +147,17 @@ pub struct Domain {
 impl Domain {
     /// One turn of the event loop: [`Self::service`], then [`Self::sleep`].
     pub fn run_once(&mut self, deadline: u64, on_packet: &mut dyn FnMut(usize, &[u8])) {
-        self.service(on_packet);
+        for event in self.service(on_packet) {
+            log!("oxclick: unexpected watch event {} ({})", event.path, event.token);
+        }
         self.sleep(deadline);
     }
 
     /// Handle watch events (shutdown requests, backend state changes) and
-    /// hand received packets to `on_packet(vif position, frame)`.
-    pub fn service(&mut self, on_packet: &mut dyn FnMut(usize, &[u8])) {
+    /// hand received packets to `on_packet(vif position, frame)`. Returns the
+    /// watch events that are someone else's (the routers').
+    pub fn service(&mut self, on_packet: &mut dyn FnMut(usize, &[u8])) -> alloc::vec::Vec<WatchEvent> {
+        let mut others = alloc::vec::Vec::new();
         // Watch events may already sit in the client's queue (read while
         // waiting for a reply), so look there before sleeping.
         loop {
@@ -160,7 +166,7 @@ impl Domain {
                 Ok(Some(event)) => {
                     let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
                     if !self.net.on_watch(&event.token, &mut self.xs, &mut platform) {
-                        log!("oxclick: unexpected watch event {} ({})", event.path, event.token);
+                        others.push(event);
                     }
                 }
                 Ok(None) => break,
@@ -169,6 +175,7 @@ impl Domain {
         }
         let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
         self.net.receive(&mut platform, |vif, frame| on_packet(vif, frame));
+        others
     }
 
     /// Sleep until an event channel of ours fires or Xen system time
@@ -179,6 +186,17 @@ impl Domain {
         ports.push(xs_port);
         self.xen.poll(&ports, deadline);
         self.xen.take_pending(xs_port);
+    }
+
+    /// Put a frame on vif position `vif`'s ring (sent at the next [`Self::flush`]).
+    pub fn queue(&mut self, vif: usize, frame: &[u8]) -> Result<(), oxclick_unikernel::netfront::NetError> {
+        self.net.queue(vif, frame)
+    }
+
+    /// Tell vif position `vif`'s backend about the frames queued.
+    pub fn flush(&mut self, vif: usize) {
+        let mut platform = net::GuestPlatform { xen: self.xen, grants: &mut self.grants };
+        self.net.flush(vif, &mut platform);
     }
 
     /// Send a frame on vif position `vif`.
@@ -282,7 +300,11 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
     }
 
     log!("oxclick: ready");
-    event_loop(&mut domain, responder)
+    match responder {
+        // After a network check: answer ARP and ping, as the check promised.
+        Some(_) => event_loop(&mut domain, responder),
+        None => routers::run(&mut domain),
+    }
 }
 
 /// Wait for events until the toolstack asks us to stop. Received packets
@@ -295,11 +317,14 @@ fn event_loop(domain: &mut Domain, mut responder: Option<netcheck::Responder>) -
     let macs: alloc::vec::Vec<[u8; 6]> = domain.net.vifs.iter().map(|v| v.node.mac).collect();
     loop {
         let deadline = domain.xen.now_ns() + 10_000_000_000;
-        domain.service(&mut |vif, frame| {
+        let others = domain.service(&mut |vif, frame| {
             if let Some(reply) = responder.as_mut().and_then(|r| r.answer(macs[vif], frame)) {
                 replies.push((vif, reply));
             }
         });
+        for event in others {
+            log!("oxclick: unexpected watch event {} ({})", event.path, event.token);
+        }
         // Send before sleeping: a reply must not wait for the next event.
         for (vif, reply) in replies.drain(..) {
             if let Err(e) = domain.send(vif, &reply) {

@@ -122,6 +122,22 @@ impl Net {
         }
     }
 
+    /// Put one frame on vif position `i`'s ring, to go with the next [`Net::flush`].
+    pub fn queue(&mut self, i: usize, frame: &[u8]) -> Result<(), NetError> {
+        let vif = self.vifs.get_mut(i).ok_or(NetError::BadConfig)?;
+        if !vif.is_up() {
+            return Err(NetError::TxFull);
+        }
+        vif.net.transmit(frame)
+    }
+
+    /// Tell vif position `i`'s backend about the frames queued since the last flush.
+    pub fn flush(&mut self, i: usize, platform: &mut GuestPlatform<'_>) {
+        if let Some(vif) = self.vifs.get_mut(i) {
+            vif.net.flush(platform);
+        }
+    }
+
     /// Send one frame on vif position `i` right away.
     pub fn send(&mut self, i: usize, frame: &[u8], platform: &mut GuestPlatform<'_>) -> Result<(), NetError> {
         let vif = &mut self.vifs[i];
