@@ -9,9 +9,11 @@
 //! * `click-buildtool provides NAME...` — does this build provide these classes;
 //! * `click-xform -p PATTERNS` — replace pattern compounds (Click's optimizer);
 //! * `click-align` — print the configuration ready to run (no alignment needed);
-//! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`.
+//! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`, and
+//!   `image`, `boot`, `ctl` for Xen guests.
 
 mod driver;
+mod xen_tool;
 mod xform_tool;
 
 use std::ffi::OsString;
@@ -75,6 +77,9 @@ Subcommands (oxclick only):
   oxclick dot FILE        print the flat router as a Graphviz graph (-o x.svg renders it)
   oxclick elements        list the element classes
   oxclick help ELEMENT    print an element class's manual page
+  oxclick image FILE      make a Xen guest image (and xl config) running FILE
+  oxclick boot FILE       boot FILE as a Xen guest (in dom0: xl create + install)
+  oxclick ctl NAME ...    read/write handlers, swap configurations in a running guest
 
 Examples:
   oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
@@ -130,6 +135,9 @@ fn main() -> ExitCode {
             Some("flatten") => flatten_main(tail(&args, "oxclick flatten"), Style::Rich, "oxclick flatten"),
             Some("dot") => dot_main(tail(&args, "oxclick dot")),
             Some("elements") => elements_main(),
+            Some("image") => xen_tool::image_main(tail(&args, "oxclick image")),
+            Some("boot") => xen_tool::boot_main(tail(&args, "oxclick boot")),
+            Some("ctl") => xen_tool::ctl_main(tail(&args, "oxclick ctl")),
             Some("help") if args.len() == 3 => help_main(&args[2].to_string_lossy()),
             _ => driver_main(args, Style::Rich),
         },
