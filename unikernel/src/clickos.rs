@@ -47,6 +47,9 @@ pub const MAX_ROUTERS: u32 = 64;
 /// Configuration chunks read at most (a 4 MiB configuration).
 const MAX_CHUNKS: usize = 8192;
 
+/// Where router console lines go: (router id, line).
+pub type Console = Rc<dyn Fn(u32, &str)>;
+
 /// What routers need from the platform.
 pub struct Platform {
     /// The network devices, in device-number order.
@@ -54,7 +57,7 @@ pub struct Platform {
     /// A clock for a new router.
     pub clock: Box<dyn Fn() -> Box<dyn Clock>>,
     /// Where a router's console lines go (its id, the line).
-    pub console: Rc<dyn Fn(u32, &str)>,
+    pub console: Console,
 }
 
 struct Slot {
@@ -174,7 +177,7 @@ impl Routers {
     }
 
     fn build(&self, rid: u32, text: &str) -> Result<Router, Vec<String>> {
-        let sink = |c: &Rc<dyn Fn(u32, &str)>| {
+        let sink = |c: &Console| {
             let c = c.clone();
             Box::new(move |line: &str| c(rid, line)) as Box<dyn FnMut(&str)>
         };
