@@ -25,11 +25,20 @@ pub struct ImageOptions {
     pub vifs: Vec<String>,
     /// The guest's command line (`extra=`), if any.
     pub cmdline: Option<String>,
+    /// Keep a crashed domain for post-mortem (`xl` `on_crash="preserve"`;
+    /// `xenctx` reads its registers) instead of destroying it.
+    pub preserve_on_crash: bool,
 }
 
 impl Default for ImageOptions {
     fn default() -> Self {
-        ImageOptions { name: "oxclick".into(), memory_mb: 8, vifs: vec!["bridge=xenbr0".into()], cmdline: None }
+        ImageOptions {
+            name: "oxclick".into(),
+            memory_mb: 8,
+            vifs: vec!["bridge=xenbr0".into()],
+            cmdline: None,
+            preserve_on_crash: false,
+        }
     }
 }
 
@@ -103,7 +112,7 @@ pub fn xl_config(kernel: &Path, opts: &ImageOptions) -> String {
     let _ = writeln!(s, "vif = [{}]", vifs.join(", "));
     // A crash must not turn into a reboot loop.
     let _ = writeln!(s, "on_poweroff = \"destroy\"");
-    let _ = writeln!(s, "on_crash = \"destroy\"");
+    let _ = writeln!(s, "on_crash = \"{}\"", if opts.preserve_on_crash { "preserve" } else { "destroy" });
     let _ = writeln!(s, "on_reboot = \"destroy\"");
     s
 }
@@ -144,6 +153,7 @@ mod tests {
             memory_mb: 4,
             vifs: vec!["bridge=xenbr0".into(), "bridge=br1,mac=00:16:3e:00:00:01".into()],
             cmdline: Some("quiet-debugcon".into()),
+            preserve_on_crash: false,
         };
         let text = xl_config(Path::new("/var/lib/oxclick/mirror.elf"), &opts);
         assert!(text.contains("name = \"mirror\"\n"));

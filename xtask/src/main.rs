@@ -2,6 +2,7 @@
 
 mod bench;
 mod clicktest;
+mod xen_e2e;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,12 @@ usage: cargo xtask <task> [options]
 tasks:
   test                     everything CI runs: `cargo test --workspace`, then Click's
                            conformance tests from ../shared/clicktests (tests listed in
-                           tests/clicktests.pass must pass; others report XFAIL)
+                           tests/clicktests.pass must pass; others report XFAIL), then
+                           xen-e2e when run as root (OXCLICK_SKIP_XEN_E2E=1 skips it)
   bench [CASE...]          release-build speed and memory figures (see bench --help)
+  guest                    build the Xen guest ELF (what `oxclick image` starts from)
+  xen-e2e                  oxclick guests under real Xen (Xen + dom0 under QEMU; see
+                           xen-e2e --help); needs root the first time
   clicktest [PATH...]      run .clicktest files (default ../shared/clicktests)
       --bin PATH           use this oxclick binary instead of building one
       --release            build oxclick in release mode
@@ -135,10 +140,20 @@ fn test(args: &[String]) -> Result<bool, String> {
     println!("== Click's conformance tests");
     let expect = root.join("tests/clicktests.pass");
     let suite_ok = clicktest(&["--expect".into(), expect.to_string_lossy().into_owned()])?;
+    println!("== oxclick guests under real Xen (cargo xtask xen-e2e)");
+    let xen_ok = if std::env::var_os("OXCLICK_SKIP_XEN_E2E").is_some() {
+        println!("skipped: OXCLICK_SKIP_XEN_E2E is set");
+        true
+    } else if !xen_e2e::is_root() {
+        println!("skipped: needs root (apt-get, debootstrap); CI runs it as root");
+        true
+    } else {
+        xen_e2e::main(&[])?
+    };
     if !unit_ok {
         println!("cargo test --workspace failed (see above)");
     }
-    Ok(unit_ok && suite_ok)
+    Ok(unit_ok && suite_ok && xen_ok)
 }
 
 fn main() -> ExitCode {
@@ -147,6 +162,8 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("clicktest") => clicktest(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("xen-e2e") => xen_e2e::main(&args[1..]),
+        Some("guest") => xen_e2e::guest_main(),
         Some("-h" | "--help" | "help") | None => {
             println!("{HELP}");
             Ok(true)

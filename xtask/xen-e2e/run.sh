@@ -1,0 +1,217 @@
+#!/bin/sh
+# The xen-e2e checks, run by dom0's init from the payload disk (/payload).
+# Every result is one console line the harness collects:
+#   xen-e2e: PASS name (details) | xen-e2e: FAIL name: why | xen-e2e: FIGURE name value
+P=/payload
+OX="$P/oxclick"
+export OXCLICK_GUEST="$P/oxclick-guest"
+WORK=/run/oxclick
+mkdir -p "$WORK"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+pass() { echo "xen-e2e: PASS $*"; }
+fail() { echo "xen-e2e: FAIL $*"; }
+figure() { echo "xen-e2e: FIGURE $*"; }
+ms() { date +%s%3N; }
+console_log() { cat "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
+# A number, or 0 (a failed command's message must not break the arithmetic).
+num() { case "$1" in ''|*[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
+# If domain $1 crashed (kept by --preserve-on-crash), show where, then destroy it.
+post_mortem() {
+    if xl list "$1" 2>/dev/null | awk 'NR == 2 { exit ($5 ~ /c/) ? 0 : 1 }'; then
+        echo "xen-e2e: FAIL $1-crashed: the guest crashed; registers and stack follow"
+        /usr/lib/xen-4.17/bin/xenctx -a -s "$P/oxclick-guest.map" "$(xl domid "$1")" 2>&1 | sed 's/^/xen-e2e: POSTMORTEM /'
+        xl dmesg | grep "(d$(xl domid "$1"))" | tail -n 5 | sed 's/^/xen-e2e: POSTMORTEM /'
+        xl destroy "$1"
+    fi
+}
+
+bridge() {
+    ip link add "$1" type bridge forward_delay 0 stp_state 0
+    ip link set "$1" up
+}
+
+# No IPv6 chatter (neighbour discovery, MLD) on the bridges: guests count every frame.
+for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do
+    echo 1 >"$f" 2>/dev/null
+done
+echo "xen-e2e: $(xl info | grep -E '^xen_(major|minor|extra)' | tr -s ' ' | tr '\n' ' ')"
+bridge xenbr0
+ip addr add 192.0.2.1/24 dev xenbr0
+
+GMAC=00:16:3e:0c:00:01
+# To the guest, from a made-up dom0 address, an experimental ethertype.
+FRAME=00163e0c000102000000000188b5$(printf "%092d" 0)
+MIRRORED="6/00163e0c0001"
+
+# --- 1. Boot the mirror guest; time xl create -> first frame mirrored back.
+# A prober sends a frame every 10 ms from before xl create and stops at the
+# first one that comes back from the guest.
+PROBE="RatedSource(DATA \\<$FRAME>, RATE 100, LIMIT 100000) -> ToDevice(xenbr0);
+FromDevice(xenbr0, PROMISC true) -> cl :: Classifier($MIRRORED, -) -> Counter(COUNT_CALL 1 stop) -> Discard; cl[1] -> Discard;
+Script(wait 120, stop)"
+timeout 130 "$OX" -e "$PROBE" >"$WORK/probe.out" 2>&1 &
+PROBE_PID=$!
+sleep 0.3
+T0=$(ms)
+if "$OX" boot "$P/mirror.click" --name mirror --memory 8 --vif "bridge=xenbr0,mac=$GMAC" --embed --preserve-on-crash --dir "$WORK" >"$WORK/boot.out" 2>&1; then
+    T1=$(ms)
+    wait $PROBE_PID
+    T2=$(ms)
+    pass "boot-mirror ($(tr '\n' ';' <"$WORK/boot.out"))"
+    CREATE=$(sed -n 's/.*xl create took \([0-9]*\) ms.*/\1/p' "$WORK/boot.out")
+    figure oxclick_xl_create_ms "$CREATE"
+    figure oxclick_create_to_router_running_ms $((T1 - T0))
+    figure oxclick_create_to_first_packet_ms $((T2 - T0))
+    figure oxclick_guest_phase_ms "$((T2 - T0 - $(num "$CREATE"))) (xl create returned -> first frame mirrored back)"
+else
+    fail "boot-mirror: $(cat "$WORK/boot.out")"
+    kill $PROBE_PID 2>/dev/null
+    console_log mirror
+fi
+
+# --- 2. N frames in, N mirrored back, and the guest's counter says N (read through xenstore).
+N=1000
+"$OX" ctl mirror write c.reset >/dev/null 2>&1
+"$OX" -e "FromDevice(xenbr0, PROMISC true) -> cl :: Classifier($MIRRORED, -) -> c :: Counter -> Discard; cl[1] -> Discard; Script(wait 12, stop)" -h c.count >"$WORK/cap.out" 2>&1 &
+CAP=$!
+sleep 0.5
+S0=$(ms)
+"$OX" -e "RatedSource(DATA \\<$FRAME>, RATE 1000, LIMIT $N, STOP true) -> ToDevice(xenbr0)" >/dev/null 2>&1
+S1=$(ms)
+wait $CAP
+BACK=$(tail -n 1 "$WORK/cap.out")
+COUNT=$("$OX" ctl mirror read c.count 2>&1)
+post_mortem mirror
+if [ "$BACK" = "$N" ] && [ "$COUNT" = "$N" ]; then
+    pass "mirror-$N (all $N frames came back; c.count read through xenstore: $COUNT)"
+else
+    fail "mirror-$N: $BACK of $N frames came back, c.count = $COUNT"
+fi
+figure mirror_offered_pps $((N * 1000 / (S1 - S0 + 1)))
+
+# --- 3. Throughput: offered rates from dom0, what the guest counts and mirrors back.
+for RATE in 2000 5000 10000; do
+    M=$((RATE * 3))
+    "$OX" ctl mirror write c.reset >/dev/null 2>&1
+    "$OX" -e "FromDevice(xenbr0, PROMISC true) -> cl :: Classifier($MIRRORED, -) -> c :: Counter -> Discard; cl[1] -> Discard; Script(wait 6, stop)" -h c.count >"$WORK/cap2.out" 2>&1 &
+    CAP=$!
+    sleep 0.5
+    S0=$(ms)
+    "$OX" -e "RatedSource(DATA \\<$FRAME>, RATE $RATE, LIMIT $M, STOP true) -> ToDevice(xenbr0)" >/dev/null 2>&1
+    S1=$(ms)
+    wait $CAP
+    BACK=$(tail -n 1 "$WORK/cap2.out")
+    GOT=$(num "$("$OX" ctl mirror read c.count 2>&1)")
+    BACK=$(num "$BACK")
+    post_mortem mirror
+    figure "mirror_at_${RATE}pps sent $M in $((S1 - S0)) ms; the guest counted $GOT ($((GOT * 1000 / (S1 - S0 + 1))) per s); $BACK came back"
+done
+
+# --- 4. Hot swap: a new configuration through xenstore; the guest keeps mirroring.
+if "$OX" ctl mirror config "$P/mirror2.click" >"$WORK/swap.out" 2>&1; then
+    "$OX" -e "FromDevice(xenbr0, PROMISC true) -> cl :: Classifier($MIRRORED, -) -> c :: Counter -> Discard; cl[1] -> Discard; Script(wait 6, stop)" -h c.count >"$WORK/cap3.out" 2>&1 &
+    CAP=$!
+    sleep 0.5
+    "$OX" -e "RatedSource(DATA \\<$FRAME>, RATE 500, LIMIT 100, STOP true) -> ToDevice(xenbr0)" >/dev/null 2>&1
+    wait $CAP
+    BACK=$(tail -n 1 "$WORK/cap3.out")
+    SWAPPED=$("$OX" ctl mirror read swapped.count 2>&1)
+    post_mortem mirror
+    if [ "$SWAPPED" = "100" ] && [ "$BACK" = "100" ]; then
+        pass "hot-swap (new configuration counted 100, all 100 mirrored)"
+    else
+        fail "hot-swap: new counter says $SWAPPED, $BACK of 100 came back"
+    fi
+else
+    fail "hot-swap: $(cat "$WORK/swap.out")"
+fi
+
+# --- 5. Handler errors come back as errors.
+if OUT=$("$OX" ctl mirror read nosuch.count 2>&1); then
+    fail "ctl-errors: reading nosuch.count succeeded: $OUT"
+else
+    pass "ctl-errors ($OUT)"
+fi
+
+# --- 6. Clean shutdown.
+if xl shutdown -w mirror >/dev/null 2>&1 && console_log mirror | grep -q "oxclick: shutdown (poweroff)"; then
+    pass "shutdown (xl shutdown -w; the guest logged its clean exit)"
+else
+    fail "shutdown: $(console_log mirror | tail -n 5 | tr '\n' ';')"
+    xl destroy mirror 2>/dev/null
+fi
+
+# --- 7. Two vifs: a guest wiring two bridges; ping from one namespace to the other crosses it.
+bridge xenbr1
+bridge xenbr2
+for n in 1 2; do
+    ip netns add "ns$n"
+    ip link add "v$n" type veth peer name "v${n}p"
+    ip link set "v${n}p" netns "ns$n"
+    ip link set "v$n" master "xenbr$n" up
+    ip -n "ns$n" addr add "10.9.0.$n/24" dev "v${n}p"
+    ip -n "ns$n" link set "v${n}p" up
+done
+if "$OX" boot "$P/wire.click" --name wire --memory 8 --vif bridge=xenbr1 --vif bridge=xenbr2 --embed --preserve-on-crash --dir "$WORK" >"$WORK/wire.out" 2>&1; then
+    PING=$(ip netns exec ns1 busybox ping -c 5 -W 3 10.9.0.2 2>&1 | grep -E 'packets transmitted|round-trip')
+    C0=$("$OX" ctl wire read c0.count 2>&1)
+    post_mortem wire
+    if echo "$PING" | grep -q ' 0% packet loss'; then
+        pass "two-vif-ping ($(echo "$PING" | tr '\n' ';') guest forwarded $C0 frames vif0->vif1)"
+    else
+        fail "two-vif-ping: $PING; c0.count = $C0; $(console_log wire | tail -n 5 | tr '\n' ';')"
+    fi
+    xl shutdown -w wire >/dev/null 2>&1 || xl destroy wire
+else
+    fail "two-vif-boot: $(cat "$WORK/wire.out")"
+fi
+
+# --- 8. The smallest memory the mirror guest runs in.
+SMALLEST=none
+for mem in 2 3 4 6 8; do
+    if "$OX" boot "$P/mirror.click" --name small --memory $mem --vif "bridge=xenbr0,mac=00:16:3e:0c:00:02" --embed --dir "$WORK" --timeout 60 >/dev/null 2>&1; then
+        SMALLEST=$mem
+        xl destroy small 2>/dev/null
+        break
+    fi
+    xl destroy small 2>/dev/null
+done
+figure smallest_memory_mb $SMALLEST
+
+# --- 9. Baseline: a Linux PVH domU booted the same way; xl create -> first ping answered.
+KERNEL=$(ls /boot/vmlinuz-* | head -n 1)
+cat >"$WORK/linux.cfg" <<CFG
+name = "linux"
+type = "pvh"
+kernel = "$KERNEL"
+ramdisk = "$P/linux-initrd.cpio.gz"
+extra = "console=hvc0 rdinit=/init quiet"
+memory = 128
+vcpus = 1
+vif = ["bridge=xenbr0,mac=00:16:3e:0c:00:09"]
+on_poweroff = "destroy"
+on_crash = "destroy"
+on_reboot = "destroy"
+CFG
+L0=$(ms)
+if xl create -q "$WORK/linux.cfg" >"$WORK/linux.out" 2>&1; then
+    L1=$(ms)
+    i=0
+    until busybox ping -c 1 -W 1 192.0.2.3 >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && break
+    done
+    L2=$(ms)
+    if [ $i -le 300 ]; then
+        pass "linux-baseline (answered ping)"
+        figure linux_xl_create_ms $((L1 - L0))
+        figure linux_create_to_first_packet_ms $((L2 - L0))
+        figure linux_guest_phase_ms "$((L2 - L1)) (xl create returned -> first ping answered)"
+    else
+        fail "linux-baseline: no ping answer; $(console_log linux | tail -n 5 | tr '\n' ';')"
+    fi
+    xl destroy linux 2>/dev/null
+else
+    fail "linux-baseline: $(cat "$WORK/linux.out")"
+fi
