@@ -147,7 +147,7 @@ fn checksum(data: &[u8], start: u32) -> u16 {
 }
 
 fn pcap_path(dir: &Path, packets: u64) -> PathBuf {
-    let tag = if packets % 1_000_000 == 0 { format!("{}M", packets / 1_000_000) } else { packets.to_string() };
+    let tag = if packets.is_multiple_of(1_000_000) { format!("{}M", packets / 1_000_000) } else { packets.to_string() };
     dir.join(format!("udp64p1500_{tag}.pcap"))
 }
 
