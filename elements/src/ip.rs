@@ -49,7 +49,7 @@ pub fn ip_checksum(data: &[u8]) -> u16 {
 
 /// [`ip_checksum`] of the first 20 bytes of `h` (an option-less IP header), as
 /// five straight-line word additions: the common case, worth its own code.
-#[inline]
+#[inline(always)]
 fn header_checksum20(h: &[u8]) -> u16 {
     let Some(h) = h.get(..20) else { return 0 };
     let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
@@ -108,6 +108,7 @@ impl CheckIPHeader {
         CheckIPHeader { offset: 0, bad_src: Vec::new(), checksum: false, drops: 0, mark_only: true }
     }
 
+    #[cold]
     fn reject(&mut self, p: Packet, cx: &mut Ctx) {
         self.drops += 1;
         if cx.noutputs() > 1 {
@@ -156,31 +157,28 @@ impl Element for CheckIPHeader {
         }
         finish_args(a)
     }
+    // Inlined into the batch loop: the per-packet call frame cost as much as the checks.
+    #[inline(always)]
     fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
         if self.mark_only {
             p.anno.network_header = Some(self.offset);
             return Some(p);
         }
-        let Some(header) = p.data().get(self.offset..) else {
+        // One look at the bytes: validate, and take what the annotations need.
+        let checked = p.data().get(self.offset..).and_then(|header| {
+            let (hlen, total) = validate(header, self.checksum, &self.bad_src).ok()?;
+            let dst: [u8; 4] = header.get(16..20)?.try_into().ok()?;
+            Some((hlen, header.len() - total, dst))
+        });
+        let Some((hlen, excess, dst)) = checked else {
             self.reject(p, cx);
             return None;
         };
-        match validate(header, self.checksum, &self.bad_src) {
-            Ok((hlen, total)) => {
-                let excess = header.len() - total;
-                p.take(excess);
-                p.anno.network_header = Some(self.offset);
-                p.anno.transport_header = Some(self.offset + hlen);
-                let mut dst = [0u8; 4];
-                dst.copy_from_slice(&p.data()[self.offset + 16..self.offset + 20]);
-                p.anno.dst_ip = dst;
-                Some(p)
-            }
-            Err(_) => {
-                self.reject(p, cx);
-                None
-            }
-        }
+        p.take(excess);
+        p.anno.network_header = Some(self.offset);
+        p.anno.transport_header = Some(self.offset + hlen);
+        p.anno.dst_ip = dst;
+        Some(p)
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
         simple_action_batch(self, batch, cx)
@@ -219,6 +217,18 @@ pub struct DecIPTTL {
     drops: u64,
 }
 
+impl DecIPTTL {
+    /// A packet whose TTL ran out (or that had no IP header): counted, and
+    /// out of output 1 if there is one.
+    #[cold]
+    fn expired(&mut self, p: Packet, cx: &mut Ctx) {
+        self.drops += 1;
+        if cx.noutputs() > 1 {
+            cx.push(1, p);
+        }
+    }
+}
+
 impl Element for DecIPTTL {
     fn class_name(&self) -> &'static str {
         "DecIPTTL"
@@ -229,14 +239,13 @@ impl Element for DecIPTTL {
     fn processing(&self) -> &'static str {
         "a/ah"
     }
+    // Inlined into the batch loop: the per-packet call frame cost as much as the checks.
+    #[inline(always)]
     fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
         if decrement_ttl(&mut p) {
             return Some(p);
         }
-        self.drops += 1;
-        if cx.noutputs() > 1 {
-            cx.push(1, p);
-        }
+        self.expired(p, cx);
         None
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {

@@ -55,8 +55,14 @@ impl Element for Resizer {
         }
         finish_args(a)
     }
-    fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
-        simple_action_batch(self, batch, cx)
+    fn push_batch(&mut self, _port: usize, mut batch: Batch, cx: &mut Ctx) {
+        // Strip and Unstrip drop nothing: move each packet's window in place.
+        match self.kind {
+            Kind::Strip => batch.iter_mut().for_each(|p| p.pull(self.length)),
+            Kind::Unstrip => batch.iter_mut().for_each(|p| p.unpull(self.length)),
+            Kind::Truncate => return simple_action_batch(self, batch, cx),
+        }
+        cx.push_batch(0, batch);
     }
     fn simple_action(&mut self, mut p: Packet, _cx: &mut Ctx) -> Option<Packet> {
         match self.kind {

@@ -96,7 +96,7 @@ impl FreeLists {
     /// Keep `header` (linked to this pool) for reuse; gives it back if there is no
     /// room, for the caller to free once the lists are no longer borrowed (freeing
     /// a header may free the lists themselves).
-    #[inline]
+    #[inline(always)]
     fn keep(&mut self, mut header: Box<Header>) -> Option<Box<Header>> {
         if self.closed {
             return Some(header);
