@@ -46,7 +46,7 @@ use oxclick_lang::args::split_args;
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
 
 use crate::ip_decision::{Dag, Node};
-use crate::ip_pattern::{Base, Expr, Rel, Test, parse};
+use crate::ip_pattern::{Base, Expr, Rel, Test, parse_with_names};
 
 /// Most fields an exact-match rule may compare and still be hashed.
 const MAX_KEY_FIELDS: usize = 4;
@@ -164,8 +164,15 @@ impl IPClassifier {
         IPClassifier { filter: true, rules: Vec::new(), program: Vec::new(), texts: Vec::new() }
     }
 
-    /// The rule `ip` matches first, by the compiled program.
-    fn matching_rule(&self, ip: &[u8]) -> Option<usize> {
+    /// The rule IP packet `ip` matches first, by evaluating each rule's
+    /// expression in order: the plain reading of the rules that the compiled
+    /// program must agree with (the differential tests check that it does).
+    pub fn interpreted_rule(&self, ip: &[u8]) -> Option<usize> {
+        self.rules.iter().position(|(e, _)| e.eval(ip))
+    }
+
+    /// The rule IP packet `ip` matches first, by the compiled program.
+    pub fn matching_rule(&self, ip: &[u8]) -> Option<usize> {
         for seg in &self.program {
             match seg {
                 Segment::Rule(i) => {
@@ -261,7 +268,7 @@ impl Element for IPClassifier {
     fn processing(&self) -> &'static str {
         "h/h"
     }
-    fn configure(&mut self, config: &str, _cx: &ConfigCtx) -> Result<(), ConfigErrors> {
+    fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         self.texts = split_args(config);
@@ -287,7 +294,7 @@ impl Element for IPClassifier {
             } else {
                 (Action::Output(i), text.trim())
             };
-            match parse(pattern) {
+            match parse_with_names(pattern, Some(cx.names)) {
                 Ok(e) => rules.push((e, action)),
                 Err(e) => errors.push(format!("pattern {i}: {e}")),
             }

@@ -24,7 +24,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix};
+use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix};
 
 use crate::wire::{IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, icmp_type_by_name};
 
@@ -270,10 +270,12 @@ struct Context {
     kind: Kind,
 }
 
-struct Parser {
+struct Parser<'n> {
     toks: Vec<String>,
     pos: usize,
     last: Option<Context>,
+    /// AddressInfo names `host`, `net` and `src`/`dst` values may use.
+    names: Option<&'n AddressNames>,
 }
 
 fn and(a: Expr, b: Expr) -> Expr {
@@ -288,7 +290,7 @@ fn is_connective(t: &str) -> bool {
     matches!(t, "and" | "&&" | "or" | "||" | ")" | "?" | ":")
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&str> {
         self.toks.get(self.pos).map(String::as_str)
     }
@@ -568,16 +570,27 @@ impl Parser {
         };
         Ok(match ctx.kind {
             Kind::Host | Kind::Net => {
+                let names = self.names;
+                let named_ip = |v: &str| names.and_then(|n| Ipv4Addr::from_name(v, n));
                 let (addr, m) = if ctx.kind == Kind::Host {
-                    let a = Ipv4Addr::parse_arg(&v).map_err(|_| format!("bad IP address '{v}'"))?;
+                    let a = Ipv4Addr::parse_arg(&v)
+                        .ok()
+                        .or_else(|| named_ip(&v))
+                        .ok_or_else(|| format!("bad IP address '{v}'"))?;
                     (u32::from_be_bytes(a.0), u32::MAX)
                 } else if self.eat("mask") {
-                    let a = Ipv4Addr::parse_arg(&v).map_err(|_| format!("bad network '{v}'"))?;
+                    let a = Ipv4Addr::parse_arg(&v)
+                        .ok()
+                        .or_else(|| named_ip(&v))
+                        .ok_or_else(|| format!("bad network '{v}'"))?;
                     let mt = self.next().ok_or("missing mask")?;
                     let m = Ipv4Addr::parse_arg(&mt).map_err(|_| format!("bad mask '{mt}'"))?;
                     (u32::from_be_bytes(a.0), u32::from_be_bytes(m.0))
                 } else {
-                    let p = Ipv4Prefix::parse_arg(&v).map_err(|_| format!("bad network '{v}'"))?;
+                    let p = Ipv4Prefix::parse_arg(&v)
+                        .ok()
+                        .or_else(|| names.and_then(|n| Ipv4Prefix::from_name(&v, n)))
+                        .ok_or_else(|| format!("bad network '{v}'"))?;
                     (u32::from_be_bytes(p.addr.0), u32::from_be_bytes(p.mask.0))
                 };
                 let src = field(Base::Ip, 12, 4, m, addr, Vec::new());
@@ -643,11 +656,17 @@ fn proto_test(p: u8, rel: Rel, mask: u32) -> Expr {
 
 /// Parse one pattern.
 pub fn parse(pattern: &str) -> Result<Expr, String> {
+    parse_with_names(pattern, None)
+}
+
+/// Parse one pattern whose addresses may be AddressInfo names (`dst host
+/// intern`, `src net extern`), as Click's IPClassifier allows.
+pub fn parse_with_names(pattern: &str, names: Option<&AddressNames>) -> Result<Expr, String> {
     let toks = tokenize(pattern)?;
     if toks.is_empty() {
         return Err(String::from("empty pattern"));
     }
-    let mut p = Parser { toks, pos: 0, last: None };
+    let mut p = Parser { toks, pos: 0, last: None, names };
     let e = p.expr()?;
     if let Some(t) = p.peek() {
         return Err(format!("garbage after pattern at '{t}'"));
@@ -727,5 +746,19 @@ mod tests {
         for bad in ["", "src", "port", "host 1.2.3", "ip[1:9] 0", "frob", "(tcp", "tcp )", "ip bogus 3"] {
             assert!(parse(bad).is_err(), "{bad} should fail");
         }
+    }
+
+    #[test]
+    fn addresses_may_be_address_info_names() {
+        let mut names = AddressNames::default();
+        names.add_address_info("intern 10.0.0.1 10.0.0.0/8, extern 209.6.198.213").unwrap();
+        let host = parse_with_names("dst host intern", Some(&names)).unwrap();
+        assert_eq!(host, parse("dst host 10.0.0.1").unwrap());
+        let net = parse_with_names("src net intern", Some(&names)).unwrap();
+        assert_eq!(net, parse("src net 10.0.0.0/8").unwrap());
+        assert_eq!(parse_with_names("dst host nobody", Some(&names)).unwrap_err(), "bad IP address 'nobody'");
+        // A name with an address only is that address's /32.
+        let one = parse_with_names("dst net extern", Some(&names)).unwrap();
+        assert_eq!(one, parse("dst net 209.6.198.213/32").unwrap());
     }
 }
