@@ -1,6 +1,7 @@
 //! Live traffic through oxclick: real `ping`s between two Linux network
 //! namespaces cross `examples/router-live.click` (FromDevice/ToDevice on veth
-//! pairs), and a ping to a KernelTap device is answered by a configuration.
+//! pairs), a ping to a KernelTap device is answered by a configuration, and
+//! devices are found by the Ethernet address their name stands for.
 //! Needs root, `ip` and `ping` (`.ci/run` installs them); otherwise each test says
 //! it is skipped and why.
 
@@ -138,4 +139,41 @@ fn ping_to_a_kernel_tap_is_answered_by_the_configuration() {
     let out = stop(child);
     assert!(pinged, "ping to 10.72.0.2 through {dev} failed; oxclick said:\n{out}");
     assert_eq!(out.trim().lines().last().and_then(|l| l.trim().parse::<u64>().ok()), Some(3), "{out}");
+}
+
+#[test]
+fn devices_can_be_named_by_their_ethernet_address() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    // As in Click's conf/mazu-nat.click: `FromDevice(extern:eth)`, the device
+    // found by the Ethernet address an AddressInfo name stands for.
+    let _ = sh("ip link del oxmac0 2>/dev/null");
+    must("ip link add oxmac0 type veth peer name oxmac1");
+    must("ip link set oxmac0 address 02:00:0a:0b:0c:0d && ip link set oxmac0 up && ip link set oxmac1 up");
+    let capture = Command::new(bin())
+        .args([
+            "-e",
+            "AddressInfo(outside 02:00:0a:0b:0c:0d); FromDevice(oxmac1) -> c :: Classifier(12/88b5) -> n :: Counter -> Discard; Script(wait 2, stop)",
+            "-h",
+            "n.count",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the capture");
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Command::new(bin())
+        .args([
+            "-e",
+            "AddressInfo(outside 02:00:0a:0b:0c:0d); InfiniteSource(DATA \\<ffffffffffff020000000001 88b5 0000>, LIMIT 5, STOP true) -> ToDevice(outside:eth)",
+        ])
+        .output()
+        .expect("run the sender");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = stop(capture);
+    let _ = sh("ip link del oxmac0");
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert_eq!(out.trim(), "5", "capture said: {out}");
 }

@@ -2,6 +2,10 @@
 //!
 //! `FromDevice(DEVNAME [, KEYWORDS])`
 //!
+//! DEVNAME is a Linux device name or, when no device has that name, an Ethernet
+//! address (or an AddressInfo name for one, `extern:eth`): the device with that
+//! address, as in Click.
+//!
 //! No inputs, one push output. Emits every frame the device DEVNAME receives,
 //! read from an AF_PACKET socket, with its timestamp and packet type annotation
 //! (host, broadcast, multicast, other host) set. The kernel sees the frames too
@@ -25,16 +29,24 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oxclick_lang::args::Word;
+use oxclick_lang::args::{ArgType, EtherAddr, Word};
 use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, PacketType, finish_args};
 
-use crate::host_io::{Direction, PacketSocket};
+use crate::host_io::{Direction, PacketSocket, resolve_device};
+
+/// The Ethernet address DEVNAME stands for, if it is one (`00:e0:98:09:ab:af`,
+/// or an AddressInfo name such as `extern:eth`): Click finds the device with
+/// that address when no device has that name.
+fn device_mac(dev: &str, cx: &ConfigCtx) -> Option<[u8; 6]> {
+    EtherAddr::parse_arg(dev).ok().or_else(|| EtherAddr::from_name(dev, cx.names)).map(|e| e.0)
+}
 
 /// Frames bigger than this are cut (segmentation offload can hand up 64 KB ones).
 const RECV_BUFFER: usize = 65_536;
 
 pub struct FromDevice {
     dev: String,
+    dev_mac: Option<[u8; 6]>,
     promisc: bool,
     outbound: bool,
     burst: u32,
@@ -49,6 +61,7 @@ impl Default for FromDevice {
     fn default() -> Self {
         FromDevice {
             dev: String::new(),
+            dev_mac: None,
             promisc: false,
             outbound: false,
             burst: 32,
@@ -74,6 +87,7 @@ impl Element for FromDevice {
     fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut a = cx.args(config);
         self.dev = a.read_mp::<Word>("DEVNAME").map(|w| w.0).unwrap_or_default();
+        self.dev_mac = device_mac(&self.dev, cx);
         let _sniffer: Option<bool> = a.read("SNIFFER");
         self.promisc = a.read_p("PROMISC").unwrap_or(false);
         self.outbound = a.read_or("OUTBOUND", false);
@@ -86,7 +100,8 @@ impl Element for FromDevice {
         finish_args(a)
     }
     fn initialize(&mut self, _cx: &mut Ctx) -> Result<(), String> {
-        self.sock = Some(PacketSocket::open(&self.dev, self.promisc).map_err(|e| format!("{}: {e}", self.dev))?);
+        let dev = resolve_device(&self.dev, self.dev_mac).map_err(|e| format!("{}: {e}", self.dev))?;
+        self.sock = Some(PacketSocket::open(&dev, self.promisc).map_err(|e| format!("{}: {e}", self.dev))?);
         self.buf = alloc::vec![0u8; RECV_BUFFER];
         Ok(())
     }
@@ -154,6 +169,7 @@ impl Element for FromDevice {
 
 pub struct ToDevice {
     dev: String,
+    dev_mac: Option<[u8; 6]>,
     burst: u32,
     sock: Option<PacketSocket>,
     pulls: bool,
@@ -164,7 +180,16 @@ pub struct ToDevice {
 
 impl Default for ToDevice {
     fn default() -> Self {
-        ToDevice { dev: String::new(), burst: 32, sock: None, pulls: false, notified: false, count: 0, drops: 0 }
+        ToDevice {
+            dev: String::new(),
+            dev_mac: None,
+            burst: 32,
+            sock: None,
+            pulls: false,
+            notified: false,
+            count: 0,
+            drops: 0,
+        }
     }
 }
 
@@ -191,6 +216,7 @@ impl Element for ToDevice {
     fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut a = cx.args(config);
         self.dev = a.read_mp::<Word>("DEVNAME").map(|w| w.0).unwrap_or_default();
+        self.dev_mac = device_mac(&self.dev, cx);
         self.burst = a.read_or("BURST", 32);
         let _quiet: Option<bool> = a.read("QUIET");
         let _method: Option<Word> = a.read("METHOD");
@@ -198,7 +224,8 @@ impl Element for ToDevice {
         finish_args(a)
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
-        self.sock = Some(PacketSocket::open(&self.dev, false).map_err(|e| format!("{}: {e}", self.dev))?);
+        let dev = resolve_device(&self.dev, self.dev_mac).map_err(|e| format!("{}: {e}", self.dev))?;
+        self.sock = Some(PacketSocket::open(&dev, false).map_err(|e| format!("{}: {e}", self.dev))?);
         self.pulls = cx.input_is_pull(0);
         if self.pulls {
             self.notified = cx.listen_upstream_empty(0);

@@ -22,6 +22,27 @@ fn last_error(what: &str) -> String {
 }
 
 /// A raw AF_PACKET socket bound to one interface (all protocols).
+/// The Linux network device named `dev`, or else (as Click's FromDevice and
+/// ToDevice allow) the one whose Ethernet address is `mac`, the address `dev`
+/// stands for.
+pub fn resolve_device(dev: &str, mac: Option<[u8; 6]>) -> Result<String, String> {
+    let base = std::path::Path::new("/sys/class/net");
+    if base.join(dev).exists() {
+        return Ok(dev.into());
+    }
+    let Some(mac) = mac else { return Err(std::format!("no such device '{dev}'")) };
+    let want =
+        std::format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    let entries = std::fs::read_dir(base).map_err(|e| std::format!("{}: {e}", base.display()))?;
+    for entry in entries.flatten() {
+        let address = std::fs::read_to_string(entry.path().join("address")).unwrap_or_default();
+        if address.trim() == want {
+            return Ok(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    Err(std::format!("no device named '{dev}' or with Ethernet address {want}"))
+}
+
 pub struct PacketSocket {
     fd: OwnedFd,
 }
