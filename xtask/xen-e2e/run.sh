@@ -44,9 +44,10 @@ GMAC=00:16:3e:0c:00:01
 FRAME=00163e0c000102000000000188b5$(printf "%092d" 0)
 MIRRORED="6/00163e0c0001"
 
-# --- 1. Boot the mirror guest; time xl create -> first frame mirrored back.
-# A prober sends a frame every 10 ms from before xl create and stops at the
-# first one that comes back from the guest.
+# --- 1. Boot the mirror guest, its configuration installed through xenstore in
+# ClickOS's layout (oxclick boot without --embed); time xl create -> configuration
+# installed -> first frame mirrored back. A prober sends a frame every 10 ms from
+# before xl create and stops at the first one that comes back from the guest.
 PROBE="RatedSource(DATA \\<$FRAME>, RATE 100, LIMIT 100000) -> ToDevice(xenbr0);
 FromDevice(xenbr0, PROMISC true) -> cl :: Classifier($MIRRORED, -) -> Counter(COUNT_CALL 1 stop) -> Discard; cl[1] -> Discard;
 Script(wait 120, stop)"
@@ -54,7 +55,7 @@ timeout 130 "$OX" -e "$PROBE" >"$WORK/probe.out" 2>&1 &
 PROBE_PID=$!
 sleep 0.3
 T0=$(ms)
-if "$OX" boot "$P/mirror.click" --name mirror --memory 8 --vif "bridge=xenbr0,mac=$GMAC" --embed --preserve-on-crash --dir "$WORK" >"$WORK/boot.out" 2>&1; then
+if "$OX" boot "$P/mirror.click" --name mirror --memory 8 --vif "bridge=xenbr0,mac=$GMAC" --preserve-on-crash --dir "$WORK" >"$WORK/boot.out" 2>&1; then
     T1=$(ms)
     wait $PROBE_PID
     T2=$(ms)
