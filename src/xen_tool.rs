@@ -321,6 +321,31 @@ fn handler_path(spec: &str) -> String {
     }
 }
 
+/// `xl create` the domain of xl configuration `xl`, named `name`. Under
+/// emulated Xen, xl itself has been seen to crash (a segfault or abort in libc)
+/// before or after building the domain: a domain that exists is up, and one
+/// that does not gets one more try.
+fn xl_create(xl: &Path, name: &str) -> Result<(), String> {
+    let path = xl.display().to_string();
+    let mut last = String::new();
+    for attempt in 1..=2 {
+        match run("xl", &["create", &path]) {
+            Ok(_) => return Ok(()),
+            Err(e) if domain_home(name).is_ok() => {
+                eprintln!("oxclick boot: warning: {e}; the domain exists, going on");
+                return Ok(());
+            }
+            Err(e) => {
+                if attempt == 1 {
+                    eprintln!("oxclick boot: warning: {e}; trying once more");
+                }
+                last = e;
+            }
+        }
+    }
+    Err(last)
+}
+
 pub fn boot_main(args: Vec<OsString>) -> i32 {
     let a: BootArgs = match parse(args) {
         Ok(a) => a,
@@ -343,14 +368,7 @@ fn boot(a: &BootArgs) -> Result<(), String> {
     let elf = a.dir.join(format!("{stem}.elf"));
     let (name, text, xl) = make_image(&a.guest, &elf, &elf.with_extension("cfg"))?;
     let started = Instant::now();
-    if let Err(e) = run("xl", &["create", &xl.display().to_string()]) {
-        // xl has been seen to fail after building the domain (its monitoring
-        // child crashing under emulation): a domain that exists is up.
-        if domain_home(&name).is_err() {
-            return Err(e);
-        }
-        eprintln!("oxclick boot: warning: {e}; the domain exists, going on");
-    }
+    xl_create(&xl, &name)?;
     let created = started.elapsed();
     println!("{name}: xl create took {} ms", created.as_millis());
     let base = format!("{}/data/clickos/0", domain_home(&name)?);
