@@ -62,6 +62,7 @@ fn header_checksum20(h: &[u8]) -> u16 {
 }
 
 /// Why a header is invalid, or its length in bytes (header, total).
+#[inline]
 pub fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usize, usize), &'static str> {
     if data.len() < 20 {
         return Err("too small");
