@@ -138,7 +138,7 @@ fi
 
 # --- 6. Clean shutdown.
 if xl shutdown -w mirror >/dev/null 2>&1 && console_log mirror | grep -q "oxclick: shutdown (poweroff)"; then
-    pass "shutdown (xl shutdown -w; the guest logged its clean exit)"
+    pass "shutdown (xl shutdown -w; the guest logged its clean exit; $(console_log mirror | grep -o 'vif0: rx.*' | tail -n 1))"
 else
     fail "shutdown: $(console_log mirror | tail -n 5 | tr '\n' ';')"
     xl destroy mirror 2>/dev/null

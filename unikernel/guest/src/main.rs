@@ -364,6 +364,20 @@ fn check_shutdown(domain: &mut Domain) {
         }
     };
     let _ = domain.xs.write(NO_TX, "control/shutdown", b"");
+    // What the vifs did, for whoever reads the console log afterwards.
+    for vif in &domain.net.vifs {
+        let st = vif.net.stats();
+        log!(
+            "oxclick: vif{}: rx {} packets ({} dropped, {} errors), tx {} packets ({} errors), {} bogus responses",
+            vif.node.index,
+            st.rx_packets,
+            st.rx_dropped,
+            st.rx_errors,
+            st.tx_packets,
+            st.tx_errors,
+            st.bogus_responses
+        );
+    }
     log!("oxclick: shutdown ({})", request.trim());
     finish(outcome)
 }
