@@ -23,7 +23,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_lang::args::Word;
+use oxclick_lang::args::{ArgType, Word};
 use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, MAX_BATCH, finish_args};
 
 /// A device number from `0`, `vif0` or `eth0`.
@@ -138,16 +138,9 @@ impl Element for FromNetfront {
         &["count", "drops", "active", "device"]
     }
     fn write_handler(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
-        (name == "active").then(|| match value.trim() {
-            "true" | "1" => {
-                self.active = true;
-                Ok(())
-            }
-            "false" | "0" => {
-                self.active = false;
-                Ok(())
-            }
-            v => Err(format!("active: expected true or false, not '{v}'")),
+        (name == "active").then(|| {
+            let v = value.trim();
+            bool::parse_arg(v).map(|b| self.active = b).map_err(|_| format!("active: expected boolean, not '{v}'"))
         })
     }
 }
