@@ -95,8 +95,9 @@ pub mod wire;
 pub const HOST_ONLY: &[&str] =
     &["FromDump", "ToDump", "FromDevice", "ToDevice", "KernelTun", "KernelTap", "FromIPSummaryDump", "ToIPSummaryDump"];
 
-/// The registry as the Xen guest has it, from a host build: what `oxclick
-/// image` checks a configuration against before it goes into a guest.
+/// The registry the Xen guest runs with (and `oxclick image` checks a
+/// configuration against on the host): no host I/O, and Click's device element
+/// names mean the guest's vifs, as in ClickOS.
 pub fn guest_registry() -> Registry {
     let mut r = registry();
     for name in HOST_ONLY {
@@ -201,13 +202,6 @@ pub fn registry() -> Registry {
     r.add("SetTimestamp", || Box::<set_timestamp::SetTimestamp>::default());
     r.add("FromNetfront", || Box::<from_netfront::FromNetfront>::default());
     r.add("ToNetfront", || Box::<to_netfront::ToNetfront>::default());
-    // In the guest, Click's device element names mean its vifs, as in ClickOS;
-    // on the host they are Linux packet sockets (below).
-    #[cfg(not(feature = "std"))]
-    {
-        r.add("FromDevice", || Box::<from_netfront::FromNetfront>::default());
-        r.add("ToDevice", || Box::<to_netfront::ToNetfront>::default());
-    }
     #[cfg(feature = "std")]
     {
         r.add("FromDump", || Box::<dump::FromDump>::default());

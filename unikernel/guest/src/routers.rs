@@ -70,7 +70,7 @@ pub fn run_bare() {
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
     };
-    let mut router = match Router::from_text(&text, &name, &oxclick_elements::registry(), opts) {
+    let mut router = match Router::from_text(&text, &name, &oxclick_elements::guest_registry(), opts) {
         Ok(r) => r,
         Err(errors) => {
             for e in errors {
@@ -111,7 +111,7 @@ pub fn run(domain: &mut Domain) -> ! {
         clock: Box::new(move || Box::new(XenClock(xen)) as Box<dyn Clock>),
         console: Rc::new(|rid: u32, line: &str| log!("oxclick: router {rid}: {line}")),
     };
-    let mut routers = Routers::new(platform, oxclick_elements::registry());
+    let mut routers = Routers::new(platform, oxclick_elements::guest_registry());
     if let Err(e) = routers.attach(&mut domain.xs) {
         fatal::crash(format_args!("cannot watch data/clickos: {e}"));
     }

@@ -31,7 +31,7 @@ fn guest(devices: usize) -> Guest {
         clock: Box::new(|| Box::new(SimClock::default()) as Box<dyn Clock>),
         console: Rc::new(move |rid: u32, line: &str| sink.borrow_mut().push(format!("[{rid}] {line}"))),
     };
-    let mut routers = Routers::new(platform, oxclick_elements::registry());
+    let mut routers = Routers::new(platform, oxclick_elements::guest_registry());
     routers.attach(&mut xs).unwrap();
     let mut g = Guest { xs, routers, console };
     g.pump();
