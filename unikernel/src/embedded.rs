@@ -34,6 +34,13 @@ fn u32_at(area: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
+/// Bytes of the area that hold its contents (header, name and text), from its
+/// first [`HEADER`] bytes: how much of it a reader needs to look at.
+pub fn used_len(header: &[u8]) -> usize {
+    let field = |at: usize| u32_at(header, at).unwrap_or(0);
+    HEADER.saturating_add(field(MAGIC.len())).saturating_add(field(MAGIC.len() + 4)).min(CAPACITY)
+}
+
 /// The (name, text) embedded in `area`, if any. Malformed areas (wrong magic,
 /// lengths past the end, text that is not UTF-8) read as none.
 pub fn parse(area: &[u8]) -> Option<(&str, &str)> {
@@ -108,6 +115,8 @@ mod tests {
         assert_eq!(parse(&image[100..]), None);
         embed(&mut image, "mirror", "FromNetfront(0) -> ToNetfront(0)").unwrap();
         assert_eq!(parse(&image[100..]), Some(("mirror", "FromNetfront(0) -> ToNetfront(0)")));
+        assert_eq!(used_len(&image[100..100 + HEADER]), HEADER + 6 + 32);
+        assert_eq!(parse(&image[100..100 + used_len(&image[100..100 + HEADER])]), parse(&image[100..]));
         // Embedding again replaces it, leaving no tail of the old one.
         embed(&mut image, "n", "Idle -> Discard").unwrap();
         assert_eq!(parse(&image[100..]), Some(("n", "Idle -> Discard")));
@@ -133,6 +142,7 @@ mod tests {
         let mut area = empty_area();
         area[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(parse(&area), None);
+        assert_eq!(used_len(&area), CAPACITY);
         let mut area = empty_area();
         area[16..20].copy_from_slice(&2u32.to_le_bytes());
         area[HEADER..HEADER + 2].copy_from_slice(&[0xff, 0xfe]);

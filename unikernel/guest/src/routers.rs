@@ -39,10 +39,7 @@ fn area_bytes(n: usize) -> Vec<u8> {
 
 /// The embedded (name, configuration), if the image has one.
 fn embedded_config() -> Option<(String, String)> {
-    let header = area_bytes(embedded::HEADER);
-    let len = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]) as usize;
-    let need = embedded::HEADER.saturating_add(len(16)).saturating_add(len(20));
-    let area = area_bytes(need);
+    let area = area_bytes(embedded::used_len(&area_bytes(embedded::HEADER)));
     embedded::parse(&area).map(|(n, t)| (n.into(), t.into()))
 }
 
