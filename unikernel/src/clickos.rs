@@ -312,9 +312,7 @@ impl Routers {
             match &answer {
                 Ok(value) => {
                     xs.write(tx, &answer_path, value.as_bytes())?;
-                    if xs.read(tx, &error_path).is_ok() {
-                        xs.rm(tx, &error_path)?;
-                    }
+                    remove(xs, tx, &error_path)?;
                 }
                 Err(e) => xs.write(tx, &error_path, e.as_bytes())?,
             }
@@ -351,9 +349,7 @@ impl Routers {
         let error_path = format!("{base}/control/errors/{spec}");
         match result {
             Ok(()) => {
-                if xs.read(NO_TX, &error_path).is_ok() {
-                    let _ = xs.rm(NO_TX, &error_path);
-                }
+                let _ = remove(xs, NO_TX, &error_path);
             }
             Err(e) => {
                 (self.platform.console)(rid, &format!("{spec}: {e}"));
@@ -445,12 +441,19 @@ fn read_handler(router: &Router, elem: Option<&str>, handler: &str) -> Result<St
     })
 }
 
+/// Remove `path` and what is below it, if it is there: one request, a missing
+/// node being no error.
+fn remove<T: Transport>(xs: &mut Client<T>, tx: TxId, path: &str) -> Result<(), Error> {
+    match xs.rm(tx, path) {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
 /// Replace router `base`'s configuration chunks with `text`'s.
 pub fn write_config<T: Transport>(xs: &mut Client<T>, tx: TxId, base: &str, text: &str) -> Result<(), Error> {
     let dir = format!("{base}/config");
-    if xs.read(tx, &dir).is_ok() {
-        xs.rm(tx, &dir)?;
-    }
+    remove(xs, tx, &dir)?;
     for (i, chunk) in text.as_bytes().chunks(CHUNK).enumerate() {
         xs.write(tx, &format!("{dir}/{i}"), chunk)?;
     }
