@@ -137,6 +137,15 @@ struct CtlArgs {
     command: Vec<String>,
 }
 
+impl GuestArgs {
+    /// The domain's name: `--name`, else the configuration file's stem.
+    fn domain_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "oxclick".into())
+        })
+    }
+}
+
 fn vif_specs(g: &GuestArgs) -> Vec<String> {
     if g.no_vif {
         Vec::new()
@@ -148,15 +157,13 @@ fn vif_specs(g: &GuestArgs) -> Vec<String> {
 }
 
 /// Read the configuration, check it, and write the guest image and xl
-/// configuration. Returns (domain name, configuration text, xl config path).
-fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<(String, String, PathBuf), String> {
+/// configuration. Returns the configuration text.
+fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(&g.config).map_err(|e| format!("{}: {e}", g.config.display()))?;
     let filename = g.config.display().to_string();
     let vifs = vif_specs(g);
     oxclick_images::check_config(&text, &filename, vifs.len()).map_err(|errors| errors.join("\n"))?;
-    let name = g.name.clone().unwrap_or_else(|| {
-        g.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "oxclick".into())
-    });
+    let name = g.domain_name();
     let guest = oxclick_images::find_guest(g.guest.as_deref())?;
     let mut elf = std::fs::read(&guest).map_err(|e| format!("{}: {e}", guest.display()))?;
     if g.embed {
@@ -173,7 +180,7 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<(String, S
     };
     std::fs::write(xl_out, oxclick_images::xl_config(&kernel, &opts))
         .map_err(|e| format!("{}: {e}", xl_out.display()))?;
-    Ok((name, text, xl_out.to_path_buf()))
+    Ok(text)
 }
 
 fn parse<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
@@ -188,13 +195,11 @@ pub fn image_main(args: Vec<OsString>) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    let stem = a.guest.name.clone().unwrap_or_else(|| {
-        a.guest.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "oxclick".into())
-    });
-    let elf = a.output.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.elf")));
+    let name = a.guest.domain_name();
+    let elf = a.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.elf")));
     let xl = a.xl.clone().unwrap_or_else(|| elf.with_extension("cfg"));
     match make_image(&a.guest, &elf, &xl) {
-        Ok((name, _, xl)) => {
+        Ok(_) => {
             let size = std::fs::metadata(&elf).map(|m| m.len()).unwrap_or(0);
             println!("{}: guest image for \"{name}\" ({} KiB)", elf.display(), size / 1024);
             println!("{}: xl configuration; boot with: xl create {}", xl.display(), xl.display());
@@ -362,11 +367,10 @@ pub fn boot_main(args: Vec<OsString>) -> i32 {
 
 fn boot(a: &BootArgs) -> Result<(), String> {
     std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
-    let stem = a.guest.name.clone().unwrap_or_else(|| {
-        a.guest.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "oxclick".into())
-    });
-    let elf = a.dir.join(format!("{stem}.elf"));
-    let (name, text, xl) = make_image(&a.guest, &elf, &elf.with_extension("cfg"))?;
+    let name = a.guest.domain_name();
+    let elf = a.dir.join(format!("{name}.elf"));
+    let xl = elf.with_extension("cfg");
+    let text = make_image(&a.guest, &elf, &xl)?;
     let started = Instant::now();
     xl_create(&xl, &name)?;
     let created = started.elapsed();
