@@ -43,8 +43,7 @@ impl Default for ToNetfront {
 impl ToNetfront {
     fn send(&mut self, p: Packet, cx: &mut Ctx) {
         if let Some(d) = cx.device(self.dev) {
-            if d.tx_has_room() {
-                d.send(p);
+            if d.send(p) {
                 self.count += 1;
             } else {
                 self.drops += 1;

@@ -57,12 +57,15 @@ impl Device {
         self.tx.len() < DEVICE_QUEUE_CAPACITY
     }
 
-    /// Queue `p` to be sent; dropped and counted when `tx` is full.
-    pub fn send(&mut self, p: Packet) {
+    /// Queue `p` to be sent; false (and counted in `tx_drops`) when `tx` is
+    /// full and `p` was dropped.
+    pub fn send(&mut self, p: Packet) -> bool {
         if self.tx_has_room() {
             self.tx.push_back(p);
+            true
         } else {
             self.tx_drops += 1;
+            false
         }
     }
 
