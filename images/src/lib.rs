@@ -105,6 +105,11 @@ pub fn xl_config(kernel: &Path, opts: &ImageOptions) -> String {
     let _ = writeln!(s, "kernel = {}", quoted(&kernel.display().to_string()));
     let _ = writeln!(s, "memory = {}", opts.memory_mb);
     let _ = writeln!(s, "vcpus = 1");
+    // The guest reads time with RDTSC and Xen's pvclock; never have Xen trap
+    // and emulate RDTSC (its default where the TSC is not invariant, as under
+    // nested virtualisation, where the trap has been seen to triple-fault the
+    // guest). Xen keeps pvclock right across save/restore and migration.
+    let _ = writeln!(s, "tsc_mode = \"native\"");
     if let Some(c) = &opts.cmdline {
         let _ = writeln!(s, "extra = {}", quoted(c));
     }
@@ -160,6 +165,7 @@ mod tests {
         assert!(text.contains("type = \"pvh\"\n"));
         assert!(text.contains("kernel = \"/var/lib/oxclick/mirror.elf\"\n"));
         assert!(text.contains("memory = 4\n"));
+        assert!(text.contains("tsc_mode = \"native\"\n"));
         assert!(text.contains("extra = \"quiet-debugcon\"\n"));
         assert!(text.contains("vif = [\"bridge=xenbr0\", \"bridge=br1,mac=00:16:3e:00:00:01\"]\n"));
         assert!(text.contains("on_crash = \"destroy\"\n"));
