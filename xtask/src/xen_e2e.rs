@@ -253,6 +253,8 @@ pub fn main(args: &[String]) -> Result<bool, String> {
     let guest = build_guest()?;
     let base = workspace_root().join("target/xen-e2e");
     std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+    // Two runs at once would share the dom0 disk (written by both) and the log.
+    let _lock = lock(&base.join("lock"))?;
     let dom0 = ensure_dom0(&base, rebuild)?;
 
     // The payload disk.
@@ -310,6 +312,22 @@ pub fn main(args: &[String]) -> Result<bool, String> {
     }
     println!("xen-e2e: {passed} passed, {failed} failed in {:.0} s", run_start.elapsed().as_secs_f64());
     Ok(failed == 0 && passed > 0)
+}
+
+/// Hold an exclusive lock on `path` while the returned file lives; an error
+/// if another run holds it.
+fn lock(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(format!(
+            "another xen-e2e run is using {} (it holds {})",
+            path.parent().map_or(String::new(), |p| p.display().to_string()),
+            path.display()
+        ));
+    }
+    Ok(file)
 }
 
 /// Seconds dom0 may take to report that it is up before the boot counts as hung.
