@@ -66,6 +66,33 @@ pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Pa
     cx.recycle_batch(batch);
 }
 
+/// What an element keeps that grows with the traffic it sees, as configured. The
+/// consolidator (many tenants in one router) admits a tenant only if the worst case
+/// of its elements fits the tenant's memory budget, so every element class says
+/// which kind it is; one that does not is taken to be unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Nothing grows with traffic: counters, rates, configuration, compiled programs.
+    Stateless,
+    /// Grows with traffic (queued packets, flows, table entries) up to a configured
+    /// capacity; `bytes` is that worst case, beyond the element itself.
+    Bounded { bytes: usize },
+    /// Grows with traffic with no configured bound.
+    Unbounded,
+}
+
+/// Worst-case bytes of one stored packet, for [`State::Bounded`] declarations:
+/// a buffer for the largest frame a device hands over (with headroom) and its header.
+pub const STORED_PACKET_BYTES: usize = 2048 + 256;
+
+/// Worst-case bytes of a hashbrown table holding `entries` entries of `entry_bytes`
+/// each (buckets are a power of two at most 7/8 full, one control byte per bucket),
+/// for [`State::Bounded`] declarations.
+pub fn hash_table_bytes(entries: usize, entry_bytes: usize) -> usize {
+    let buckets = entries.saturating_mul(8).div_ceil(7).max(1).checked_next_power_of_two().unwrap_or(usize::MAX);
+    buckets.saturating_mul(entry_bytes.saturating_add(1))
+}
+
 /// A configuration error list (Click prints them under "While configuring ...").
 pub type ConfigErrors = Vec<String>;
 
@@ -188,6 +215,12 @@ pub trait Element {
     /// replacement in a hot swap (see [`take_state`](Self::take_state)).
     fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
         None
+    }
+
+    /// What this element keeps that grows with traffic (see [`State`]). Called
+    /// after `configure`, so capacities are known.
+    fn state(&self) -> State {
+        State::Unbounded
     }
 
     /// Hot swap: `old` is the element of the same name in the router being

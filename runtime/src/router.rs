@@ -494,6 +494,9 @@ struct Meta {
 pub struct Router {
     core: Core,
     meta: Vec<Meta>,
+    /// Element name -> index: handler calls and hot swaps find elements by name,
+    /// and a consolidated router has tens of thousands.
+    by_name: BTreeMap<String, usize>,
     connections: Vec<(Port, Port)>,
     managed: bool,
     clock: Box<dyn Clock>,
@@ -805,9 +808,11 @@ impl Router {
             pending_hotconfig: None,
             reentrant: Vec::new(),
         };
+        let by_name = meta.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
         let mut r = Router {
             core,
             meta,
+            by_name,
             connections: conns,
             managed: false,
             clock,
@@ -1000,8 +1005,10 @@ impl Router {
         core::mem::swap(&mut new.clock, &mut self.clock);
         new.core.now = self.core.now;
         for i in 0..new.meta.len() {
-            let same = |m: &Meta| m.name == new.meta[i].name && m.class == new.meta[i].class;
-            let Some(j) = self.meta.iter().position(same) else { continue };
+            let Some(&j) = self.by_name.get(&new.meta[i].name) else { continue };
+            if self.meta[j].class != new.meta[i].class {
+                continue;
+            }
             let (Some(mut ne), Some(mut oe)) = (new.core.slots[i].take(), self.core.slots[j].take()) else { continue };
             ne.take_state(&mut *oe, &mut Ctx { core: &mut new.core, me: i });
             new.core.restore(i, ne);
@@ -1066,7 +1073,19 @@ impl Router {
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.meta.iter().position(|m| m.name == name)
+        self.by_name.get(name).copied()
+    }
+
+    /// The class of element `i`.
+    pub fn element_class(&self, i: usize) -> &str {
+        &self.meta[i].class
+    }
+
+    /// What element `i` keeps that grows with traffic ([`Element::state`]), and its
+    /// own size in bytes; `None` while the element is busy (never between runs).
+    pub fn element_state(&self, i: usize) -> Option<(crate::element::State, usize)> {
+        let e = self.core.slots.get(i)?.as_deref()?;
+        Some((e.state(), core::mem::size_of_val(e)))
     }
 
     /// Indexes of elements whose class is `class`.
