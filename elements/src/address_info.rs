@@ -18,6 +18,9 @@ impl Element for AddressInfo {
     fn class_name(&self) -> &'static str {
         "AddressInfo"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn configure(&mut self, config: &str, _cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         AddressNames::default().add_address_info(config)
     }

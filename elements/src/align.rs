@@ -17,6 +17,9 @@ impl Element for Align {
     fn class_name(&self) -> &'static str {
         "Align"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }
@@ -45,6 +48,9 @@ pub struct AlignmentInfo;
 impl Element for AlignmentInfo {
     fn class_name(&self) -> &'static str {
         "AlignmentInfo"
+    }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
     }
     fn configure(&mut self, _config: &str, _cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         Ok(())

@@ -288,6 +288,16 @@ impl Element for ARPQuerier {
     fn class_name(&self) -> &'static str {
         "ARPQuerier"
     }
+    /// Bounded only when both the entries (ENTRY_CAPACITY) and the packets waiting
+    /// for answers (CAPACITY) are.
+    fn state(&self) -> oxclick_runtime::State {
+        if self.entry_capacity == 0 || self.capacity == 0 {
+            return oxclick_runtime::State::Unbounded;
+        }
+        let entries = oxclick_runtime::hash_table_bytes(self.entry_capacity, core::mem::size_of::<([u8; 4], Entry)>());
+        let packets = self.capacity.saturating_mul(oxclick_runtime::STORED_PACKET_BYTES);
+        oxclick_runtime::State::Bounded { bytes: entries.saturating_add(packets) }
+    }
     fn port_count(&self) -> &'static str {
         "2/1-2"
     }

@@ -124,6 +124,9 @@ impl Element for ARPResponder {
     fn class_name(&self) -> &'static str {
         "ARPResponder"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

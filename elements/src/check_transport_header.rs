@@ -130,6 +130,9 @@ impl Element for CheckTransportHeader {
             Proto::Tcp => "CheckTCPHeader",
         }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

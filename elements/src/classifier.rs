@@ -100,6 +100,9 @@ impl Element for Classifier {
     fn class_name(&self) -> &'static str {
         "Classifier"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/-"
     }

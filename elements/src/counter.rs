@@ -4,7 +4,8 @@
 //!
 //! One agnostic input and output. Keyword `COUNT_CALL N HANDLER [VALUE]`: when the
 //! count reaches N, call write handler HANDLER (`ELEM.NAME`) with VALUE, before the
-//! packet goes on. Handlers: `count`, `byte_count` (read), `reset` (write).
+//! packet goes on. Handlers: `count`, `byte_count` (read), `reset` (write). A hot swap keeps the
+//! counts.
 
 use alloc::format;
 use alloc::string::String;
@@ -23,6 +24,9 @@ pub struct Counter {
 impl Element for Counter {
     fn class_name(&self) -> &'static str {
         "Counter"
+    }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
     }
     fn port_count(&self) -> &'static str {
         "1/1"
@@ -78,5 +82,15 @@ impl Element for Counter {
             self.bytes = 0;
             Ok(())
         })
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
+    }
+    /// A hot swap keeps the counts (what an operator bills from).
+    fn take_state(&mut self, old: &mut dyn Element, _cx: &mut Ctx) {
+        if let Some(o) = old.as_any_mut().and_then(|a| a.downcast_mut::<Counter>()) {
+            self.count = o.count;
+            self.bytes = o.bytes;
+        }
     }
 }

@@ -25,6 +25,10 @@ impl Element for DelayUnqueue {
     fn class_name(&self) -> &'static str {
         "DelayUnqueue"
     }
+    /// Holds at most one packet while it waits out the delay.
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Bounded { bytes: oxclick_runtime::STORED_PACKET_BYTES }
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -5,7 +5,7 @@
 //! One agnostic input. Pushed packets are dropped; when its input is pull, a task
 //! pulls and drops packets while `ACTIVE` (default true).
 //!
-//! Handlers: `count` (packets dropped).
+//! Handlers: `count` (packets dropped; a hot swap keeps it).
 
 use alloc::format;
 use alloc::string::String;
@@ -28,6 +28,9 @@ impl Default for Discard {
 impl Element for Discard {
     fn class_name(&self) -> &'static str {
         "Discard"
+    }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
     }
     fn port_count(&self) -> &'static str {
         "1/0"
@@ -73,6 +76,15 @@ impl Element for Discard {
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "count").then(|| format!("{}", self.count))
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
+    }
+    /// A hot swap keeps the count.
+    fn take_state(&mut self, old: &mut dyn Element, _cx: &mut Ctx) {
+        if let Some(o) = old.as_any_mut().and_then(|a| a.downcast_mut::<Discard>()) {
+            self.count = o.count;
+        }
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["count"]

@@ -20,6 +20,9 @@ impl Element for DropBroadcasts {
     fn class_name(&self) -> &'static str {
         "DropBroadcasts"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -23,6 +23,9 @@ impl Element for EtherEncap {
     fn class_name(&self) -> &'static str {
         "EtherEncap"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

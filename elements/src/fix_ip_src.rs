@@ -38,6 +38,9 @@ impl Element for FixIPSrc {
     fn class_name(&self) -> &'static str {
         "FixIPSrc"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

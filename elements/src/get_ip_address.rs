@@ -19,6 +19,9 @@ impl Element for GetIPAddress {
     fn class_name(&self) -> &'static str {
         "GetIPAddress"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

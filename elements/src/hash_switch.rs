@@ -35,6 +35,9 @@ impl Element for HashSwitch {
     fn class_name(&self) -> &'static str {
         "HashSwitch"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-"
     }

@@ -24,6 +24,9 @@ impl Element for HostEtherFilter {
     fn class_name(&self) -> &'static str {
         "HostEtherFilter"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

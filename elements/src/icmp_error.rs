@@ -140,6 +140,9 @@ impl Element for ICMPError {
     fn class_name(&self) -> &'static str {
         "ICMPError"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -45,6 +45,9 @@ impl Element for ICMPPingResponder {
     fn class_name(&self) -> &'static str {
         "ICMPPingResponder"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

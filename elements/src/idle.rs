@@ -14,6 +14,9 @@ impl Element for Idle {
     fn class_name(&self) -> &'static str {
         "Idle"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "-/-"
     }

@@ -122,6 +122,9 @@ impl Element for CheckIPHeader {
     fn class_name(&self) -> &'static str {
         if self.mark_only { "MarkIPHeader" } else { "CheckIPHeader" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         if self.mark_only { "1/1" } else { "1/1-2" }
     }
@@ -233,6 +236,9 @@ impl DecIPTTL {
 impl Element for DecIPTTL {
     fn class_name(&self) -> &'static str {
         "DecIPTTL"
+    }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
     }
     fn port_count(&self) -> &'static str {
         "1/1-2"

@@ -262,6 +262,9 @@ impl Element for IPClassifier {
     fn class_name(&self) -> &'static str {
         if self.filter { "IPFilter" } else { "IPClassifier" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/-"
     }

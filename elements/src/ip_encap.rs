@@ -61,6 +61,9 @@ impl Element for IPEncap {
     fn class_name(&self) -> &'static str {
         if self.udp { "UDPIPEncap" } else { "IPEncap" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

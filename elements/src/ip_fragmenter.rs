@@ -109,6 +109,9 @@ impl Element for IPFragmenter {
     fn class_name(&self) -> &'static str {
         "IPFragmenter"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

@@ -129,6 +129,9 @@ impl Element for IPGWOptions {
     fn class_name(&self) -> &'static str {
         "IPGWOptions"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

@@ -31,6 +31,9 @@ impl Element for IPInputCombo {
     fn class_name(&self) -> &'static str {
         "IPInputCombo"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

@@ -92,6 +92,9 @@ impl Element for IPLookup {
     fn class_name(&self) -> &'static str {
         self.class
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/-"
     }

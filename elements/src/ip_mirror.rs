@@ -26,6 +26,9 @@ impl Element for IPMirror {
     fn class_name(&self) -> &'static str {
         "IPMirror"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -30,6 +30,9 @@ impl Element for IPOutputCombo {
     fn class_name(&self) -> &'static str {
         "IPOutputCombo"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/5"
     }

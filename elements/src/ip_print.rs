@@ -226,6 +226,9 @@ impl Element for IPPrint {
     fn class_name(&self) -> &'static str {
         "IPPrint"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

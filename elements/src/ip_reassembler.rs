@@ -182,6 +182,11 @@ impl Element for IPReassembler {
     fn class_name(&self) -> &'static str {
         "IPReassembler"
     }
+    /// Fragments are held until MAX_MEMSIZE bytes of them wait; the bookkeeping per
+    /// datagram is counted at twice that to be safe.
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Bounded { bytes: self.max_mem.saturating_mul(2) }
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

@@ -215,6 +215,10 @@ impl Element for IPRewriter {
             Kind::AddrPair => "IPAddrPairRewriter",
         }
     }
+    /// The flow table holds at most CAPACITY mappings (two entries each).
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Bounded { bytes: self.table.worst_case_bytes() }
+    }
     fn port_count(&self) -> &'static str {
         "1-/1-"
     }

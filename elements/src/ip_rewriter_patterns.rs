@@ -24,6 +24,9 @@ impl Element for IPRewriterPatterns {
     fn class_name(&self) -> &'static str {
         "IPRewriterPatterns"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "0/0"
     }

@@ -90,6 +90,9 @@ impl Element for Meter {
     fn class_name(&self) -> &'static str {
         if self.bandwidth { "BandwidthMeter" } else { "Meter" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/2-"
     }

@@ -15,6 +15,9 @@ macro_rules! null_element {
             fn class_name(&self) -> &'static str {
                 stringify!($name)
             }
+            fn state(&self) -> oxclick_runtime::State {
+                oxclick_runtime::State::Stateless
+            }
             fn port_count(&self) -> &'static str {
                 "1/1"
             }

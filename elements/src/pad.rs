@@ -28,6 +28,9 @@ impl Element for Pad {
     fn class_name(&self) -> &'static str {
         "Pad"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -19,6 +19,9 @@ impl Element for Paint {
     fn class_name(&self) -> &'static str {
         "Paint"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -54,6 +54,9 @@ impl Element for Print {
     fn class_name(&self) -> &'static str {
         "Print"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

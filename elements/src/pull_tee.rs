@@ -16,6 +16,9 @@ impl Element for PullTee {
     fn class_name(&self) -> &'static str {
         "PullTee"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-"
     }

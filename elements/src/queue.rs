@@ -46,6 +46,10 @@ impl Element for Queue {
     fn class_name(&self) -> &'static str {
         self.class
     }
+    /// Every queued packet is held until it leaves: CAPACITY packets at most.
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Bounded { bytes: self.capacity.saturating_mul(oxclick_runtime::STORED_PACKET_BYTES) }
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

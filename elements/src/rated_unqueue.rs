@@ -112,6 +112,9 @@ impl Element for RatedUnqueue {
     fn class_name(&self) -> &'static str {
         if self.bandwidth { "BandwidthRatedUnqueue" } else { "RatedUnqueue" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -20,6 +20,9 @@ impl Element for Resize {
     fn class_name(&self) -> &'static str {
         "Resize"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

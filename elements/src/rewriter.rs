@@ -351,6 +351,11 @@ impl FlowTable {
         FlowTable { map: HashMap::new(), capacity, timeout, guarantee, failures: 0, inserts: 0 }
     }
 
+    /// The most memory the table can take: `capacity` mappings, two entries each.
+    pub fn worst_case_bytes(&self) -> usize {
+        oxclick_runtime::hash_table_bytes(self.capacity.saturating_mul(2), core::mem::size_of::<((u8, Flow), Entry)>())
+    }
+
     pub fn pairs(&self) -> usize {
         self.map.len() / 2
     }

@@ -23,6 +23,9 @@ impl Element for RoundRobinIPMapper {
     fn class_name(&self) -> &'static str {
         "RoundRobinIPMapper"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "0/0"
     }

@@ -17,6 +17,9 @@ impl Element for RoundRobinSched {
     fn class_name(&self) -> &'static str {
         "RoundRobinSched"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "-/1"
     }

@@ -16,6 +16,9 @@ impl Element for RoundRobinSwitch {
     fn class_name(&self) -> &'static str {
         "RoundRobinSwitch"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-"
     }

@@ -19,6 +19,9 @@ impl Element for ScheduleInfo {
     fn class_name(&self) -> &'static str {
         "ScheduleInfo"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn configure(&mut self, config: &str, _cx: &ConfigCtx) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
         for (i, arg) in split_args(config).iter().enumerate() {

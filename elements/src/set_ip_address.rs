@@ -17,6 +17,9 @@ impl Element for SetIPAddress {
     fn class_name(&self) -> &'static str {
         "SetIPAddress"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -56,6 +56,9 @@ impl Element for SetTransportChecksum {
     fn class_name(&self) -> &'static str {
         if self.tcp { "SetTCPChecksum" } else { "SetUDPChecksum" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

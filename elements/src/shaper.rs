@@ -49,6 +49,9 @@ impl Element for Shaper {
     fn class_name(&self) -> &'static str {
         if self.bandwidth { "BandwidthShaper" } else { "Shaper" }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         if self.bandwidth { "1/1" } else { "1/1-2" }
     }

@@ -130,6 +130,9 @@ impl Element for InfiniteSource {
     fn class_name(&self) -> &'static str {
         "InfiniteSource"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "0/1"
     }
@@ -228,6 +231,9 @@ impl RatedSource {
 impl Element for RatedSource {
     fn class_name(&self) -> &'static str {
         "RatedSource"
+    }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
     }
     fn port_count(&self) -> &'static str {
         "0/1"

@@ -48,6 +48,9 @@ impl Element for StoreIPAddress {
     fn class_name(&self) -> &'static str {
         "StoreIPAddress"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-2"
     }

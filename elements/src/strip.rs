@@ -44,6 +44,9 @@ impl Element for Resizer {
             Kind::Truncate => "Truncate",
         }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

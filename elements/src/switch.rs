@@ -54,6 +54,9 @@ impl Element for Chooser {
             Kind::PaintTee => "PaintTee",
         }
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         if self.kind == Kind::PaintTee { "1/2" } else { "1/-" }
     }

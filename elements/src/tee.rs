@@ -15,6 +15,9 @@ impl Element for Tee {
     fn class_name(&self) -> &'static str {
         "Tee"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1-"
     }

@@ -28,6 +28,9 @@ impl Element for TimedSink {
     fn class_name(&self) -> &'static str {
         "TimedSink"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/0"
     }

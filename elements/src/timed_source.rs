@@ -51,6 +51,9 @@ impl Element for TimedSource {
     fn class_name(&self) -> &'static str {
         "TimedSource"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "0/1"
     }

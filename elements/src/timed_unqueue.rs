@@ -28,6 +28,9 @@ impl Element for TimedUnqueue {
     fn class_name(&self) -> &'static str {
         "TimedUnqueue"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }

@@ -33,6 +33,9 @@ impl Element for Unqueue {
     fn class_name(&self) -> &'static str {
         "Unqueue"
     }
+    fn state(&self) -> oxclick_runtime::State {
+        oxclick_runtime::State::Stateless
+    }
     fn port_count(&self) -> &'static str {
         "1/1"
     }
