@@ -81,6 +81,7 @@ pub mod store_ip_address;
 pub mod strip;
 pub mod switch;
 pub mod tee;
+pub mod tenant_guard;
 pub mod timed_sink;
 pub mod timed_source;
 pub mod timed_unqueue;
@@ -124,6 +125,7 @@ pub fn registry() -> Registry {
     r.add("Align", || Box::new(align::Align));
     r.add("AlignmentInfo", || Box::new(align::AlignmentInfo));
     r.add("Counter", || Box::<counter::Counter>::default());
+    r.add("TenantGuard", || Box::<tenant_guard::TenantGuard>::default());
     r.add("Print", || Box::<print::Print>::default());
     r.add("InfiniteSource", || Box::<sources::InfiniteSource>::default());
     r.add("RatedSource", || Box::<sources::RatedSource>::default());
@@ -231,6 +233,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "ScheduleInfo" => include_str!("schedule_info.rs"),
         "Align" | "AlignmentInfo" => include_str!("align.rs"),
         "Counter" => include_str!("counter.rs"),
+        "TenantGuard" => include_str!("tenant_guard.rs"),
         "Print" => include_str!("print.rs"),
         "InfiniteSource" | "RatedSource" => include_str!("sources.rs"),
         "Script" | "DriverManager" => include_str!("script.rs"),
