@@ -148,13 +148,27 @@ pub fn check(flat: &FlatConfig) -> CheckReport {
         }
     }
     reg.add(UNCHECKED_CLASS, || Box::new(Unchecked));
+    // A guest configuration is checked as the guest would run it: with the vifs
+    // its FromNetfront/ToNetfront elements name (how many a guest has is up to its
+    // xl configuration, not the router).
+    let vifs = flat
+        .elements
+        .iter()
+        .filter(|e| e.class == "FromNetfront" || e.class == "ToNetfront")
+        .filter_map(|e| {
+            let first = oxclick_lang::args::split_args(&e.config).into_iter().next()?;
+            oxclick_elements::from_netfront::parse_devid(&first)
+        })
+        .max()
+        .map_or(0, |n| n.min(63) + 1);
+    let devices = (0..vifs).map(|i| oxclick_runtime::DeviceInfo { name: format!("vif{i}"), mac: [0; 6] }).collect();
     let ropts = RouterOptions {
         config_text: String::new(),
         flat_text: String::new(),
         console: Box::new(|_: &str| {}),
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
+        devices,
     };
     let errors = match Router::new(&flat, &reg, ropts) {
         Ok(_) => Vec::new(),

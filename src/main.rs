@@ -10,8 +10,9 @@
 //! * `click-xform -p PATTERNS` — replace pattern compounds (Click's optimizer);
 //! * `click-align` — print the configuration ready to run (no alignment needed);
 //! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`, and
-//!   `image`, `boot`, `ctl` for Xen guests.
+//!   `image`, `boot`, `ctl` for Xen guests, and `consolidate` (many tenants, one router).
 
+mod consolidate_tool;
 mod driver;
 mod xen_tool;
 mod xform_tool;
@@ -80,6 +81,7 @@ Subcommands (oxclick only):
   oxclick image FILE      make a Xen guest image (and xl config) running FILE
   oxclick boot FILE       boot FILE as a Xen guest (in dom0: xl create + install)
   oxclick ctl NAME ...    read/write handlers, swap configurations in a running guest
+  oxclick consolidate M   merge many tenants' configurations into one (M: a TOML manifest)
 
 Examples:
   oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
             Some("image") => xen_tool::image_main(tail(&args, "oxclick image")),
             Some("boot") => xen_tool::boot_main(tail(&args, "oxclick boot")),
             Some("ctl") => xen_tool::ctl_main(tail(&args, "oxclick ctl")),
+            Some("consolidate") => consolidate_tool::consolidate_main(tail(&args, "oxclick consolidate")),
             Some("help") if args.len() == 3 => help_main(&args[2].to_string_lossy()),
             _ => driver_main(args, Style::Rich),
         },

@@ -1,0 +1,2 @@
+// Send every packet back where it came from, counting them.
+input -> c :: Counter -> IPMirror -> EtherMirror -> output;
