@@ -177,3 +177,56 @@ fn devices_can_be_named_by_their_ethernet_address() {
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     assert_eq!(out.trim(), "5", "capture said: {out}");
 }
+
+#[test]
+fn consolidated_tenants_answer_pings_each_on_its_own_counters() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Two tenants behind one demux on a veth into a namespace: each answers pings
+    // to its own address, counts only its own, and a third address is nobody's.
+    let p = format!("oc{}", std::process::id() % 100_000);
+    let _cleanup = Namespaces(p.clone());
+    must(&format!("ip netns add {p}A && ip link add {p}a0 type veth peer name {p}a1 && ip link set {p}a1 netns {p}A"));
+    must(&format!(
+        "ip link set {p}a0 up && ip -n {p}A addr add 10.73.0.1/24 dev {p}a1 && ip -n {p}A link set {p}a1 up"
+    ));
+    let dir = std::env::temp_dir().join(format!("{p}-tenants"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("pong.click"), "input -> c :: Counter -> ICMPPingResponder -> EtherMirror -> output;\n")
+        .expect("write");
+    let manifest = format!(
+        "[platform]\ninput = \"FromDevice({p}a0)\"\noutput = \"ToDevice({p}a0)\"\nether = \"02:00:0a:49:00:02\"\n\n\
+         [[tenant]]\nname = \"alice\"\naddresses = [\"10.73.0.10\"]\nconfig = \"pong.click\"\ntrust = \"client\"\n\n\
+         [[tenant]]\nname = \"bob\"\naddresses = [\"10.73.0.11\"]\nconfig = \"pong.click\"\ntrust = \"client\"\n"
+    );
+    std::fs::write(dir.join("tenants.toml"), manifest).expect("write");
+    let merged = dir.join("merged.click");
+    let out = Command::new(bin())
+        .arg("consolidate")
+        .arg(dir.join("tenants.toml"))
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .expect("oxclick consolidate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let child = Command::new(bin())
+        .arg(&merged)
+        .args(["-h", "alice/c.count", "-h", "bob/c.count", "-h", "alice.out_packets", "-h", "platform/unmatched.count"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oxclick");
+    std::thread::sleep(Duration::from_millis(300));
+    let alice = sh(&format!("ip netns exec {p}A ping -c 3 -i 0.2 -W 2 10.73.0.10 >/dev/null"));
+    let bob = sh(&format!("ip netns exec {p}A ping -c 2 -i 0.2 -W 2 10.73.0.11 >/dev/null"));
+    let nobody = sh(&format!("ip netns exec {p}A ping -c 1 -W 1 10.73.0.12 >/dev/null"));
+    let out = stop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(alice && bob, "pings to the tenants failed; oxclick said:\n{out}");
+    assert!(!nobody, "an address no tenant registered answered");
+    assert_eq!(count(&out, "alice/c.count"), 3, "{out}");
+    assert_eq!(count(&out, "bob/c.count"), 2, "{out}");
+    assert_eq!(count(&out, "alice.out_packets"), 3, "{out}");
+}

@@ -31,6 +31,10 @@ cases (default: all):
            -> IPClassifier(dst host T1, ..., dst host TN), a Counter -> Discard per
            tenant, the trace round-robin over N tenants, for N = 1, 100, 1000, 10000
            (--tenant-packets per trace, default 2000000)
+  t        consolidated tenants: `oxclick consolidate` of N tenants each running
+           `input -> IPFilter(allow udp dst port 1500, deny all) -> c :: Counter -> output`
+           behind the platform's demux and guards, over c's traces; reports the merge
+           time, Mpps and memory per tenant, for N = 1, 100, 1000, 10000
 
   --packets N   packets per run for a, d0 and hand (default 10000000)
   --runs K      runs per case; the median is reported (default 5)";
@@ -243,12 +247,12 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 println!("{HELP}");
                 return Ok(true);
             }
-            c @ ("a" | "d0" | "hand" | "startup" | "b" | "d" | "c") => cases.push(c.to_string()),
+            c @ ("a" | "d0" | "hand" | "startup" | "b" | "d" | "c" | "t") => cases.push(c.to_string()),
             other => return Err(format!("bench: unknown argument '{other}'\n\n{HELP}")),
         }
     }
     if cases.is_empty() {
-        cases = ["a", "d0", "hand", "startup", "b", "d", "c"].map(String::from).to_vec();
+        cases = ["a", "d0", "hand", "startup", "b", "d", "c", "t"].map(String::from).to_vec();
     }
     let runs = runs.max(1);
     let bin_dir = build()?;
@@ -284,6 +288,13 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             cases.insert(k + j, format!("c{n}"));
         }
     }
+    let consolidated = match cases.iter().position(|c| c == "t") {
+        Some(k) => {
+            cases.remove(k);
+            true
+        }
+        None => false,
+    };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("machine load before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let mut rates = std::collections::BTreeMap::new();
@@ -399,6 +410,9 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             );
         }
     }
+    if consolidated {
+        bench_consolidated(&oxclick, &data_dir, tenant_packets, runs)?;
+    }
     if let (Some(one), Some(many)) = (rates.get("c1"), rates.get("c10000")) {
         println!("the 10,000th tenant costs {:.2}x the first (packet rate with 1 tenant / with 10,000)", one / many);
     }
@@ -406,4 +420,83 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
         println!("d0 runs at {:.2}x the hand-written loop's time", hand / d0);
     }
     Ok(true)
+}
+
+/// Case t: N tenants consolidated into one router, each a small firewall.
+fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs: usize) -> Result<(), String> {
+    let fw = data_dir.join("tenant-firewall.click");
+    std::fs::write(&fw, "input -> IPFilter(allow udp dst port 1500, deny all) -> c :: Counter -> output;\n")
+        .map_err(|e| format!("{}: {e}", fw.display()))?;
+    let mut per_packet = Vec::new();
+    let mut idle_rss = Vec::new();
+    for &n in &TENANT_COUNTS {
+        let trace = data_dir.join(format!("tenants_{n}_{tenant_packets}.pcap"));
+        ensure_trace(&trace, tenant_packets, &|i| frame_to(i, tenant_addr(i % n)))?;
+        let manifest = data_dir.join(format!("consolidated_{n}.toml"));
+        let mut text =
+            format!("[platform]\ninput = \"FromDump({}, STOP true)\"\noutput = \"Discard\"\n\n", trace.display());
+        for t in 0..n {
+            let a = tenant_addr(t);
+            text.push_str(&format!(
+                "[[tenant]]\nname = \"t{t}\"\naddresses = [\"{}.{}.{}.{}\"]\nconfig = \"tenant-firewall.click\"\ntrust = \"client\"\nmemory = \"16KiB\"\n\n",
+                a[0], a[1], a[2], a[3]
+            ));
+        }
+        std::fs::write(&manifest, text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let merged = data_dir.join(format!("consolidated_{n}.click"));
+        // Merge + compile: the consolidate command (it builds the merged router to
+        // check it), then the router build alone (-q), each the median of three.
+        let mut merge = Vec::new();
+        let mut build = Vec::new();
+        let mut build_rss = 0u64;
+        for _ in 0..3 {
+            let mut c = Command::new(oxclick);
+            c.arg("consolidate").arg(&manifest).arg("-q").arg("-o").arg(&merged);
+            merge.push(measure(&mut c)?.seconds);
+            let mut q = Command::new(oxclick);
+            q.env("OXCLICK_REPORT_PEAK_RSS", "1").arg("-q").arg(&merged);
+            let r = measure(&mut q)?;
+            build.push(r.seconds);
+            build_rss = build_rss.max(r.max_rss_kb);
+        }
+        let (merge, build) = (median(&mut merge), median(&mut build));
+        let mut secs = Vec::new();
+        let mut rss = 0u64;
+        for k in 0..runs {
+            let mut c = Command::new("taskset");
+            c.env("OXCLICK_REPORT_PEAK_RSS", "1").args(["-c", "0"]).arg(oxclick).arg(&merged);
+            c.args(["-h", "t0/c.count"]);
+            let run = measure(&mut c)?;
+            let expect = tenant_packets.div_ceil(n);
+            if !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
+                return Err(format!("t{n}: expected {expect} packets counted, got: {}", run.stdout.trim()));
+            }
+            let seconds = (run.seconds - build).max(1e-6);
+            rss = rss.max(run.max_rss_kb);
+            eprintln!("  t{n} run {}: {seconds:.3} s, {:.2} Mpps", k + 1, tenant_packets as f64 / seconds / 1e6);
+            secs.push(seconds);
+        }
+        let m = median(&mut secs);
+        per_packet.push(m / tenant_packets as f64);
+        idle_rss.push(build_rss);
+        let per_tenant = match idle_rss.first() {
+            Some(&one) if n > 1 => format!(
+                ", {:.2} KB per tenant beyond the first",
+                (build_rss.saturating_sub(one)) as f64 / (n - 1) as f64
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "t{n:<7} median {:7.2} Mpps ({m:.3} s for {tenant_packets} packets)   merge {:.0} ms, build {:.0} ms   RSS {:.1} MB built, {:.1} MB peak{per_tenant}",
+            tenant_packets as f64 / m / 1e6,
+            merge * 1e3,
+            build * 1e3,
+            build_rss as f64 / 1024.0,
+            rss as f64 / 1024.0
+        );
+    }
+    if let (Some(one), Some(many)) = (per_packet.first(), per_packet.last()) {
+        println!("consolidated: a packet at 10,000 tenants costs {:.2}x one at 1 tenant", many / one);
+    }
+    Ok(())
 }
