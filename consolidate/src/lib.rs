@@ -85,11 +85,6 @@ struct Body {
     to_output: Vec<Port>,
 }
 
-/// Split a landmark string `FILE:LINE` back into a landmark.
-fn landmark(file: &str, line: u32) -> Landmark {
-    Landmark::new(file, line)
-}
-
 /// Read `text` (tenant `name`'s configuration from `file`) as the body of a compound
 /// element called `name`: its elements come out as `name/...`.
 fn read_body(name: &str, text: &str, file: &str, manifest: &str, registry: &Registry) -> Result<Body, Vec<String>> {
@@ -304,7 +299,7 @@ pub fn consolidate(
 use policy::refused_class;
 
 fn merge(m: &Manifest, bodies: &[Body]) -> FlatConfig {
-    let lm = landmark(&m.file, 0);
+    let lm = Landmark::new(&m.file, 1);
     let mut flat = FlatConfig::default();
     let add = |flat: &mut FlatConfig, name: &str, class: &str, config: String| {
         flat.elements.push(FlatElement { name: name.into(), class: class.into(), config, landmark: lm.clone() });
@@ -361,7 +356,9 @@ fn merge(m: &Manifest, bodies: &[Body]) -> FlatConfig {
     let mut ignored = None;
     let mut guards = Vec::with_capacity(m.tenants.len());
     for (t, b) in m.tenants.iter().zip(bodies) {
+        let tlm = Landmark::new(&m.file, t.line);
         let guard = add(&mut flat, &t.name, "TenantGuard", guard_config(t));
+        flat.elements[guard].landmark = tlm.clone();
         guards.push(guard);
         let base = flat.elements.len();
         flat.elements.extend(b.elements.iter().cloned());
@@ -369,17 +366,17 @@ fn merge(m: &Manifest, bodies: &[Body]) -> FlatConfig {
             conns.push((p(base + f.element, f.port), p(base + to_port.element, to_port.port), l.clone()));
         }
         for q in &b.from_input {
-            conns.push((p(guard, 0), p(base + q.element, q.port), lm.clone()));
+            conns.push((p(guard, 0), p(base + q.element, q.port), tlm.clone()));
         }
         if b.from_input.is_empty() {
             let sink = *ignored.get_or_insert_with(|| add(&mut flat, IGNORED, "Discard", String::new()));
-            conns.push((p(guard, 0), p(sink, 0), lm.clone()));
+            conns.push((p(guard, 0), p(sink, 0), tlm.clone()));
         }
         for q in &b.to_output {
-            conns.push((p(base + q.element, q.port), p(guard, 1), lm.clone()));
+            conns.push((p(base + q.element, q.port), p(guard, 1), tlm.clone()));
         }
         if !b.to_output.is_empty() {
-            conns.push((p(guard, 1), p(to, 0), lm.clone()));
+            conns.push((p(guard, 1), p(to, 0), tlm.clone()));
         }
     }
     for (k, &owner) in rule_owner.iter().enumerate() {
@@ -443,7 +440,7 @@ fn check(
                     let lm = b.elements.iter().find(|e| e.name == name).map(|e| e.landmark.to_string());
                     errors.push(format!(
                         "{}: tenant '{}': element '{name}' ({class}) keeps state that grows with traffic without a bound: give it a capacity, or leave it out",
-                        lm.unwrap_or_else(|| m.file.clone()),
+                        lm.unwrap_or_else(|| format!("{}:{}", m.file, t.line)),
                         t.name
                     ));
                     0
@@ -458,8 +455,9 @@ fn check(
         if memory > t.memory {
             let (b, name, class) = largest.unwrap_or((0, "", ""));
             errors.push(format!(
-                "{}: tenant '{}': worst-case memory {} exceeds its budget {} (largest: '{name}' ({class}), {})",
+                "{}:{}: tenant '{}': worst-case memory {} exceeds its budget {} (largest: '{name}' ({class}), {})",
                 m.file,
+                t.line,
                 t.name,
                 human(memory),
                 human(t.memory),

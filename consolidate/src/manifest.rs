@@ -124,6 +124,8 @@ pub struct Tenant {
     pub allow: Vec<String>,
     /// How many peers (sources that sent to it) its guard remembers.
     pub peers: usize,
+    /// The manifest line that names it, for messages about its guard and demux.
+    pub line: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +166,17 @@ pub fn parse_size(s: &str) -> Option<usize> {
         _ => return None,
     };
     n.checked_mul(scale)
+}
+
+/// The line of `name = "NAME"` in the manifest (1 if it cannot be found).
+fn line_naming(text: &str, name: &str) -> u32 {
+    let quoted = format!("\"{name}\"");
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with("name") && l.contains(&quoted)
+        })
+        .map_or(1, |i| i as u32 + 1)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -270,6 +283,7 @@ impl Manifest {
                     errors.push(format!("{who}: allow '{a}' is not an IPv4 prefix (ADDR or ADDR/LEN)"));
                 }
             }
+            let line = line_naming(text, &t.name);
             m.tenants.push(Tenant {
                 name: t.name,
                 addresses,
@@ -280,6 +294,7 @@ impl Manifest {
                 memory,
                 allow: t.allow,
                 peers: t.peers.unwrap_or(DEFAULT_PEERS),
+                line,
             });
         }
         errors.extend(m.registration_conflicts());

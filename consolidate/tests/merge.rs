@@ -132,7 +132,7 @@ config = "b.click"
             "input -> q :: ARPQuerier(10.0.0.1, 0:1:2:3:4:5) -> output; Idle -> [1] q;",
             "/t/a.click:1: tenant 'a': element 'a/q' (ARPQuerier) keeps state that grows with traffic without a bound",
         ),
-        ("input -> Queue(100000) -> Unqueue -> output;", "exceeds its budget 1.0 MiB (largest: 'a/Queue@1' (Queue)"),
+        ("input -> Queue(100000) -> Unqueue -> output;", "tenants.toml:3: tenant 'a': worst-case memory 219.7 MiB exceeds its budget 1.0 MiB (largest: 'a/Queue@1' (Queue)"),
         (
             "input -> output; } evil :: Counter; elementclass X {",
             "element 'evil' is outside the tenant's configuration",
