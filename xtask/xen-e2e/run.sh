@@ -102,7 +102,7 @@ N=1000
 "$OX" ctl mirror write c.reset >/dev/null 2>&1
 start_capture 12 "$WORK/cap.out"
 S0=$(ms)
-send_frames 1000 $N >/dev/null
+UNSENT=$(send_frames 1000 $N)
 S1=$(ms)
 wait $CAP
 BACK=$(tail -n 1 "$WORK/cap.out")
@@ -111,7 +111,9 @@ post_mortem mirror
 if [ "$BACK" = "$N" ] && [ "$COUNT" = "$N" ]; then
     pass "mirror-$N (all $N frames came back; c.count read through xenstore: $COUNT)"
 else
-    fail "mirror-$N: $BACK of $N frames came back, c.count = $COUNT"
+    # Where frames went missing: dom0's sender, netback (the vif's TX is toward the guest), or the capture.
+    VIF="vif$(xl domid mirror 2>/dev/null).0"
+    fail "mirror-$N: $BACK of $N frames came back, c.count = $COUNT; dom0 could not send $UNSENT; $VIF: $(ip -s link show dev "$VIF" 2>&1 | tr -s ' \n' ' ')"
 fi
 figure mirror_offered_pps $((N * 1000 / (S1 - S0 + 1)))
 
