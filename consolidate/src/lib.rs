@@ -67,6 +67,7 @@ const DEMUX: &str = "platform/demux";
 const UNMATCHED: &str = "platform/unmatched";
 /// Traffic for tenants that never read their `input`.
 const IGNORED: &str = "platform/ignored";
+const PLATFORM_NAMES: &[&str] = &[FROM, ETHER, CHECK, BAD, NON_IP, ARP, DEMUX, UNMATCHED, IGNORED, TO];
 const TO: &str = "platform/to";
 
 /// Names the wrapper gives the outside ends of a tenant's input and output while
@@ -218,9 +219,18 @@ fn guard_config(t: &Tenant) -> String {
     args.join(", ")
 }
 
-/// Words of a configuration string that could name an element or handler.
-fn words(config: &str) -> impl Iterator<Item = &str> {
-    config.split(|c: char| c.is_whitespace() || c == ',' || c == '.' || c == '(' || c == ')').filter(|w| !w.is_empty())
+/// Names of elements a configuration string could reach: the element of every
+/// `ELEMENT.HANDLER` word (handler calls such as Counter's COUNT_CALL) and every
+/// word that is a compound path (`other/elem`). Plain words are left alone: a
+/// tenant named `dns` must not make `dst port dns` a reference to it.
+fn referenced_names(config: &str) -> impl Iterator<Item = &str> {
+    config.split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')').filter_map(|w| {
+        match w.rsplit_once('.') {
+            Some((element, _)) if !element.is_empty() => Some(element),
+            Some(_) => None,
+            None => w.contains('/').then_some(w),
+        }
+    })
 }
 
 /// Read every tenant's configuration (with `read` — the file system, or a test's
@@ -256,7 +266,7 @@ pub fn consolidate(
     let tenant_bodies: Vec<Body> = tenant_bodies.into_iter().flatten().collect();
 
     // The isolation rules on classes and on names in configurations.
-    let mut all_names: HashSet<&str> = HashSet::new();
+    let mut all_names: HashSet<&str> = PLATFORM_NAMES.iter().copied().collect();
     for (t, b) in m.tenants.iter().zip(&tenant_bodies) {
         all_names.insert(&t.name);
         all_names.extend(b.elements.iter().map(|e| e.name.as_str()));
@@ -267,7 +277,7 @@ pub fn consolidate(
             if let Some(why) = refused_class(&e.class, t.trust) {
                 errors.push(format!("{}: tenant '{}': element '{}' ({}): {why}", e.landmark, t.name, e.name, e.class));
             }
-            for w in words(&e.config) {
+            for w in referenced_names(&e.config) {
                 if !w.starts_with(&own) && all_names.contains(w) {
                     errors.push(format!(
                         "{}: tenant '{}': element '{}' ({}) names '{w}', which is not the tenant's: tenants share no elements or handlers",

@@ -128,11 +128,15 @@ config = "b.click"
         ("input -> output;\nAddressInfo(x 1.2.3.4);", "(AddressInfo): it defines names every element"),
         ("input -> Counter(COUNT_CALL 1 b.reset) -> output;", "names 'b', which is not the tenant's"),
         ("input -> Counter(COUNT_CALL 1 b/c.reset) -> output;", "names 'b/c', which is not the tenant's"),
+        ("input -> Counter(COUNT_CALL 1 platform/demux.program) -> output;", "names 'platform/demux'"),
         (
             "input -> q :: ARPQuerier(10.0.0.1, 0:1:2:3:4:5) -> output; Idle -> [1] q;",
             "/t/a.click:1: tenant 'a': element 'a/q' (ARPQuerier) keeps state that grows with traffic without a bound",
         ),
-        ("input -> Queue(100000) -> Unqueue -> output;", "tenants.toml:3: tenant 'a': worst-case memory 219.7 MiB exceeds its budget 1.0 MiB (largest: 'a/Queue@1' (Queue)"),
+        (
+            "input -> Queue(100000) -> Unqueue -> output;",
+            "tenants.toml:3: tenant 'a': worst-case memory 219.7 MiB exceeds its budget 1.0 MiB (largest: 'a/Queue@1' (Queue)",
+        ),
         (
             "input -> output; } evil :: Counter; elementclass X {",
             "element 'evil' is outside the tenant's configuration",
@@ -149,6 +153,16 @@ config = "b.click"
     let setup = Setup::new(manifest).file("a.click", "input -> output;");
     let errs = setup.merge().unwrap_err().join("\n");
     assert!(errs.contains("tenant 'b': cannot read /t/b.click"), "{errs}");
+}
+
+#[test]
+fn a_word_that_happens_to_be_a_tenant_name_is_not_a_reference() {
+    let setup = Setup::new(
+        "[[tenant]]\nname = \"dns\"\naddresses = [\"10.0.0.1\"]\nconfig = \"a.click\"\n[[tenant]]\nname = \"b\"\naddresses = [\"10.0.0.2\"]\nconfig = \"b.click\"\n",
+    )
+    .file("a.click", "input -> output;")
+    .file("b.click", "input -> IPFilter(allow udp dst port dns, deny all) -> output;");
+    setup.merge().expect("'dns' in b's filter is a port name");
 }
 
 #[test]
