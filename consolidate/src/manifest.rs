@@ -297,49 +297,47 @@ impl Manifest {
                 line,
             });
         }
-        errors.extend(m.registration_conflicts());
+        errors.extend(registration_conflicts(&m.tenants).into_iter().map(|e| format!("{file}: {e}")));
         if errors.is_empty() { Ok(m) } else { Err(errors) }
     }
+}
 
-    /// MultiStack's namespace rule across tenants: a whole address belongs to one
-    /// tenant, a 3-tuple to at most one, and an address registered whole by one
-    /// tenant cannot carry another tenant's 3-tuples.
-    fn registration_conflicts(&self) -> Vec<String> {
-        let mut errors = Vec::new();
-        let file = &self.file;
-        let mut whole: HashMap<Ipv4Addr, &str> = HashMap::new();
-        let mut tuples: HashMap<Flow, &str> = HashMap::new();
-        for t in &self.tenants {
-            for a in &t.addresses {
-                match whole.get(a) {
-                    Some(&o) if o == t.name => errors.push(format!("{file}: tenant '{o}': address {a} listed twice")),
-                    Some(&o) => {
-                        errors.push(format!("{file}: tenants '{o}' and '{}' both register address {a}", t.name))
-                    }
-                    None => {
-                        whole.insert(*a, &t.name);
-                    }
+/// MultiStack's namespace rule across tenants: a whole address belongs to one
+/// tenant, a 3-tuple to at most one, and an address registered whole by one
+/// tenant cannot carry another tenant's 3-tuples. One message per conflict, naming
+/// both tenants (the consolidator and the platform daemon both hold to it).
+pub fn registration_conflicts(tenants: &[Tenant]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut whole: HashMap<Ipv4Addr, &str> = HashMap::new();
+    let mut tuples: HashMap<Flow, &str> = HashMap::new();
+    for t in tenants {
+        for a in &t.addresses {
+            match whole.get(a) {
+                Some(&o) if o == t.name => errors.push(format!("tenant '{o}': address {a} listed twice")),
+                Some(&o) => errors.push(format!("tenants '{o}' and '{}' both register address {a}", t.name)),
+                None => {
+                    whole.insert(*a, &t.name);
                 }
             }
         }
-        for t in &self.tenants {
-            for f in &t.flows {
-                if let Some(&o) = tuples.get(f) {
-                    errors.push(format!("{file}: tenants '{o}' and '{}' both register flow {f}", t.name));
-                    continue;
-                }
-                if let Some(&o) = whole.get(&f.addr) {
-                    errors.push(format!(
-                        "{file}: tenant '{}' registers flow {f}, but tenant '{o}' registers the whole address {}",
-                        t.name, f.addr
-                    ));
-                    continue;
-                }
-                tuples.insert(*f, &t.name);
-            }
-        }
-        errors
     }
+    for t in tenants {
+        for f in &t.flows {
+            if let Some(&o) = tuples.get(f) {
+                errors.push(format!("tenants '{o}' and '{}' both register flow {f}", t.name));
+                continue;
+            }
+            if let Some(&o) = whole.get(&f.addr) {
+                errors.push(format!(
+                    "tenant '{}' registers flow {f}, but tenant '{o}' registers the whole address {}",
+                    t.name, f.addr
+                ));
+                continue;
+            }
+            tuples.insert(*f, &t.name);
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
