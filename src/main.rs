@@ -10,10 +10,12 @@
 //! * `click-xform -p PATTERNS` — replace pattern compounds (Click's optimizer);
 //! * `click-align` — print the configuration ready to run (no alignment needed);
 //! * `oxclick` — the driver plus subcommands `check`, `flatten`, `dot`, and
-//!   `image`, `boot`, `ctl` for Xen guests, and `consolidate` (many tenants, one router).
+//!   `image`, `boot`, `ctl` for Xen guests, `consolidate` (many tenants, one router)
+//!   and `platform` (the In-Net platform daemon).
 
 mod consolidate_tool;
 mod driver;
+mod platform_tool;
 mod xen_tool;
 mod xform_tool;
 
@@ -82,6 +84,8 @@ Subcommands (oxclick only):
   oxclick boot FILE       boot FILE as a Xen guest (in dom0: xl create + install)
   oxclick ctl NAME ...    read/write handlers, swap configurations in a running guest
   oxclick consolidate M   merge many tenants' configurations into one (M: a TOML manifest)
+  oxclick platform ...    the platform daemon: boot tenants on their first packet (run,
+                          add-tenant, remove-tenant, status, stop)
 
 Examples:
   oxclick -e 'InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard' -h c.count
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
             Some("boot") => xen_tool::boot_main(tail(&args, "oxclick boot")),
             Some("ctl") => xen_tool::ctl_main(tail(&args, "oxclick ctl")),
             Some("consolidate") => consolidate_tool::consolidate_main(tail(&args, "oxclick consolidate")),
+            Some("platform") => platform_tool::platform_main(tail(&args, "oxclick platform")),
             Some("help") if args.len() == 3 => help_main(&args[2].to_string_lossy()),
             _ => driver_main(args, Style::Rich),
         },

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use oxclick_lang::flat::{FlatConfig, FlatConnection, FlatElement, Landmark, Port};
 use oxclick_runtime::{Registry, Router, RouterOptions, SimClock, State};
 
-pub use manifest::{Flow, Manifest, Platform, Tenant};
+pub use manifest::{Flow, Manifest, Platform, Tenant, registration_conflicts};
 
 /// What one tenant takes in the merged router.
 #[derive(Clone, Debug)]
@@ -45,6 +45,10 @@ pub struct TenantReport {
     /// the router's bookkeeping for them.
     pub memory: usize,
     pub budget: usize,
+    /// Whether any of its own elements keeps state that grows with traffic
+    /// (flows, queued packets): such a tenant's router is suspended when idle,
+    /// a stateless one may simply be stopped.
+    pub stateful: bool,
 }
 
 /// A merged configuration.
@@ -437,12 +441,14 @@ fn check(
     let mut reports = Vec::with_capacity(m.tenants.len());
     for (t, b) in m.tenants.iter().zip(bodies) {
         let mut memory = 0usize;
+        let mut stateful = false;
         let mut largest: Option<(usize, &str, &str)> = None;
         let names = std::iter::once((t.name.as_str(), "TenantGuard", ""))
             .chain(b.elements.iter().map(|e| (e.name.as_str(), e.class.as_str(), e.config.as_str())));
         for (name, class, config) in names {
             let Some(i) = router.find(name) else { continue };
             let Some((state, size)) = router.element_state(i) else { continue };
+            stateful |= class != "TenantGuard" && state != State::Stateless;
             let grows = match state {
                 State::Stateless => 0,
                 State::Bounded { bytes } => bytes,
@@ -474,7 +480,13 @@ fn check(
                 human(b)
             ));
         }
-        reports.push(TenantReport { name: t.name.clone(), elements: b.elements.len(), memory, budget: t.memory });
+        reports.push(TenantReport {
+            name: t.name.clone(),
+            elements: b.elements.len(),
+            memory,
+            budget: t.memory,
+            stateful,
+        });
     }
     if errors.is_empty() { Ok(reports) } else { Err(errors) }
 }

@@ -58,6 +58,7 @@ fn each_tenant_gets_its_own_traffic_and_only_that() {
     let alice = merged.tenants.iter().find(|t| t.name == "alice").unwrap();
     assert_eq!(alice.elements, 3);
     assert!(alice.memory > 0 && alice.memory <= alice.budget);
+    assert!(!alice.stateful, "counters and mirrors keep nothing per flow");
 }
 
 #[test]
@@ -200,6 +201,7 @@ fn stateful_tenants_fit_their_budget_or_are_refused() {
     let ok = setup("1MiB").merge().expect("a NAT with 1000 mappings fits in 1 MiB");
     let t = &ok.tenants[0];
     assert!(t.memory > 1000 * 2 * 32, "the flow table is counted: {}", t.memory);
+    assert!(t.stateful);
     let errs = setup("16KiB").merge().unwrap_err().join("\n");
     assert!(errs.contains("tenant 'nat': worst-case memory") && errs.contains("'nat/rw' (IPRewriter)"), "{errs}");
 }

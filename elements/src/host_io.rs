@@ -140,6 +140,13 @@ impl PacketSocket {
     }
 }
 
+impl AsRawFd for PacketSocket {
+    /// For poll(2) in drivers that wait on several sockets.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 /// A TUN (IP packets) or TAP (Ethernet frames) device owned by this process.
 pub struct TunDevice {
     fd: OwnedFd,

@@ -1,0 +1,142 @@
+//! `oxclick platform`: the In-Net platform daemon and the commands that talk to it
+//! (the `oxclick-platform` crate does the work).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use oxclick_platform::{Options, Platform, call, process::ProcessBackend};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oxclick platform",
+    about = "The In-Net platform: boot tenants' routers on their first packet, suspend them when idle",
+    after_help = "\
+Tenants are described as for `oxclick consolidate` (a TOML manifest of [[tenant]]
+entries: name, addresses, flows, config, trust, memory). Each gets its own router,
+booted when the first packet for one of its addresses arrives on the uplink; the
+packets wait (up to --buffer) until it takes frames, then go in order. A router
+idle for --idle is suspended (its state kept) if it keeps per-flow state, else
+stopped; the next packet resumes or boots it. A router that dies is restarted.
+State lives in --state (tenants, registrations, where routers are), so the daemon
+can be restarted without losing anything.
+
+Examples:
+  oxclick platform run --uplink eth1 --state /var/lib/oxclick-platform --backend process
+  oxclick platform add-tenant tenants.toml
+  oxclick platform status
+  oxclick platform remove-tenant alice"
+)]
+struct PlatformArgs {
+    /// The daemon's state directory (its control socket is in it).
+    #[arg(long, global = true, default_value = "/var/lib/oxclick-platform", value_name = "DIR")]
+    state: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the daemon (until `oxclick platform stop` or Ctrl-C).
+    Run {
+        /// The network interface tenants' traffic comes in on and leaves by.
+        #[arg(long, value_name = "IFACE")]
+        uplink: String,
+        /// What runs tenants' routers: `process` (host processes on veth pairs).
+        #[arg(long, default_value = "process")]
+        backend: String,
+        /// Suspend (or stop) a router after this many seconds without traffic.
+        #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+        idle: f64,
+        /// Frames held per tenant while its router starts.
+        #[arg(long, default_value_t = 1024, value_name = "FRAMES")]
+        buffer: usize,
+    },
+    /// Register the tenants of a manifest (all or none).
+    AddTenant {
+        #[arg(value_name = "MANIFEST")]
+        manifest: PathBuf,
+    },
+    /// Stop a tenant's router and forget the tenant.
+    RemoveTenant {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Per tenant: router state, packets, drops, boots, resumes, restarts, last activity.
+    Status,
+    /// Stop the daemon (routers keep running; a new daemon picks them up).
+    Stop,
+}
+
+pub fn platform_main(args: Vec<OsString>) -> i32 {
+    let a = match PlatformArgs::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    let socket = a.state.join("platform.sock");
+    let request = match a.command {
+        Cmd::Run { uplink, backend, idle, buffer } => return run(a.state, uplink, &backend, idle, buffer),
+        Cmd::AddTenant { manifest } => {
+            let path = std::path::absolute(&manifest).unwrap_or(manifest);
+            format!("add-tenant {}", path.display())
+        }
+        Cmd::RemoveTenant { name } => format!("remove-tenant {name}"),
+        Cmd::Status => "status".into(),
+        Cmd::Stop => "stop".into(),
+    };
+    match call(&socket, &request) {
+        Ok(answer) => {
+            let (first, rest) = answer.split_once('\n').unwrap_or((&answer, ""));
+            if first == "ok" {
+                print!("{rest}");
+                0
+            } else {
+                eprint!("oxclick platform: {rest}");
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("oxclick platform: {e}");
+            1
+        }
+    }
+}
+
+fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize) -> i32 {
+    let backend: Arc<dyn oxclick_platform::Backend> = match backend {
+        "process" => match std::env::current_exe() {
+            Ok(me) => Arc::new(ProcessBackend::new(me)),
+            Err(e) => {
+                eprintln!("oxclick platform: cannot find my own executable: {e}");
+                return 1;
+            }
+        },
+        other => {
+            eprintln!("oxclick platform: unknown backend '{other}' (this build has: process)");
+            return 1;
+        }
+    };
+    if !(idle > 0.0 && idle.is_finite()) {
+        eprintln!("oxclick platform: --idle must be a positive number of seconds");
+        return 1;
+    }
+    let opts = Options { uplink, state_dir: state, idle: Duration::from_secs_f64(idle), buffer };
+    let log = Box::new(|line: &str| eprintln!("{line}"));
+    let mut platform = match Platform::new(opts, backend, log) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("oxclick platform: {e}");
+            return 1;
+        }
+    };
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    platform.run(&|| INTERRUPTED.load(Ordering::SeqCst));
+    0
+}
