@@ -230,6 +230,22 @@ fn call_read_handlers(router: &Router, handlers: &[String]) -> bool {
 
 /// Build, check, initialize and run the router; print `-h` handlers afterwards.
 /// Returns the process exit code. Errors are printed to stderr in Click's form.
+/// Give the memory that reading and building the configuration needed back to the
+/// system before the router runs (glibc keeps freed heap otherwise: for a router of
+/// 10,000 tenants, tens of MB of syntax trees). With `OXCLICK_REPORT_PEAK_RSS` set,
+/// report what stays resident: the router as it will run.
+fn release_setup_memory() {
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    if std::env::var_os("OXCLICK_REPORT_PEAK_RSS").is_some()
+        && let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmRSS:"))
+    {
+        let kb: String = line.chars().filter(char::is_ascii_digit).collect();
+        eprintln!("oxclick-built-rss-kb {kb}");
+    }
+}
+
 pub fn run(flat: &FlatConfig, opts: &DriverOptions) -> i32 {
     let mut router = match build(flat, opts) {
         Ok(r) => r,
@@ -240,6 +256,7 @@ pub fn run(flat: &FlatConfig, opts: &DriverOptions) -> i32 {
             return 1;
         }
     };
+    release_setup_memory();
     if let Some(path) = &opts.output
         && let Err(e) = crate::write_output(path, &opts.flat_text)
     {

@@ -301,7 +301,12 @@ impl<'s> Parser<'s> {
                 && last.elements.len() == 1
                 && matches!(last.elements[0].target, Target::Implicit { output: true });
         }
-        if chain.sections.is_empty() { None } else { Some(chain) }
+        if chain.sections.is_empty() {
+            return None;
+        }
+        chain.sections.shrink_to_fit();
+        chain.connectors.shrink_to_fit();
+        Some(chain)
     }
 
     /// "input ports ignored at start of chain" / "output ports ignored at end of chain".
@@ -319,7 +324,10 @@ impl<'s> Parser<'s> {
 
     /// A comma-separated element list. `in_allowed`: this list follows a connector.
     fn section(&mut self, in_allowed: bool) -> Option<Section> {
-        let mut elements: Vec<ElementRef> = Vec::new();
+        // Most sections name one element; a Vec's first growth would hold four
+        // (an element reference is large), and a configuration of 100,000
+        // sections keeps every one until it is elaborated.
+        let mut elements: Vec<ElementRef> = Vec::with_capacity(1);
         let mut any_implicit = false;
         loop {
             let inputs = self.ports();
