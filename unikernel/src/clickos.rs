@@ -192,6 +192,26 @@ impl Routers {
         Router::from_text(text, &format!("router {rid}"), &self.registry, opts)
     }
 
+    /// After the domain was restored from a saved image its xenstore home is a
+    /// new one, empty: publish every running router again (configuration and
+    /// `status`), so tools see and drive them as before. Their state never left
+    /// memory.
+    pub fn republish<T: Transport>(&mut self, xs: &mut Client<T>) {
+        if xs.read(NO_TX, BASE).is_err() {
+            let _ = xs.write(NO_TX, BASE, b"");
+        }
+        for (rid, slot) in &self.slots {
+            let base = router_path(*rid);
+            let published = xs.transaction(|xs, tx| {
+                write_config(xs, tx, &base, &slot.config)?;
+                xs.write(tx, &format!("{base}/status"), b"Running")
+            });
+            if let Err(e) = published {
+                (self.platform.console)(*rid, &format!("cannot publish the configuration again: {e}"));
+            }
+        }
+    }
+
     /// The running routers' ids.
     pub fn running(&self) -> impl Iterator<Item = u32> + '_ {
         self.slots.keys().copied()

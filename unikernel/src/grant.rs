@@ -123,6 +123,15 @@ impl GrantTableV1 {
         self.nr_entries
     }
 
+    /// Where the frames are mapped (a restored domain maps its new table there).
+    pub fn base(&self) -> NonNull<u8> {
+        self.base.cast()
+    }
+
+    pub fn nr_frames(&self) -> u32 {
+        self.nr_entries / ENTRIES_PER_FRAME
+    }
+
     fn entry(&self, r: GrantRef) -> Result<*mut GrantEntryV1, GrantError> {
         if r < NR_RESERVED_ENTRIES || r >= self.nr_entries {
             return Err(GrantError::OutOfRange(r));
@@ -187,6 +196,13 @@ impl Grants {
     pub fn new(table: GrantTableV1) -> Self {
         let refs = GrantRefAllocator::new(table.nr_entries());
         Grants { table, refs }
+    }
+
+    /// After the domain was restored from a saved image: the table Xen mapped
+    /// for the new domain is empty and every reference we held is void. Start
+    /// over with all of them free.
+    pub fn reset(&mut self) {
+        self.refs = GrantRefAllocator::new(self.table.nr_entries());
     }
 
     /// Grant `domid` access to guest frame `frame`.

@@ -150,6 +150,46 @@ else
     fail "hot-swap: $(cat "$WORK/swap.out")"
 fi
 
+# --- 4b. Suspend and resume: xl save, xl restore; the restored guest goes on
+# with its routers' state (c.count keeps counting) and forwards again.
+"$OX" ctl mirror write c.reset >/dev/null 2>&1
+send_frames 500 50 >/dev/null
+sleep 1
+BEFORE=$("$OX" ctl mirror read c.count 2>&1)
+S0=$(ms)
+if xl save mirror "$WORK/mirror.save" >"$WORK/save.out" 2>&1; then
+    S1=$(ms)
+    if xl restore "$WORK/mirror.save" >>"$WORK/save.out" 2>&1; then
+        S2=$(ms)
+        # Until the restored guest answers through xenstore again.
+        i=0
+        until AFTER=$("$OX" ctl mirror read c.count 2>/dev/null); do
+            i=$((i + 1))
+            [ $i -gt 60 ] && break
+            sleep 0.5
+        done
+        S3=$(ms)
+        start_capture 6 "$WORK/cap4.out"
+        send_frames 500 50 >/dev/null
+        wait $CAP
+        BACK=$(tail -n 1 "$WORK/cap4.out")
+        AFTER2=$("$OX" ctl mirror read c.count 2>&1)
+        post_mortem mirror
+        figure oxclick_save_ms $((S1 - S0))
+        figure oxclick_restore_ms "$((S2 - S1)) (then $((S3 - S2)) ms until it answered through xenstore)"
+        if [ "$BEFORE" = 50 ] && [ "$AFTER" = 50 ] && [ "$AFTER2" = 100 ] && [ "$BACK" = 50 ]; then
+            pass "save-restore (c.count 50 before xl save, 50 after xl restore, 100 after 50 more, all 50 mirrored back)"
+        else
+            fail "save-restore: c.count $BEFORE before, $AFTER after restore, $AFTER2 after 50 more; $BACK of 50 came back; $(console_log mirror | tail -n 6 | tr '\n' ';')"
+        fi
+    else
+        fail "save-restore: xl restore: $(tr '\n' ';' <"$WORK/save.out")"
+    fi
+else
+    fail "save-restore: xl save: $(tr '\n' ';' <"$WORK/save.out") $(console_log mirror | tail -n 4 | tr '\n' ';')"
+fi
+rm -f "$WORK/mirror.save"
+
 # --- 5. Handler errors come back as errors.
 if OUT=$("$OX" ctl mirror read nosuch.count 2>&1); then
     fail "ctl-errors: reading nosuch.count succeeded: $OUT"
@@ -287,6 +327,27 @@ if [ $LINUX = 0 ]; then
     figure linux_xl_create_ms $((L1 - L0))
     figure linux_create_to_first_packet_ms $((L2 - L0))
     figure linux_guest_phase_ms "$((L2 - L1)) (xl create returned -> first ping answered)"
+    # The same suspend and resume as the oxclick guest's, for comparison.
+    R0=$(ms)
+    if xl save linux "$WORK/linux.save" >"$WORK/linux-save.out" 2>&1; then
+        R1=$(ms)
+        if xl restore "$WORK/linux.save" >>"$WORK/linux-save.out" 2>&1; then
+            R2=$(ms)
+            i=0
+            until busybox ping -c 1 -W 1 192.0.2.3 >/dev/null 2>&1; do
+                i=$((i + 1))
+                [ $i -gt 60 ] && break
+            done
+            R3=$(ms)
+            figure linux_save_ms $((R1 - R0))
+            figure linux_restore_ms "$((R2 - R1)) (then $((R3 - R2)) ms until it answered ping)"
+        else
+            figure linux_restore_ms "failed: $(tr '\n' ';' <"$WORK/linux-save.out")"
+        fi
+    else
+        figure linux_save_ms "failed: $(tr '\n' ';' <"$WORK/linux-save.out")"
+    fi
+    rm -f "$WORK/linux.save"
 else
     fail "linux-baseline: no ping answer; $(cat "$WORK/linux.out" | tr '\n' ';') $(console_log linux | tail -n 5 | tr '\n' ';')"
 fi

@@ -142,6 +142,8 @@ pub struct Domain {
     pub domid: DomId,
     pub grants: oxclick_unikernel::grant::Grants,
     pub net: net::Net,
+    /// How many times the domain was restored from a saved image.
+    pub resumes: u64,
 }
 
 impl Domain {
@@ -264,14 +266,11 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
     if let Err(e) = xs.watch("control/shutdown", SHUTDOWN_TOKEN) {
         fatal::crash(format_args!("cannot watch control/shutdown: {e}"));
     }
-    // Tell the toolstack we handle PV shutdown requests.
-    for feature in ["control/feature-poweroff", "control/feature-reboot"] {
-        let _ = xs.write(NO_TX, feature, b"1");
-    }
+    advertise_control(&mut xs);
 
     let mut grants = grants;
     let net = net::Net::start(&mut xs, &mut net::GuestPlatform { xen, grants: &mut grants });
-    let mut domain = Domain { xen, xs, domid, grants, net };
+    let mut domain = Domain { xen, xs, domid, grants, net, resumes: 0 };
 
     if boot.has_flag("selftest") {
         let outcome = match selftest::xen(&mut domain) {
@@ -345,7 +344,61 @@ fn event_loop(domain: &mut Domain, mut responder: Option<netcheck::Responder>) -
     }
 }
 
-/// The toolstack writes `control/shutdown` (`xl shutdown`, `xl reboot`).
+/// Tell the toolstack which `control/shutdown` requests we handle.
+fn advertise_control(xs: &mut Xenstore) {
+    for feature in ["control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"] {
+        let _ = xs.write(NO_TX, feature, b"1");
+    }
+}
+
+/// `xl save` (and `xl migrate`) asked us to suspend: do, and when the domain
+/// runs again as a restored one, map and connect everything Xen gave the new
+/// domain (shared info, grant table, event channels, xenstore, console, vifs).
+/// Memory is the old domain's, so the routers and their state go on as they were.
+fn suspend_and_resume(domain: &mut Domain) {
+    log!("oxclick: suspending");
+    console::flush();
+    let rc = xen::suspend();
+    if rc != 0 {
+        // The save was cancelled (or this was a checkpoint): same domain, same everything.
+        return log!("oxclick: suspend cancelled ({rc}); going on");
+    }
+    if let Err(rc) = domain.xen.resumed() {
+        fatal::crash(format_args!("restored, but cannot map the shared info page: error {rc}"));
+    }
+    if let Some(pv) = xen::console::XenConsole::connect(domain.xen) {
+        console::attach_xen_console(pv);
+    }
+    if let Err(rc) = xen::grant::resumed(&mut domain.grants) {
+        fatal::crash(format_args!("restored, but cannot map the grant table: error {rc}"));
+    }
+    if let Err(e) = domain.xs.transport().resumed() {
+        fatal::crash(format_args!("restored, but xenstore: {e}"));
+    }
+    // The vifs' backends have new paths (they name the new domain): they watch
+    // those themselves below.
+    for vif in &domain.net.vifs {
+        domain.xs.forget_watches(vif.token());
+    }
+    if let Err(e) = domain.xs.reconnected() {
+        fatal::crash(format_args!("restored, but cannot watch xenstore again: {e}"));
+    }
+    domain.domid = match xen::detect().and_then(|c| c.domid) {
+        Some(id) => id,
+        None => domain.xs.read_u32(NO_TX, "domid").map_or(domain.domid, |id| id as DomId),
+    };
+    advertise_control(&mut domain.xs);
+    for vif in &mut domain.net.vifs {
+        let mut platform = net::GuestPlatform { xen: domain.xen, grants: &mut domain.grants };
+        if let Err(e) = vif.reconnect(&mut domain.xs, &mut platform) {
+            log!("oxclick: vif{}: cannot reconnect after the restore: {e}", vif.node.index);
+        }
+    }
+    domain.resumes += 1;
+    log!("oxclick: resumed as domain {} (restore {})", domain.domid, domain.resumes);
+}
+
+/// The toolstack writes `control/shutdown` (`xl shutdown`, `xl reboot`, `xl save`).
 /// Acknowledge by clearing the node, then act.
 fn check_shutdown(domain: &mut Domain) {
     let request = match domain.xs.read_string(NO_TX, "control/shutdown") {
@@ -355,6 +408,10 @@ fn check_shutdown(domain: &mut Domain) {
     };
     let outcome = match request.trim() {
         "" => return,
+        "suspend" => {
+            let _ = domain.xs.write(NO_TX, "control/shutdown", b"");
+            return suspend_and_resume(domain);
+        }
         "poweroff" | "halt" => Outcome::Poweroff,
         "reboot" => Outcome::Reboot,
         other => {

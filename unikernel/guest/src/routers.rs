@@ -126,10 +126,18 @@ pub fn run(domain: &mut Domain) -> ! {
     log!("oxclick: routers ready");
     let nvifs = domain.net.vifs.len();
     let mut bad_frames = 0u64;
+    let mut resumes = domain.resumes;
     loop {
-        for event in domain.service(&mut |vif, frame| {
+        let events = domain.service(&mut |vif, frame| {
             routers.deliver(vif, frame);
-        }) {
+        });
+        if domain.resumes != resumes {
+            // Restored from a saved image: the routers ran on untouched; tell the
+            // new xenstore home about them before acting on its events.
+            resumes = domain.resumes;
+            routers.republish(&mut domain.xs);
+        }
+        for event in events {
             if event.token == WATCH_TOKEN {
                 routers.on_event(&mut domain.xs, &event.path);
             } else {

@@ -119,6 +119,19 @@ impl Vif {
         Ok(Vif { node, net, handshake: FrontendHandshake::new(), token })
     }
 
+    /// After the domain was restored from a saved image: read the vif's nodes
+    /// again (the backend's path names the new domain), reconnect the rings and
+    /// start the handshake over, watching the new backend's state. The caller
+    /// has reset the grant table and told the xenstore client to forget this
+    /// vif's old watch.
+    pub fn reconnect<T: Transport>(&mut self, xs: &mut Client<T>, platform: &mut impl Platform) -> Result<(), VifError> {
+        self.node = VifNode::read(xs, self.node.index)?;
+        self.net.reconnect(platform, self.node.backend_id)?;
+        self.handshake = FrontendHandshake::new();
+        xs.watch(&format!("{}/state", self.node.backend), &self.token)?;
+        Ok(())
+    }
+
     /// The watch token whose events concern this vif.
     pub fn token(&self) -> &str {
         &self.token

@@ -126,6 +126,8 @@ impl core::fmt::Display for NetError {
 /// A buffer shared with the backend.
 struct Buffer {
     ptr: NonNull<u8>,
+    /// The frame of the page it lies in (granted again after a restore).
+    gfn: u64,
     gref: GrantRef,
     offset: u16,
     /// Out with the backend: a request names it and no response came back yet.
@@ -137,6 +139,9 @@ struct Buffer {
 pub struct Netfront {
     backend_id: DomId,
     port: EvtchnPort,
+    /// The ring pages, kept for a reconnect after a restore.
+    tx_page: DmaPage,
+    rx_page: DmaPage,
     tx: FrontRing<NetifTxRequest, NetifTxResponse>,
     rx: FrontRing<NetifRxRequest, NetifRxResponse>,
     tx_ring_ref: GrantRef,
@@ -180,7 +185,7 @@ impl Netfront {
                     let offset = half * TX_BUFFER_SIZE;
                     // SAFETY: offset < PAGE_SIZE, inside the page.
                     let ptr = unsafe { page.ptr.add(offset) };
-                    tx_buffers.push(Buffer { ptr, gref, offset: offset as u16, with_backend: false });
+                    tx_buffers.push(Buffer { ptr, gfn: page.gfn, gref, offset: offset as u16, with_backend: false });
                 }
             }
         }
@@ -192,7 +197,7 @@ impl Netfront {
             let page = platform.alloc_page().ok_or(NetError::OutOfMemory)?;
             let gref = platform.grant_access(backend_id, page.gfn, false)?;
             rx.push_request(NetifRxRequest { id, pad: 0, gref }).map_err(|_| NetError::BadConfig)?;
-            rx_buffers.push(Buffer { ptr: page.ptr, gref, offset: 0, with_backend: true });
+            rx_buffers.push(Buffer { ptr: page.ptr, gfn: page.gfn, gref, offset: 0, with_backend: true });
         }
         rx.publish_requests();
 
@@ -200,6 +205,8 @@ impl Netfront {
         Ok(Netfront {
             backend_id,
             port,
+            tx_page,
+            rx_page,
             tx,
             rx,
             tx_ring_ref,
@@ -215,6 +222,50 @@ impl Netfront {
 
     pub fn backend_id(&self) -> DomId {
         self.backend_id
+    }
+
+    /// After the domain was restored from a saved image (`xl restore`): the
+    /// grant table and event channels are new, and so is the backend. Grant the
+    /// same pages to `backend_id` again, reset both rings, post every rx buffer
+    /// and take a new event channel; the caller then does the handshake again.
+    /// Frames that were on the rings when the domain was saved are lost (as on
+    /// a wire); the counters carry on.
+    pub fn reconnect(&mut self, platform: &mut impl Platform, backend_id: DomId) -> Result<(), NetError> {
+        self.backend_id = backend_id;
+        // SAFETY: the ring pages from `new`, ours for good and shared with no one
+        // now: the backend that knew them is gone with the old domain.
+        let (tx, mut rx) = unsafe {
+            (
+                FrontRing::<NetifTxRequest, NetifTxResponse>::new(self.tx_page.ptr, PAGE_SIZE),
+                FrontRing::<NetifRxRequest, NetifRxResponse>::new(self.rx_page.ptr, PAGE_SIZE),
+            )
+        };
+        self.tx_ring_ref = platform.grant_access(backend_id, self.tx_page.gfn, false)?;
+        self.rx_ring_ref = platform.grant_access(backend_id, self.rx_page.gfn, false)?;
+        // Two tx buffers share a page and its grant.
+        let mut page_grant: Option<(u64, GrantRef)> = None;
+        for b in &mut self.tx_buffers {
+            let gref = match page_grant {
+                Some((gfn, gref)) if gfn == b.gfn => gref,
+                _ => platform.grant_access(backend_id, b.gfn, true)?,
+            };
+            page_grant = Some((b.gfn, gref));
+            b.gref = gref;
+            b.with_backend = false;
+        }
+        self.tx_free = (0..self.tx_buffers.len() as u16).rev().collect();
+        for (id, b) in self.rx_buffers.iter_mut().enumerate() {
+            b.gref = platform.grant_access(backend_id, b.gfn, false)?;
+            rx.push_request(NetifRxRequest { id: id as u16, pad: 0, gref: b.gref }).map_err(|_| NetError::BadConfig)?;
+            b.with_backend = true;
+        }
+        rx.publish_requests();
+        self.tx = tx;
+        self.rx = rx;
+        self.port = platform.alloc_unbound_evtchn(backend_id).map_err(NetError::EventChannel)?;
+        self.rx_skipping = false;
+        self.broken = None;
+        Ok(())
     }
 
     /// The event channel to poll for this vif.

@@ -112,6 +112,9 @@ pub struct Client<T: Transport> {
     events: VecDeque<WatchEvent>,
     dropped_events: u64,
     stray_replies: u64,
+    /// Every watch registered, as (path, token): a restored domain has a new
+    /// connection to xenstored, which knows none of them.
+    watches: Vec<(String, String)>,
 }
 
 impl<T: Transport> Client<T> {
@@ -123,7 +126,32 @@ impl<T: Transport> Client<T> {
             events: VecDeque::new(),
             dropped_events: 0,
             stray_replies: 0,
+            watches: Vec::new(),
         }
+    }
+
+    /// After the domain was restored from a saved image: xenstored serves a new
+    /// domain and knows none of our watches. Forget any half-read message and
+    /// queued events and register every watch again (each fires once, so
+    /// watchers read the current state, as after their first registration).
+    pub fn reconnected(&mut self) -> Result<(), Error> {
+        self.reader = MessageReader::new();
+        self.events.clear();
+        let watches = core::mem::take(&mut self.watches);
+        let mut result = Ok(());
+        for (path, token) in &watches {
+            if let Err(e) = self.call(NO_TX, Request::Watch { path, token }) {
+                result = Err(e);
+            }
+        }
+        self.watches = watches;
+        result
+    }
+
+    /// Drop the watches with `token` from the set [`Self::reconnected`] registers
+    /// again (their path is gone: a restored domain's backends have new paths).
+    pub fn forget_watches(&mut self, token: &str) {
+        self.watches.retain(|(_, t)| t != token);
     }
 
     pub fn transport(&mut self) -> &mut T {
@@ -266,12 +294,17 @@ impl<T: Transport> Client<T> {
     /// Watch a path (and everything below it). xenstored fires the watch once
     /// right away, so a watcher always starts by reading the current state.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<(), Error> {
-        self.call(NO_TX, Request::Watch { path, token }).map(drop)
+        self.call(NO_TX, Request::Watch { path, token })?;
+        if !self.watches.iter().any(|(p, t)| p == path && t == token) {
+            self.watches.push((String::from(path), String::from(token)));
+        }
+        Ok(())
     }
 
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), Error> {
         self.call(NO_TX, Request::Unwatch { path, token })?;
         self.events.retain(|e| e.token != token);
+        self.watches.retain(|(p, t)| !(p == path && t == token));
         Ok(())
     }
 

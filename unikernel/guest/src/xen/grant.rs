@@ -31,6 +31,21 @@ pub fn init(_xen: &Xen, wanted: u32) -> Result<Grants, i64> {
     let (_, max) = query_size()?;
     let frames = wanted.min(max).max(1);
     let base: NonNull<u8> = crate::heap::alloc_pages(frames as usize).ok_or(-12)?;
+    map_frames(base, frames)?;
+    // SAFETY: `frames` grant frames are mapped contiguously at base, for good.
+    Ok(Grants::new(unsafe { GrantTableV1::new(base, frames) }))
+}
+
+/// After a restore the domain has a new, empty grant table: map its frames
+/// where the old ones were and start with every reference free.
+pub fn resumed(grants: &mut Grants) -> Result<(), i64> {
+    let table = grants.table();
+    map_frames(table.base(), table.nr_frames())?;
+    grants.reset();
+    Ok(())
+}
+
+fn map_frames(base: NonNull<u8>, frames: u32) -> Result<(), i64> {
     for i in 0..frames {
         let gpfn = (base.as_ptr() as u64 + i as u64 * PAGE_SIZE as u64) >> PAGE_SHIFT;
         let mut map = AddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_GRANT_TABLE, idx: i as u64, gpfn };
@@ -41,6 +56,5 @@ pub fn init(_xen: &Xen, wanted: u32) -> Result<Grants, i64> {
             return Err(rc);
         }
     }
-    // SAFETY: `frames` grant frames are mapped contiguously at base, for good.
-    Ok(Grants::new(unsafe { GrantTableV1::new(base, frames) }))
+    Ok(())
 }

@@ -77,14 +77,7 @@ pub fn init(cpuid: XenCpuid) -> Result<&'static Xen, i64> {
     hypercall::init(cpuid.base);
     crate::platform::set_xen();
 
-    let page = SHARED_INFO.0.get() as u64;
-    let mut map =
-        AddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page >> PAGE_SHIFT };
-    // SAFETY: AddToPhysmap is xen_add_to_physmap; the page is ours.
-    let rc = unsafe { hypercall::call_with(nr::MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &mut map) };
-    if rc < 0 {
-        return Err(rc);
-    }
+    let page = map_shared_info()?;
     let shared_info = NonNull::new(page as *mut u8).expect("static is non-null");
     // SAFETY: the shared info page is now mapped at `page` for good.
     let events = unsafe { EventBitmaps::new(shared_info) };
@@ -95,7 +88,26 @@ pub fn init(cpuid: XenCpuid) -> Result<&'static Xen, i64> {
     Ok(xen)
 }
 
+/// Ask Xen to put the shared info page at our static page; returns its address.
+fn map_shared_info() -> Result<u64, i64> {
+    let page = SHARED_INFO.0.get() as u64;
+    let mut map =
+        AddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page >> PAGE_SHIFT };
+    // SAFETY: AddToPhysmap is xen_add_to_physmap; the page is ours.
+    let rc = unsafe { hypercall::call_with(nr::MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &mut map) };
+    if rc < 0 { Err(rc) } else { Ok(page) }
+}
+
 impl Xen {
+    /// After a restore the domain has a new shared info page: map it where the
+    /// old one was (the event bitmaps and clock read it there) and mask every
+    /// event again.
+    pub fn resumed(&self) -> Result<(), i64> {
+        map_shared_info()?;
+        self.events.mask_all();
+        Ok(())
+    }
+
     /// Read an HVM parameter of our own domain.
     pub fn hvm_param(&self, index: u32) -> Result<u64, i64> {
         let mut p = HvmParam { domid: DOMID_SELF, pad: 0, index, value: 0 };
@@ -124,6 +136,16 @@ impl Xen {
     pub(crate) fn shared_info(&self) -> NonNull<u8> {
         self.shared_info
     }
+}
+
+/// Suspend the domain for `xl save` (SCHEDOP_shutdown, reason suspend). Returns
+/// 0 when it runs again as a restored domain (everything Xen gave us is new: the
+/// caller must map and connect it all again), or 1 when the suspend was
+/// cancelled and this same domain goes on (`xl save -c`, or a failed save).
+pub fn suspend() -> i64 {
+    let mut arg = SchedShutdown { reason: ShutdownReason::Suspend as u32 };
+    // SAFETY: SchedShutdown is sched_shutdown.
+    unsafe { hypercall::call_with(nr::SCHED_OP, SCHEDOP_SHUTDOWN, &mut arg) }
 }
 
 /// Tell Xen the domain is done. Returns only if Xen refuses.

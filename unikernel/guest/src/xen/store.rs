@@ -26,6 +26,12 @@ impl RingTransport {
     pub fn port(&self) -> EvtchnPort {
         self.port
     }
+
+    /// After a restore: the ring is the same page, the event channel is new.
+    pub fn resumed(&mut self) -> Result<(), &'static str> {
+        self.port = self.xen.hvm_param(HVM_PARAM_STORE_EVTCHN).map_err(|_| "no HVM_PARAM_STORE_EVTCHN")? as EvtchnPort;
+        Ok(())
+    }
 }
 
 impl Transport for RingTransport {
