@@ -9,7 +9,6 @@ use std::vec::Vec;
 use oxclick_runtime::{Clock, DeviceInfo, SimClock};
 
 use super::*;
-use crate::xenstore::Transport as _;
 use crate::xenstore::fake::{FakeXenstored, Loopback};
 
 type Xs = Client<Loopback>;

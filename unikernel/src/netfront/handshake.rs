@@ -124,7 +124,11 @@ impl Vif {
     /// start the handshake over, watching the new backend's state. The caller
     /// has reset the grant table and told the xenstore client to forget this
     /// vif's old watch.
-    pub fn reconnect<T: Transport>(&mut self, xs: &mut Client<T>, platform: &mut impl Platform) -> Result<(), VifError> {
+    pub fn reconnect<T: Transport>(
+        &mut self,
+        xs: &mut Client<T>,
+        platform: &mut impl Platform,
+    ) -> Result<(), VifError> {
         self.node = VifNode::read(xs, self.node.index)?;
         self.net.reconnect(platform, self.node.backend_id)?;
         self.handshake = FrontendHandshake::new();

@@ -434,3 +434,51 @@ proptest! {
         prop_assert!(consumed <= 16);
     }
 }
+
+#[test]
+fn a_restored_vif_reconnects_with_new_grants_and_carries_on() {
+    let (mut xs, mut platform, mut vif, mut backend) = connected(VifConfig::default());
+    for i in 0..3 {
+        vif.net.transmit(&frame(i, 100)).unwrap();
+    }
+    vif.net.flush(&mut platform);
+    assert_eq!(backend.take_tx(&mut platform).len(), 3);
+    // Frames in flight when the domain was saved: a tx the backend never took,
+    // an rx it filled that we never read. They are lost, as on a wire.
+    vif.net.transmit(&frame(9, 100)).unwrap();
+    vif.net.flush(&mut platform);
+    assert!(backend.deliver(&mut platform, &frame(8, 80)));
+    let old_port = vif.net.port();
+
+    // xl restore: a new domain with an empty grant table and a new netback.
+    unsafe { std::ptr::write_bytes(platform.table_ptr.as_ptr(), 0, GRANT_FRAMES * 4096) };
+    platform.grants.reset();
+    backend_sets(&mut xs, "state", "1");
+    xs.transport().daemon().external_write("device/vif/0/state", b"1");
+    xs.forget_watches(vif.token());
+    xs.reconnected().unwrap();
+    vif.reconnect(&mut xs, &mut platform).unwrap();
+    assert!(!vif.is_up());
+    assert_ne!(vif.net.port(), old_port, "a new event channel");
+    backend_sets(&mut xs, "state", "2");
+    assert_eq!(vif.on_backend_change(&mut xs, &mut platform).unwrap(), None);
+    let tx_ref: GrantRef = frontend_key(&mut xs, "tx-ring-ref").parse().unwrap();
+    let rx_ref: GrantRef = frontend_key(&mut xs, "rx-ring-ref").parse().unwrap();
+    let mut backend = FakeNetback::attach(&mut platform, tx_ref, rx_ref);
+    assert_eq!(backend.rx.unconsumed_requests().unwrap(), 64, "every rx buffer posted again, granted anew");
+    backend_sets(&mut xs, "state", "4");
+    assert_eq!(vif.on_backend_change(&mut xs, &mut platform).unwrap(), Some(LinkEvent::Up));
+
+    let out: Vec<Vec<u8>> = (0..70).map(|i| frame(i, 60 + i)).collect();
+    for f in &out {
+        vif.net.transmit(f).unwrap_or_else(|e| panic!("every tx buffer is free again: {e}"));
+        vif.net.flush(&mut platform);
+        assert_eq!(backend.take_tx(&mut platform), [f.clone()]);
+    }
+    let incoming = frame(3, 90);
+    assert!(backend.deliver(&mut platform, &incoming));
+    let mut got = Vec::new();
+    vif.net.receive(&mut platform, |p| got.push(p.to_vec())).unwrap();
+    assert_eq!(got, [incoming]);
+    assert_eq!(vif.net.stats().tx_packets, 3 + 1 + 70, "the counters carry on");
+}

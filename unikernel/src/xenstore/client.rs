@@ -396,6 +396,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reconnected_client_registers_its_watches_again() {
+        let mut xs = Client::new(Loopback::new(FakeXenstored::new(3)));
+        xs.watch("control/shutdown", "shutdown").unwrap();
+        xs.watch("backend/old", "vif/0").unwrap();
+        xs.watch("data", "data").unwrap();
+        xs.unwatch("data", "data").unwrap();
+        while xs.next_watch_event(false).unwrap().is_some() {}
+        // A restored domain: xenstored knows none of them.
+        xs.transport().daemon().forget_watches();
+        xs.forget_watches("vif/0");
+        xs.reconnected().unwrap();
+        let mut tokens = Vec::new();
+        while let Some(e) = xs.next_watch_event(false).unwrap() {
+            tokens.push(e.token);
+        }
+        assert_eq!(tokens, ["shutdown"], "registered again (firing once), and only what is still wanted");
+        xs.transport().daemon().external_write("/local/domain/3/control/shutdown", b"suspend");
+        assert_eq!(xs.next_watch_event(true).unwrap().map(|e| e.token).as_deref(), Some("shutdown"));
+    }
+
+    #[test]
     fn watches_fire_on_registration_and_on_change() {
         let mut xs = client();
         xs.watch("control/shutdown", "sd").unwrap();

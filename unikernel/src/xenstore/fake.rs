@@ -57,6 +57,11 @@ impl FakeXenstored {
         if path.starts_with('/') { path.to_string() } else { format!("{}/{}", self.home, path) }
     }
 
+    /// What a restore does to a domain's connection: xenstored forgets its watches.
+    pub fn forget_watches(&mut self) {
+        self.watches.clear();
+    }
+
     /// A write by someone else (toolstack, backend): fires watches.
     pub fn external_write(&mut self, path: &str, value: &[u8]) {
         let path = self.absolute(path);
