@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use oxclick_platform::{Options, Platform, call, process::ProcessBackend};
+use oxclick_platform::{Options, Platform, call, process::ProcessBackend, xl::XlBackend};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,7 +25,8 @@ State lives in --state (tenants, registrations, where routers are), so the daemo
 can be restarted without losing anything.
 
 Examples:
-  oxclick platform run --uplink eth1 --state /var/lib/oxclick-platform --backend process
+  oxclick platform run --uplink eth1 --backend xl         in dom0: tenants are Xen guests
+  oxclick platform run --uplink veth0 --backend process   without Xen: host processes
   oxclick platform add-tenant tenants.toml
   oxclick platform status
   oxclick platform remove-tenant alice"
@@ -45,9 +46,13 @@ enum Cmd {
         /// The network interface tenants' traffic comes in on and leaves by.
         #[arg(long, value_name = "IFACE")]
         uplink: String,
-        /// What runs tenants' routers: `process` (host processes on veth pairs).
+        /// What runs tenants' routers: `xl` (oxclick Xen guests, in dom0) or
+        /// `process` (host processes on veth pairs).
         #[arg(long, default_value = "process")]
         backend: String,
+        /// Memory of each tenant's guest, in MB (xl backend).
+        #[arg(long, default_value_t = 8, value_name = "MB")]
+        memory: u32,
         /// Suspend (or stop) a router after this many seconds without traffic.
         #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
         idle: f64,
@@ -81,7 +86,9 @@ pub fn platform_main(args: Vec<OsString>) -> i32 {
     };
     let socket = a.state.join("platform.sock");
     let request = match a.command {
-        Cmd::Run { uplink, backend, idle, buffer } => return run(a.state, uplink, &backend, idle, buffer),
+        Cmd::Run { uplink, backend, idle, buffer, memory } => {
+            return run(a.state, uplink, &backend, idle, buffer, memory);
+        }
         Cmd::AddTenant { manifest } => {
             let path = std::path::absolute(&manifest).unwrap_or(manifest);
             format!("add-tenant {}", path.display())
@@ -108,17 +115,25 @@ pub fn platform_main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize) -> i32 {
+fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize, memory: u32) -> i32 {
+    let me = match std::env::current_exe() {
+        Ok(me) => me,
+        Err(e) => {
+            eprintln!("oxclick platform: cannot find my own executable: {e}");
+            return 1;
+        }
+    };
     let backend: Arc<dyn oxclick_platform::Backend> = match backend {
-        "process" => match std::env::current_exe() {
-            Ok(me) => Arc::new(ProcessBackend::new(me)),
+        "process" => Arc::new(ProcessBackend::new(me)),
+        "xl" => match XlBackend::new(me, &state, memory) {
+            Ok(b) => Arc::new(b),
             Err(e) => {
-                eprintln!("oxclick platform: cannot find my own executable: {e}");
+                eprintln!("oxclick platform: {e}");
                 return 1;
             }
         },
         other => {
-            eprintln!("oxclick platform: unknown backend '{other}' (this build has: process)");
+            eprintln!("oxclick platform: unknown backend '{other}' (xl or process)");
             return 1;
         }
     };

@@ -168,7 +168,9 @@ impl Platform {
             match self.admit(t.tenant(), t.body) {
                 Ok(i) => {
                     self.tenants[i].counts = counts;
-                    if let Some(at) = attached.filter(|a| self.backend.alive(a)) {
+                    // A suspended router has nothing running to ask about (an xl
+                    // guest lives on in its save file).
+                    if let Some(at) = attached.filter(|a| suspended || self.backend.alive(a)) {
                         self.attach(i, at, suspended);
                     }
                 }

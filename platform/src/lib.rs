@@ -7,8 +7,9 @@
 //!
 //! A tenant's router is the consolidation of that one tenant (its configuration
 //! checked against the isolation rules, behind its guard), run by a [`Backend`]:
-//! [`process::ProcessBackend`] runs it as a host process on a veth pair, so the
-//! daemon's logic is tested quickly without Xen.
+//! [`xl::XlBackend`] boots it as an oxclick Xen guest (and suspends it with
+//! `xl save`), [`process::ProcessBackend`] runs it as a host process on a veth
+//! pair, so the daemon's logic is tested quickly without Xen.
 //!
 //! Its own crate: a long-running dom0 service with its own state, built on the
 //! consolidator and the host I/O elements, which the guest never needs.
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod frames;
 pub mod process;
 pub mod store;
+pub mod xl;
 
 pub use backend::{Attached, Backend, StartSpec};
 pub use daemon::{Options, Platform, call};

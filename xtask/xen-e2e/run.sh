@@ -270,6 +270,83 @@ else
     fail "tenants: $(tr '\n' ';' <"$WORK/tenants.out")"
 fi
 
+# --- 7c. The platform daemon with the xl backend: a ping to a tenant with no
+# guest boots one and is answered; the idle guest is suspended (xl save) and the
+# next ping resumes it with its counter intact; a destroyed guest is restarted.
+PL="$WORK/platform"
+mkdir -p "$PL"
+cat >"$PL/pong.click" <<'CLICK'
+// Answers pings; the queue makes it stateful, so idle means suspended, not stopped.
+input -> c :: Counter -> ICMPPingResponder -> EtherMirror -> Queue(64) -> Unqueue -> output;
+CLICK
+cat >"$PL/tenants.toml" <<'TOML'
+[[tenant]]
+name = "pt1"
+addresses = ["10.75.0.10"]
+config = "pong.click"
+trust = "client"
+TOML
+ip netns add pns && ip link add pup0 type veth peer name pup1 && ip link set pup1 netns pns
+ip -n pns addr add 10.75.0.1/24 dev pup1 && ip -n pns link set pup1 up && ip link set pup0 up
+pstatus() { "$OX" platform --state "$PL/state" status 2>&1 | awk -v t=pt1 '$1 == t'; }
+pping() { ip netns exec pns busybox ping -c "$1" -W "$2" 10.75.0.10 2>&1; }
+"$OX" platform run --uplink pup0 --backend xl --idle 8 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
+PLATFORM_PID=$!
+sleep 1
+if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.out" 2>&1; then
+    P0=$(ms)
+    FIRST=$(pping 1 90)
+    P1=$(ms)
+    LATER=$(pping 3 10)
+    ROW1=$(pstatus)
+    if echo "$FIRST" | grep -q ' 1 packets received' && echo "$LATER" | grep -q ' 3 packets received'; then
+        pass "platform-first-packet (a ping to pt1 with no guest booted one and was answered; $(echo "$LATER" | grep round-trip); status: $ROW1)"
+        figure platform_first_packet_ms "$((P1 - P0)) (ping -> guest booted by the daemon -> reply)"
+        figure platform_later_packets "$(echo "$LATER" | grep -o 'min/avg/max = .*')"
+    else
+        fail "platform-first-packet: $(echo "$FIRST" | tr '\n' ';') $(echo "$LATER" | tr '\n' ';') status: $ROW1; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
+    fi
+    i=0
+    until pstatus | grep -q ' suspended '; do
+        i=$((i + 1))
+        [ $i -gt 120 ] && break
+        sleep 0.5
+    done
+    S0=$(ms)
+    AGAIN=$(pping 1 90)
+    S1=$(ms)
+    COUNT=$("$OX" ctl pt1 read pt1/c.count 2>&1)
+    ROW2=$(pstatus)
+    if [ $i -le 120 ] && echo "$AGAIN" | grep -q ' 1 packets received' && [ "$COUNT" = 5 ]; then
+        pass "platform-suspend-resume (idle pt1 was suspended with xl save; the next ping resumed it and was answered; pt1/c.count $COUNT; status: $ROW2)"
+        figure platform_resume_first_packet_ms "$((S1 - S0)) (ping -> suspended guest restored -> reply)"
+    else
+        fail "platform-suspend-resume: suspended after $i polls; $(echo "$AGAIN" | tr '\n' ';') pt1/c.count $COUNT (want 5); status: $ROW2; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
+    fi
+    xl destroy pt1 2>/dev/null
+    i=0
+    until pstatus | awk '{ exit !($9 >= 1) }'; do
+        i=$((i + 1))
+        [ $i -gt 120 ] && break
+        sleep 0.5
+    done
+    BACK=$(pping 2 90)
+    ROW3=$(pstatus)
+    if echo "$BACK" | grep -q ' 2 packets received' && echo "$ROW3" | awk '{ exit !($9 >= 1) }'; then
+        pass "platform-restart (xl destroy of pt1's guest was noticed and it was booted again; status: $ROW3)"
+    else
+        fail "platform-restart: $(echo "$BACK" | tr '\n' ';') status: $ROW3; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
+    fi
+    "$OX" platform --state "$PL/state" stop >/dev/null 2>&1
+else
+    fail "platform: add-tenant: $(cat "$PL/add.out")"
+fi
+kill $PLATFORM_PID 2>/dev/null
+wait $PLATFORM_PID 2>/dev/null
+xl destroy pt1 2>/dev/null
+ip netns del pns 2>/dev/null
+ip link del pup0 2>/dev/null
+
 # --- 8. The smallest memory the mirror guest runs in.
 SMALLEST=none
 for mem in 2 3 4 6 8; do
