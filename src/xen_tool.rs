@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -330,12 +330,46 @@ fn handler_path(spec: &str) -> String {
 /// emulated Xen, xl itself has been seen to crash (a segfault or abort in libc)
 /// before or after building the domain: a domain that exists is up, and one
 /// that does not gets one more try.
+/// How long `xl create` may take before we stop waiting for it (if the domain
+/// exists by then, it goes on without xl's word).
+const XL_CREATE_PATIENCE: Duration = Duration::from_secs(90);
+
+/// Run `xl create`, its output in a file (xl leaves a daemon behind that must not
+/// hold a pipe of ours), waiting at most [`XL_CREATE_PATIENCE`].
+fn xl_create_once(path: &str, log: &Path) -> Result<(), String> {
+    let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut child = Command::new("xl")
+        .args(["create", path])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("xl: {e} (run this in a Xen dom0 with xen-utils installed)"))?;
+    let start = Instant::now();
+    let said = || std::fs::read_to_string(log).unwrap_or_default().trim().replace('\n', "; ");
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(_)) => return Err(format!("xl create {path}: {}", said())),
+            Ok(None) if start.elapsed() > XL_CREATE_PATIENCE => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("xl create {path}: no answer in {} s: {}", XL_CREATE_PATIENCE.as_secs(), said()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("xl create {path}: {e}")),
+        }
+    }
+}
+
 fn xl_create(xl: &Path, name: &str) -> Result<(), String> {
     let path = xl.display().to_string();
+    let log = xl.with_extension("xl.log");
     let mut last = String::new();
     for attempt in 1..=2 {
-        match run("xl", &["create", &path]) {
-            Ok(_) => return Ok(()),
+        match xl_create_once(&path, &log) {
+            Ok(()) => return Ok(()),
             Err(e) if domain_home(name).is_ok() => {
                 eprintln!("oxclick boot: warning: {e}; the domain exists, going on");
                 return Ok(());
