@@ -158,6 +158,11 @@ impl<T: Transport> Client<T> {
         &mut self.transport
     }
 
+    /// The transport, the client done with.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
     /// Replies that matched no request, and watch events dropped for lack of room.
     pub fn anomalies(&self) -> (u64, u64) {
         (self.stray_replies, self.dropped_events)

@@ -27,9 +27,13 @@ impl RingTransport {
         self.port
     }
 
-    /// After a restore: the ring is the same page, the event channel is new.
+    /// After a restore: the event channel is new, and xenstored set the ring's
+    /// indices up for the new domain (they are not ours any more): attach to
+    /// the ring afresh.
     pub fn resumed(&mut self) -> Result<(), &'static str> {
-        self.port = self.xen.hvm_param(HVM_PARAM_STORE_EVTCHN).map_err(|_| "no HVM_PARAM_STORE_EVTCHN")? as EvtchnPort;
+        let fresh = connect(self.xen)?;
+        let RingTransport { req, rsp, port, .. } = fresh.into_transport();
+        (self.req, self.rsp, self.port) = (req, rsp, port);
         Ok(())
     }
 }
