@@ -51,6 +51,8 @@ pub enum Phase {
     Running(Attached),
     Suspending(Attached),
     Suspended(Attached),
+    /// Being stopped for good (idle and stateless); frames wait for a new boot.
+    Stopping,
     Failed(String),
 }
 
@@ -62,6 +64,7 @@ impl Phase {
             Phase::Running(_) => "running",
             Phase::Suspending(_) => "suspending",
             Phase::Suspended(_) => "suspended",
+            Phase::Stopping => "stopping",
             Phase::Failed(_) => "failed",
         }
     }
@@ -95,6 +98,7 @@ struct TenantState {
 enum Done {
     Started(String, Result<Attached, String>, bool),
     Suspended(String, Result<(), String>),
+    Destroyed(String),
 }
 
 pub struct Platform {
@@ -427,6 +431,16 @@ impl Platform {
                     }
                 }
             }
+            Done::Destroyed(name) => {
+                let Some(i) = self.index_of(&name) else { return };
+                if self.tenants[i].phase == Phase::Stopping {
+                    self.tenants[i].phase = Phase::Stopped;
+                    // Frames that came meanwhile boot it again.
+                    if !self.tenants[i].buffer.is_empty() {
+                        self.start(i);
+                    }
+                }
+            }
             Done::Suspended(name, r) => {
                 let Some(i) = self.index_of(&name) else { return };
                 let t = &mut self.tenants[i];
@@ -478,8 +492,13 @@ impl Platform {
                     let _ = tx.send(Done::Suspended(spec.tenant.name.clone(), r));
                 });
             } else {
-                let _ = self.backend.destroy(&t.spec, &at);
-                t.phase = Phase::Stopped;
+                // Off the dataplane's thread: an `xl destroy` takes seconds.
+                let (spec, backend, tx) = (t.spec.clone(), self.backend.clone(), self.done_tx.clone());
+                std::thread::spawn(move || {
+                    let _ = backend.destroy(&spec, &at);
+                    let _ = tx.send(Done::Destroyed(spec.tenant.name.clone()));
+                });
+                t.phase = Phase::Stopping;
                 self.say(&format!("tenant '{name}': idle and stateless: stopped"));
                 self.save();
             }
