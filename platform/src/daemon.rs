@@ -654,6 +654,8 @@ impl Platform {
 pub fn call(socket: &Path, request: &str) -> Result<String, String> {
     let mut s = UnixStream::connect(socket)
         .map_err(|e| format!("{}: {e} (is `oxclick platform run` running with this --state?)", socket.display()))?;
+    // A daemon that cannot answer in a minute is stuck; say so rather than hang.
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
     s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     s.shutdown(std::net::Shutdown::Write).map_err(|e| e.to_string())?;
     let mut answer = String::new();

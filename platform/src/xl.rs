@@ -5,7 +5,9 @@
 //! brings `vif<domid>.0` up in dom0, and the daemon reads and writes frames there.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::backend::{Attached, Backend, StartSpec};
 
@@ -31,19 +33,47 @@ esac
 exit 0
 ";
 
-fn run(program: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program).args(args).output().map_err(|e| format!("{}: {e}", program.display()))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} {}: {}{}",
-            program.display(),
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+/// Run a tool, giving it `patience`: under emulation `xl` has been seen to hang,
+/// and a hung tool must cost one tenant its start, never the daemon.
+fn run_for(program: &Path, args: &[&str], patience: Duration) -> Result<String, String> {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let what = format!("{} {}", program.display(), args.join(" "));
+    // Output to a file, not a pipe: xl leaves a domain-monitoring daemon behind
+    // that may hold a pipe open for the domain's life.
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let log = std::env::temp_dir().join(format!("oxclick-platform-{}-{n}.out", std::process::id()));
+    let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if start.elapsed() > patience => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!("{what}: no answer in {} s", patience.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => break Err(format!("{what}: {e}")),
+        }
+    };
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    match status? {
+        s if s.success() => Ok(said),
+        _ => Err(format!("{what}: {}", said.trim())),
     }
+}
+
+fn run(program: &Path, args: &[&str]) -> Result<String, String> {
+    run_for(program, args, Duration::from_secs(120))
 }
 
 fn xl(args: &[&str]) -> Result<String, String> {
@@ -96,7 +126,8 @@ impl Backend for XlBackend {
         let memory = self.memory.to_string();
         let config = config.display().to_string();
         let dir = spec.dir.display().to_string();
-        run(&self.oxclick, &["boot", &config, "--name", name, "--memory", &memory, "--vif", &vif, "--dir", &dir])?;
+        let args = ["boot", &config, "--name", name, "--memory", &memory, "--vif", &vif, "--dir", &dir];
+        run_for(&self.oxclick, &args, Duration::from_secs(240))?;
         Ok(Attached { port: vif_of(name)?, handle: name.clone() })
     }
 
