@@ -327,11 +327,12 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.ou
     S1=$(ms)
     COUNT=$("$OX" ctl pt1 read pt1/c.count 2>&1)
     ROW2=$(pstatus)
-    if [ $i -le 120 ] && echo "$AGAIN" | grep -q ' 1 packets received' && [ "$COUNT" = 5 ]; then
+    RESUMES=$(echo "$ROW2" | awk '{ print $8 }')
+    if [ $i -le 120 ] && echo "$AGAIN" | grep -q ' 1 packets received' && [ "$COUNT" = 5 ] && [ "$RESUMES" = 1 ]; then
         pass "platform-suspend-resume (idle pt1 was suspended with xl save; the next ping resumed it and was answered; pt1/c.count $COUNT; status: $ROW2)"
         figure platform_resume_first_packet_ms "$((S1 - S0)) (ping -> suspended guest restored -> reply)"
     else
-        fail "platform-suspend-resume: suspended after $i polls; $(echo "$AGAIN" | tr '\n' ';') pt1/c.count $COUNT (want 5); status: $ROW2; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
+        fail "platform-suspend-resume: suspended after $i polls; $(echo "$AGAIN" | tr '\n' ';') pt1/c.count $COUNT (want 5), $RESUMES resumes (want 1); status: $ROW2"
     fi
     xl destroy pt1 2>/dev/null
     i=0
@@ -348,6 +349,7 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.ou
         fail "platform-restart: $(echo "$BACK" | tr '\n' ';') status: $ROW3; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
     fi
     "$OX" platform --state "$PL/state" stop >/dev/null 2>&1
+    sed 's/^/xen-e2e: platform daemon: /' "$PL/daemon.log"
 else
     fail "platform: add-tenant: $(cat "$PL/add.out")"
 fi
