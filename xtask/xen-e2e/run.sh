@@ -8,11 +8,9 @@ export OXCLICK_GUEST="$P/oxclick-guest"
 WORK=/run/oxclick
 mkdir -p "$WORK"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# Programs here (xl as much as oxclick) have died of heap corruption now and then
-# ("corrupted double-linked list", "malloc(): corrupted top size"), never on real
-# hardware: QEMU 7.2's TCG emulates AVX2, new in that release, and glibc's string
-# functions use it when the CPU says it has it. Keep glibc to pre-AVX code here.
-export GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-AVX,-BMI2
+# Programs here (xl as much as oxclick) die now and then of heap corruption or
+# a segfault inside libc or ld.so, under this emulated dom0 only; keeping glibc off
+# AVX2 (GLIBC_TUNABLES) did not stop it. The checks retry what they can and say so.
 
 pass() { echo "xen-e2e: PASS $*"; }
 fail() { echo "xen-e2e: FAIL $*"; }
