@@ -7,6 +7,10 @@ OX="$P/oxclick"
 export OXCLICK_GUEST="$P/oxclick-guest"
 WORK=/run/oxclick
 mkdir -p "$WORK"
+# A dom0 program that hangs (see below) must cost one check, not the whole run.
+printf '#!/bin/sh\nexec timeout -k 5 600 %s/oxclick "$@"\n' "$P" >"$WORK/ox"
+chmod +x "$WORK/ox"
+OX="$WORK/ox"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # Programs here (xl as much as oxclick) die now and then of heap corruption or
 # a segfault inside libc or ld.so, under this emulated dom0 only; keeping glibc off
@@ -165,9 +169,9 @@ send_frames 500 50 >/dev/null
 sleep 1
 BEFORE=$("$OX" ctl mirror read c.count 2>&1)
 S0=$(ms)
-if xl save mirror "$WORK/mirror.save" >"$WORK/save.out" 2>&1; then
+if timeout 180 xl save mirror "$WORK/mirror.save" >"$WORK/save.out" 2>&1; then
     S1=$(ms)
-    if xl restore "$WORK/mirror.save" >>"$WORK/save.out" 2>&1; then
+    if timeout 180 xl restore "$WORK/mirror.save" >>"$WORK/save.out" 2>&1; then
         S2=$(ms)
         # Until the restored guest answers through xenstore again.
         i=0
@@ -390,8 +394,8 @@ linux_boot() {
     xl destroy linux 2>/dev/null
     L0=$(ms)
     # xl itself sometimes crashes under emulation; one more try if no domain came of it.
-    xl create "$WORK/linux.cfg" >"$WORK/linux.out" 2>&1 || xl domid linux >/dev/null 2>&1 \
-        || xl create "$WORK/linux.cfg" >>"$WORK/linux.out" 2>&1 || return 1
+    timeout 180 xl create "$WORK/linux.cfg" >"$WORK/linux.out" 2>&1 || xl domid linux >/dev/null 2>&1 \
+        || timeout 180 xl create "$WORK/linux.cfg" >>"$WORK/linux.out" 2>&1 || return 1
     L1=$(ms)
     i=0
     until busybox ping -c 1 -W 1 192.0.2.3 >/dev/null 2>&1; do
@@ -416,9 +420,9 @@ if [ $LINUX = 0 ]; then
     figure linux_guest_phase_ms "$((L2 - L1)) (xl create returned -> first ping answered)"
     # The same suspend and resume as the oxclick guest's, for comparison.
     R0=$(ms)
-    if xl save linux "$WORK/linux.save" >"$WORK/linux-save.out" 2>&1; then
+    if timeout 180 xl save linux "$WORK/linux.save" >"$WORK/linux-save.out" 2>&1; then
         R1=$(ms)
-        if xl restore "$WORK/linux.save" >>"$WORK/linux-save.out" 2>&1; then
+        if timeout 180 xl restore "$WORK/linux.save" >>"$WORK/linux-save.out" 2>&1; then
             R2=$(ms)
             i=0
             until busybox ping -c 1 -W 1 192.0.2.3 >/dev/null 2>&1; do
