@@ -265,6 +265,15 @@ if "$OX" consolidate "$P/tenants/tenants.toml" -q -o "$WORK/tenants.click" >"$WO
     fi
     if "$OX" consolidate "$P/tenants/tenants2.toml" -q -o "$WORK/tenants2.click" >"$WORK/tenants2.out" 2>&1 \
         && "$OX" ctl tenants config "$WORK/tenants2.click" >>"$WORK/tenants2.out" 2>&1; then
+        # The guest swaps the new configuration in when it sees it: wait until
+        # carol's guard answers, and forget dom0's failed ARP for her address.
+        i=0
+        until "$OX" ctl tenants read carol.in_packets >/dev/null 2>&1; do
+            i=$((i + 1))
+            [ $i -gt 60 ] && break
+            sleep 0.5
+        done
+        ip neigh flush to 192.0.2.12 2>/dev/null
         GOT_C=$(num "$(pings 192.0.2.12 2)")
         A=$("$OX" ctl tenants read alice/c.count 2>&1)
         C=$("$OX" ctl tenants read carol/c.count 2>&1)
