@@ -26,7 +26,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use oxclick_elements::tenant_guard::{Trust, parse_ip_proto};
+use oxclick_elements::tenant_guard::Trust;
+use oxclick_elements::wire::parse_ip_proto;
 use serde::Deserialize;
 
 /// The default memory budget of a tenant.

@@ -30,7 +30,7 @@ use oxclick_lang::args::ArgType;
 use oxclick_runtime::{ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
 
 use crate::ip_summary::{Builder, Field, apply_order, split_line};
-use crate::wire::{IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP};
+use crate::wire::{IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, parse_ip_proto};
 
 pub struct FromIPSummaryDump {
     filename: String,
@@ -72,12 +72,13 @@ impl Default for FromIPSummaryDump {
     }
 }
 
+/// A protocol as IP summary dumps write it: also `T`, `U`, `I`.
 fn parse_proto(s: &str) -> Option<u8> {
     match s {
-        "T" | "tcp" => Some(IP_PROTO_TCP),
-        "U" | "udp" => Some(IP_PROTO_UDP),
-        "I" | "icmp" => Some(IP_PROTO_ICMP),
-        _ => s.parse().ok(),
+        "T" => Some(IP_PROTO_TCP),
+        "U" => Some(IP_PROTO_UDP),
+        "I" => Some(IP_PROTO_ICMP),
+        _ => parse_ip_proto(s),
     }
 }
 

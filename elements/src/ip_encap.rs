@@ -20,7 +20,7 @@ use oxclick_lang::args::{Ipv4Addr, Word};
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
 use crate::ip::ip_checksum;
-use crate::wire::{IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, transport_checksum};
+use crate::wire::{IP_PROTO_UDP, parse_ip_proto, transport_checksum};
 
 pub struct IPEncap {
     udp: bool,
@@ -85,12 +85,8 @@ impl Element for IPEncap {
             self.df = a.read_or("DF", false);
             finish_args(a)?;
             let p = proto.map(|w| w.0).unwrap_or_default();
-            self.proto = match p.as_str() {
-                "tcp" => IP_PROTO_TCP,
-                "udp" => IP_PROTO_UDP,
-                "icmp" => IP_PROTO_ICMP,
-                n => n.parse().map_err(|_| alloc::vec![format!("PROTO: expected protocol, got '{n}'")])?,
-            };
+            self.proto =
+                parse_ip_proto(&p).ok_or_else(|| alloc::vec![format!("PROTO: expected protocol, got '{p}'")])?;
             Ok(())
         }
     }

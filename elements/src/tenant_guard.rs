@@ -37,7 +37,7 @@ use hashbrown::HashMap;
 use oxclick_lang::args::{Ipv4Addr, Ipv4Prefix};
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, State, finish_args};
 
-use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
+use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP, parse_ip_proto};
 
 /// How far a tenant is trusted (In-Net, section 2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,16 +63,6 @@ impl Trust {
             Trust::Client => "client",
             Trust::ThirdParty => "third-party",
         }
-    }
-}
-
-/// An IP protocol by name or number (`tcp`, `udp`, `icmp`, `17`).
-pub fn parse_ip_proto(s: &str) -> Option<u8> {
-    match s {
-        "tcp" => Some(IP_PROTO_TCP),
-        "udp" => Some(IP_PROTO_UDP),
-        "icmp" => Some(crate::wire::IP_PROTO_ICMP),
-        _ => s.parse().ok(),
     }
 }
 

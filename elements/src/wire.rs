@@ -8,6 +8,16 @@ pub const IP_PROTO_ICMP: u8 = 1;
 pub const IP_PROTO_TCP: u8 = 6;
 pub const IP_PROTO_UDP: u8 = 17;
 
+/// An IP protocol by name or number: `tcp`, `udp`, `icmp`, `17`.
+pub fn parse_ip_proto(s: &str) -> Option<u8> {
+    match s {
+        "tcp" => Some(IP_PROTO_TCP),
+        "udp" => Some(IP_PROTO_UDP),
+        "icmp" => Some(IP_PROTO_ICMP),
+        _ => s.parse().ok(),
+    }
+}
+
 /// ICMP types by Click's names (`click/icmp.hh`).
 pub const ICMP_TYPES: &[(&str, u8)] = &[
     ("echo-reply", 0),
