@@ -37,7 +37,7 @@ use hashbrown::HashMap;
 use oxclick_lang::args::{Ipv4Addr, Ipv4Prefix};
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, State, finish_args};
 
-use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP, parse_ip_proto};
+use crate::wire::{FrameIpv4, frame_ipv4, parse_ip_proto};
 
 /// How far a tenant is trusted (In-Net, section 2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,39 +72,6 @@ struct Flow {
     addr: [u8; 4],
     proto: u8,
     port: u16,
-}
-
-const ETHER_HEADER: usize = 14;
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
-
-/// The fields the rules look at, from an Ethernet frame carrying IPv4.
-struct Headers {
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    /// The transport source port, for first fragments of TCP and UDP.
-    src_port: Option<u16>,
-}
-
-impl Headers {
-    fn parse(frame: &[u8]) -> Option<Headers> {
-        if frame.get(12..14)? != ETHERTYPE_IPV4 {
-            return None;
-        }
-        let ip = frame.get(ETHER_HEADER..)?;
-        let (&vhl, _) = ip.split_first()?;
-        let hl = usize::from(vhl & 0x0f) * 4;
-        if vhl >> 4 != 4 || hl < 20 || ip.len() < hl {
-            return None;
-        }
-        let proto = ip[9];
-        let first_fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-        let src_port = match (first_fragment, proto, ip.get(hl..hl + 2)) {
-            (true, IP_PROTO_TCP | IP_PROTO_UDP, Some(p)) => Some(u16::from_be_bytes([p[0], p[1]])),
-            _ => None,
-        };
-        Some(Headers { src: [ip[12], ip[13], ip[14], ip[15]], dst: [ip[16], ip[17], ip[18], ip[19]], proto, src_port })
-    }
 }
 
 pub struct TenantGuard {
@@ -163,7 +130,7 @@ impl TenantGuard {
         self.peers.get(&a).is_some_and(|&t| now.saturating_sub(t) <= self.peer_timeout)
     }
 
-    fn source_allowed(&self, h: &Headers, now: u64) -> bool {
+    fn source_allowed(&self, h: &FrameIpv4, now: u64) -> bool {
         if self.addrs.contains(&h.src) || self.peer(h.src, now) {
             return true;
         }
@@ -172,7 +139,7 @@ impl TenantGuard {
         self.flows.iter().any(|f| f.addr == h.src && f.proto == h.proto && h.src_port.is_none_or(|p| p == f.port))
     }
 
-    fn destination_allowed(&self, h: &Headers, now: u64) -> bool {
+    fn destination_allowed(&self, h: &FrameIpv4, now: u64) -> bool {
         self.own(h.dst) || self.allow.iter().any(|p| in_prefix(p, h.dst)) || self.peer(h.dst, now)
     }
 
@@ -180,7 +147,7 @@ impl TenantGuard {
         if self.trust == Trust::Operator {
             return Verdict::Pass;
         }
-        let Some(h) = Headers::parse(frame) else { return Verdict::NotIp };
+        let Some(h) = frame_ipv4(frame) else { return Verdict::NotIp };
         if !self.source_allowed(&h, now) {
             Verdict::Spoofed
         } else if self.trust == Trust::ThirdParty && !self.destination_allowed(&h, now) {
@@ -222,7 +189,7 @@ impl TenantGuard {
         }
         if self.trust != Trust::Operator {
             for i in 0..batch.len() {
-                if let Some(h) = batch.get(i).and_then(|p| Headers::parse(p.data())) {
+                if let Some(h) = batch.get(i).and_then(|p| frame_ipv4(p.data())) {
                     self.note_peer(h.src, now);
                 }
             }

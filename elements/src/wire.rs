@@ -8,6 +8,46 @@ pub const IP_PROTO_ICMP: u8 = 1;
 pub const IP_PROTO_TCP: u8 = 6;
 pub const IP_PROTO_UDP: u8 = 17;
 
+/// The IPv4 fields of an Ethernet frame that demultiplexing and source checks
+/// look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameIpv4 {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub proto: u8,
+    /// The TCP or UDP source port of a first fragment whose datagram holds it.
+    pub src_port: Option<u16>,
+    /// The destination port, likewise.
+    pub dst_port: Option<u16>,
+}
+
+/// The IPv4 fields of an Ethernet frame, or `None` if it carries no whole IPv4
+/// header (by its ethertype, not by annotations: what is on the wire counts).
+pub fn frame_ipv4(frame: &[u8]) -> Option<FrameIpv4> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let vhl = *ip.first()?;
+    let hl = usize::from(vhl & 0x0f) * 4;
+    if vhl >> 4 != 4 || hl < 20 || ip.len() < hl {
+        return None;
+    }
+    let proto = ip[9];
+    let first_fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
+    let port = |at: usize| match (first_fragment, proto, ip.get(at..at + 2)) {
+        (true, IP_PROTO_TCP | IP_PROTO_UDP, Some(p)) => Some(u16::from_be_bytes([p[0], p[1]])),
+        _ => None,
+    };
+    Some(FrameIpv4 {
+        src: [ip[12], ip[13], ip[14], ip[15]],
+        dst: [ip[16], ip[17], ip[18], ip[19]],
+        proto,
+        src_port: port(hl),
+        dst_port: port(hl + 2),
+    })
+}
+
 /// An IP protocol by name or number: `tcp`, `udp`, `icmp`, `17`.
 pub fn parse_ip_proto(s: &str) -> Option<u8> {
     match s {

@@ -3,7 +3,6 @@
 
 use std::net::Ipv4Addr;
 
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
 
 /// The IPv4 fields demux and transmit checks look at.
@@ -22,22 +21,13 @@ fn addr(b: &[u8]) -> Ipv4Addr {
 
 /// The IPv4 fields of an Ethernet frame, or `None` if it carries no whole IPv4 header.
 pub fn ipv4(frame: &[u8]) -> Option<Ipv4Fields> {
-    if frame.get(12..14)? != ETHERTYPE_IPV4 {
-        return None;
-    }
-    let ip = frame.get(14..)?;
-    let vhl = *ip.first()?;
-    let hl = usize::from(vhl & 0x0f) * 4;
-    if vhl >> 4 != 4 || hl < 20 || ip.len() < hl {
-        return None;
-    }
-    let proto = ip[9];
-    let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-    let ports = match (first, proto, ip.get(hl..hl + 4)) {
-        (true, 6 | 17, Some(p)) => Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]))),
-        _ => None,
-    };
-    Some(Ipv4Fields { src: addr(&ip[12..16]), dst: addr(&ip[16..20]), proto, ports })
+    let f = oxclick_elements::wire::frame_ipv4(frame)?;
+    Some(Ipv4Fields {
+        src: Ipv4Addr::from(f.src),
+        dst: Ipv4Addr::from(f.dst),
+        proto: f.proto,
+        ports: f.src_port.zip(f.dst_port),
+    })
 }
 
 /// An ARP packet's operation, sender and target protocol addresses (Ethernet/IPv4 only).
