@@ -181,20 +181,18 @@ impl TenantGuard {
         self.peers.insert(src, now);
     }
 
-    fn push_inbound(&mut self, mut batch: Batch, cx: &mut Ctx) {
+    fn push_inbound(&mut self, batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
         for p in &batch {
             self.in_packets += 1;
             self.in_bytes += p.len() as u64;
-        }
-        if self.trust != Trust::Operator {
-            for i in 0..batch.len() {
-                if let Some(h) = batch.get(i).and_then(|p| frame_ipv4(p.data())) {
-                    self.note_peer(h.src, now);
-                }
+            if self.trust != Trust::Operator
+                && let Some(h) = frame_ipv4(p.data())
+            {
+                self.note_peer(h.src, now);
             }
         }
-        cx.push_batch(0, core::mem::take(&mut batch));
+        cx.push_batch(0, batch);
     }
 
     fn push_outbound(&mut self, mut batch: Batch, cx: &mut Ctx) {
@@ -239,7 +237,9 @@ impl Element for TenantGuard {
     }
     /// The peer table is bounded by `PEERS`.
     fn state(&self) -> State {
-        State::Bounded { bytes: oxclick_runtime::hash_table_bytes(self.peer_capacity, 4 + 8) }
+        State::Bounded {
+            bytes: oxclick_runtime::hash_table_bytes(self.peer_capacity, core::mem::size_of::<([u8; 4], u64)>()),
+        }
     }
     /// A tenant that sends nothing has a guard with one input and one output.
     fn port_count(&self) -> &'static str {

@@ -632,8 +632,7 @@ impl Platform {
             for _ in 0..1024 {
                 let Some((n, dir)) = self.uplink.recv(&mut buf) else { break };
                 if dir != Direction::Outgoing {
-                    let frame = buf[..n].to_vec();
-                    self.handle_uplink_frame(&frame);
+                    self.handle_uplink_frame(&buf[..n]);
                 }
             }
             self.forward_tenant_frames(&mut buf);
