@@ -161,15 +161,7 @@ pub fn check(flat: &FlatConfig) -> CheckReport {
         })
         .max()
         .map_or(0, |n| n.min(63) + 1);
-    let devices = (0..vifs).map(|i| oxclick_runtime::DeviceInfo { name: format!("vif{i}"), mac: [0; 6] }).collect();
-    let ropts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices,
-    };
+    let ropts = RouterOptions::quiet(oxclick_runtime::DeviceInfo::placeholder_vifs(vifs));
     let errors = match Router::new(&flat, &reg, ropts) {
         Ok(_) => Vec::new(),
         Err(e) => e,

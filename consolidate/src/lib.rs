@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use oxclick_lang::flat::{FlatConfig, FlatConnection, FlatElement, Landmark, Port};
-use oxclick_runtime::{Registry, Router, RouterOptions, SimClock, State};
+use oxclick_runtime::{Registry, Router, RouterOptions, State};
 
 pub use manifest::{Flow, Manifest, Platform, Tenant, registration_conflicts};
 
@@ -428,15 +428,7 @@ fn check(
             e.config = String::new();
         }
     }
-    let opts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
-    };
-    let router = Router::new(&probe, registry, opts)?;
+    let router = Router::new(&probe, registry, RouterOptions::quiet(Vec::new()))?;
     let mut errors = Vec::new();
     let mut reports = Vec::with_capacity(m.tenants.len());
     for (t, b) in m.tenants.iter().zip(bodies) {

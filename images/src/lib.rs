@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection};
-use oxclick_runtime::{DeviceInfo, Router, RouterOptions, SimClock};
+use oxclick_runtime::{DeviceInfo, Router, RouterOptions};
 use oxclick_unikernel::embedded;
 
 /// What the xl configuration says.
@@ -45,15 +45,7 @@ impl Default for ImageOptions {
 /// Check configuration `text` (named `filename` in messages) as the guest
 /// would build it with `vifs` network devices. `Err` holds Click's messages.
 pub fn check_config(text: &str, filename: &str, vifs: usize) -> Result<(), Vec<String>> {
-    let devices = (0..vifs).map(|i| DeviceInfo { name: format!("vif{i}"), mac: [0; 6] }).collect();
-    let opts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices,
-    };
+    let opts = RouterOptions::quiet(DeviceInfo::placeholder_vifs(vifs));
     Router::from_text(text, filename, &oxclick_elements::guest_registry(), opts).map(drop)
 }
 

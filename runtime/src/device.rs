@@ -25,6 +25,14 @@ pub struct DeviceInfo {
     pub mac: [u8; 6],
 }
 
+impl DeviceInfo {
+    /// `n` stand-in vifs (`vif0`...; no address), for checking a guest
+    /// configuration on a host as the guest would build it.
+    pub fn placeholder_vifs(n: usize) -> alloc::vec::Vec<DeviceInfo> {
+        (0..n).map(|i| DeviceInfo { name: alloc::format!("vif{i}"), mac: [0; 6] }).collect()
+    }
+}
+
 /// A device's queues and counters.
 #[derive(Default)]
 pub struct Device {

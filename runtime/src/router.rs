@@ -105,6 +105,22 @@ pub struct RouterOptions {
     pub devices: Vec<DeviceInfo>,
 }
 
+impl RouterOptions {
+    /// Options for a router that is only checked, or driven by a program rather
+    /// than a person: no configuration texts, console and output discarded,
+    /// simulated time; `devices` as given.
+    pub fn quiet(devices: Vec<DeviceInfo>) -> RouterOptions {
+        RouterOptions {
+            config_text: String::new(),
+            flat_text: String::new(),
+            console: Box::new(|_: &str| {}),
+            output: Box::new(|_: &str| {}),
+            clock: Box::new(SimClock::default()),
+            devices,
+        }
+    }
+}
+
 /// The state elements reach through [`Ctx`].
 pub struct Core {
     slots: Vec<Option<Box<dyn Element>>>,
@@ -990,12 +1006,8 @@ impl Router {
     pub fn hot_swap(&mut self, text: &str) -> Result<(), Vec<String>> {
         let registry = self.registry.clone();
         let opts = RouterOptions {
-            config_text: String::new(),
-            flat_text: String::new(),
-            console: Box::new(|_: &str| {}),
-            output: Box::new(|_: &str| {}),
             clock: Box::new(SimClock::starting_at(self.core.now)),
-            devices: self.core.devices.iter().map(|d| d.info.clone()).collect(),
+            ..RouterOptions::quiet(self.core.devices.iter().map(|d| d.info.clone()).collect())
         };
         let mut new = Router::from_text(text, "hotconfig", &registry, opts)?;
         // Frames waiting in the device queues go on with the new router.

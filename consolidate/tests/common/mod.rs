@@ -34,14 +34,7 @@ impl Setup {
 }
 
 pub fn router(text: &str) -> Router {
-    let opts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: vec![DeviceInfo { name: "vif0".into(), mac: [0, 0x16, 0x3e, 0, 0, 1] }],
-    };
+    let opts = RouterOptions::quiet(vec![DeviceInfo { name: "vif0".into(), mac: [0, 0x16, 0x3e, 0, 0, 1] }]);
     Router::from_text(text, "merged.click", &oxclick_elements::registry(), opts).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
