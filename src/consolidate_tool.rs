@@ -64,12 +64,9 @@ struct ConsolidateArgs {
 }
 
 pub fn consolidate_main(args: Vec<OsString>) -> i32 {
-    let a = match ConsolidateArgs::try_parse_from(args) {
+    let a: ConsolidateArgs = match crate::parse_args(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 1 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let start = Instant::now();
     let file = a.manifest.display().to_string();

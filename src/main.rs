@@ -306,7 +306,9 @@ pub(crate) fn write_output(path: &str, text: &str) -> Result<(), String> {
     }
 }
 
-fn parse_args<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
+/// Parse a command's arguments; on `--help` or a mistake, clap's text is printed
+/// and the exit status returned.
+pub(crate) fn parse_args<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
     T::try_parse_from(args).map_err(|e| {
         let _ = e.print();
         if e.use_stderr() { 1 } else { 0 }

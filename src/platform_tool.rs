@@ -77,12 +77,9 @@ enum Cmd {
 }
 
 pub fn platform_main(args: Vec<OsString>) -> i32 {
-    let a = match PlatformArgs::try_parse_from(args) {
+    let a: PlatformArgs = match crate::parse_args(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 1 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let socket = a.state.join("platform.sock");
     let request = match a.command {

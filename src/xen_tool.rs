@@ -183,15 +183,8 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
     Ok(text)
 }
 
-fn parse<T: Parser>(args: Vec<OsString>) -> Result<T, i32> {
-    T::try_parse_from(args).map_err(|e| {
-        let _ = e.print();
-        if e.use_stderr() { 1 } else { 0 }
-    })
-}
-
 pub fn image_main(args: Vec<OsString>) -> i32 {
-    let a: ImageArgs = match parse(args) {
+    let a: ImageArgs = match crate::parse_args(args) {
         Ok(a) => a,
         Err(c) => return c,
     };
@@ -386,7 +379,7 @@ fn xl_create(xl: &Path, name: &str) -> Result<(), String> {
 }
 
 pub fn boot_main(args: Vec<OsString>) -> i32 {
-    let a: BootArgs = match parse(args) {
+    let a: BootArgs = match crate::parse_args(args) {
         Ok(a) => a,
         Err(c) => return c,
     };
@@ -435,7 +428,7 @@ fn boot(a: &BootArgs) -> Result<(), String> {
 }
 
 pub fn ctl_main(args: Vec<OsString>) -> i32 {
-    let a: CtlArgs = match parse(args) {
+    let a: CtlArgs = match crate::parse_args(args) {
         Ok(a) => a,
         Err(c) => return c,
     };
