@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -327,33 +327,9 @@ fn handler_path(spec: &str) -> String {
 /// exists by then, it goes on without xl's word).
 const XL_CREATE_PATIENCE: Duration = Duration::from_secs(90);
 
-/// Run `xl create`, its output in a file (xl leaves a daemon behind that must not
-/// hold a pipe of ours), waiting at most [`XL_CREATE_PATIENCE`].
+/// Run `xl create` with its output in `log`, waiting at most [`XL_CREATE_PATIENCE`].
 fn xl_create_once(path: &str, log: &Path) -> Result<(), String> {
-    let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new("xl")
-        .args(["create", path])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("xl: {e} (run this in a Xen dom0 with xen-utils installed)"))?;
-    let start = Instant::now();
-    let said = || std::fs::read_to_string(log).unwrap_or_default().trim().replace('\n', "; ");
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(_)) => return Err(format!("xl create {path}: {}", said())),
-            Ok(None) if start.elapsed() > XL_CREATE_PATIENCE => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("xl create {path}: no answer in {} s: {}", XL_CREATE_PATIENCE.as_secs(), said()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("xl create {path}: {e}")),
-        }
-    }
+    oxclick_platform::tool::run_logged(Path::new("xl"), &["create", path], XL_CREATE_PATIENCE, log).map(drop)
 }
 
 fn xl_create(xl: &Path, name: &str) -> Result<(), String> {

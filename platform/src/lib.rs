@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod frames;
 pub mod process;
 pub mod store;
+pub mod tool;
 pub mod xl;
 
 pub use backend::{Attached, Backend, StartSpec};

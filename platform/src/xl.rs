@@ -5,11 +5,11 @@
 //! brings `vif<domid>.0` up in dom0, and the daemon reads and writes frames there.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::backend::{Attached, Backend, StartSpec};
+use crate::tool::run_logged;
 
 pub struct XlBackend {
     /// The oxclick binary (`oxclick boot` makes and boots the image).
@@ -33,43 +33,15 @@ esac
 exit 0
 ";
 
-/// Run a tool, giving it `patience`: under emulation `xl` has been seen to hang,
-/// and a hung tool must cost one tenant its start, never the daemon.
+/// Run a tool for at most `patience` (see [`crate::tool`]), its output in a
+/// temporary file.
 fn run_for(program: &Path, args: &[&str], patience: Duration) -> Result<String, String> {
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    let what = format!("{} {}", program.display(), args.join(" "));
-    // Output to a file, not a pipe: xl leaves a domain-monitoring daemon behind
-    // that may hold a pipe open for the domain's life.
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
     let log = std::env::temp_dir().join(format!("oxclick-platform-{}-{n}.out", std::process::id()));
-    let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = file.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("{what}: {e}"))?;
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if start.elapsed() > patience => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break Err(format!("{what}: no answer in {} s", patience.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => break Err(format!("{what}: {e}")),
-        }
-    };
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let result = run_logged(program, args, patience, &log);
     let _ = std::fs::remove_file(&log);
-    match status? {
-        s if s.success() => Ok(said),
-        _ => Err(format!("{what}: {}", said.trim())),
-    }
+    result
 }
 
 fn run(program: &Path, args: &[&str]) -> Result<String, String> {
