@@ -9,34 +9,19 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_oxclick")
-}
+mod common;
+
+use common::{bin, must, sh};
 
 /// Why these tests cannot run here, if they cannot.
 fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "ping"] {
-        let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status();
-        if !found.is_ok_and(|s| s.success()) {
-            return Some(format!("`{tool}` is not installed"));
-        }
+    if let Some(why) = common::missing_root_or(&["ip", "ping"]) {
+        return Some(why);
     }
     if !Path::new("/dev/net/tun").exists() {
         return Some("no /dev/net/tun".into());
     }
     None
-}
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(cmd).status().is_ok_and(|s| s.success())
-}
-
-fn must(cmd: &str) {
-    assert!(sh(cmd), "command failed: {cmd}");
 }
 
 /// Stop oxclick as Ctrl-C would and return what it printed (its `-h` handlers).

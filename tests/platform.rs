@@ -11,30 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_oxclick")
-}
+mod common;
+
+use common::{bin, must, sh};
 
 fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "ping"] {
-        let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status();
-        if !found.is_ok_and(|s| s.success()) {
-            return Some(format!("`{tool}` is not installed"));
-        }
-    }
-    None
-}
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(cmd).status().is_ok_and(|s| s.success())
-}
-
-fn must(cmd: &str) {
-    assert!(sh(cmd), "command failed: {cmd}");
+    common::missing_root_or(&["ip", "ping"])
 }
 
 struct Lab {
@@ -121,20 +103,11 @@ impl Drop for Lab {
         let _ = sh(&format!("pkill -f 'oxclick {}' 2>/dev/null", self.state.display()));
         sh(&format!("ip netns del {} 2>/dev/null; ip link del {} 2>/dev/null", self.ns, self.uplink));
         for name in ["alice", "bob", "nat"] {
-            let (ours, _) = oxclick_platform_veth(name);
+            let (ours, _) = oxclick_platform::process::veth_names(name);
             sh(&format!("ip link del {ours} 2>/dev/null"));
         }
         let _ = std::fs::remove_dir_all(self.state.parent().unwrap_or(Path::new("/nonexistent")));
     }
-}
-
-/// The daemon's end of a tenant's veth pair (as the process backend names it).
-fn oxclick_platform_veth(tenant: &str) -> (String, String) {
-    let mut h: u32 = 2166136261;
-    for b in tenant.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(16777619);
-    }
-    (format!("oxp{h:08x}"), format!("oxt{h:08x}"))
 }
 
 #[test]
