@@ -34,6 +34,7 @@ use oxclick_lang::flat::{FlatConfig, FlatConnection, FlatElement, Landmark, Port
 use oxclick_runtime::{Registry, Router, RouterOptions, State};
 
 pub use manifest::{Flow, Manifest, Platform, Tenant, registration_conflicts};
+use policy::refused_class;
 
 /// What one tenant takes in the merged router.
 #[derive(Clone, Debug)]
@@ -309,8 +310,6 @@ pub fn consolidate(
     }
     Ok(Merged { flat, text, tenants: reports })
 }
-
-use policy::refused_class;
 
 fn merge(m: &Manifest, bodies: &[Body]) -> FlatConfig {
     let lm = Landmark::new(&m.file, 1);

@@ -238,12 +238,6 @@ impl Platform {
             oxclick_consolidate::consolidate(&one, &read, &oxclick_elements::registry()).map_err(|e| e.join("\n"))?;
         let stateful = merged.tenants.first().is_some_and(|r| r.stateful);
         let i = self.tenants.len();
-        for a in &tenant.addresses {
-            self.by_addr.insert(*a, i);
-        }
-        for f in &tenant.flows {
-            self.by_flow.insert(*f, i);
-        }
         let dir = self.opts.state_dir.join("tenants").join(&tenant.name);
         self.tenants.push(TenantState {
             spec: StartSpec { tenant, config: merged.text, dir },
@@ -255,19 +249,23 @@ impl Platform {
             last_active: Instant::now(),
             counts: Counts::default(),
         });
+        self.index(i);
         Ok(i)
     }
 
+    /// Demux entries for tenant `i`'s registrations.
+    fn index(&mut self, i: usize) {
+        let t = &self.tenants[i].spec.tenant;
+        self.by_addr.extend(t.addresses.iter().map(|a| (*a, i)));
+        self.by_flow.extend(t.flows.iter().map(|f| (*f, i)));
+    }
+
+    /// The demux again, after tenants were removed (indexes moved).
     fn reindex(&mut self) {
         self.by_addr.clear();
         self.by_flow.clear();
-        for (i, t) in self.tenants.iter().enumerate() {
-            for a in &t.spec.tenant.addresses {
-                self.by_addr.insert(*a, i);
-            }
-            for f in &t.spec.tenant.flows {
-                self.by_flow.insert(*f, i);
-            }
+        for i in 0..self.tenants.len() {
+            self.index(i);
         }
     }
 
