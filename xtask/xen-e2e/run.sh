@@ -8,7 +8,7 @@ export OXCLICK_GUEST="$P/oxclick-guest"
 WORK=/run/oxclick
 mkdir -p "$WORK"
 # A dom0 program that hangs (see below) must cost one check, not the whole run.
-printf '#!/bin/sh\nexec timeout -k 5 600 %s/oxclick "$@"\n' "$P" >"$WORK/ox"
+printf '#!/bin/sh\nexec timeout -k 5 300 %s/oxclick "$@"\n' "$P" >"$WORK/ox"
 chmod +x "$WORK/ox"
 OX="$WORK/ox"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -311,7 +311,7 @@ ip netns add pns && ip link add pup0 type veth peer name pup1 && ip link set pup
 ip -n pns addr add 10.75.0.1/24 dev pup1 && ip -n pns link set pup1 up && ip link set pup0 up
 pstatus() { "$OX" platform --state "$PL/state" status 2>&1 | awk -v t=pt1 '$1 == t'; }
 pping() { ip netns exec pns busybox ping -c "$1" -W "$2" 10.75.0.10 2>&1; }
-"$OX" platform run --uplink pup0 --backend xl --idle 8 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
+timeout -k 5 900 "$P/oxclick" platform run --uplink pup0 --backend xl --idle 8 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
 PLATFORM_PID=$!
 sleep 1
 if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.out" 2>&1; then
