@@ -248,7 +248,7 @@ fi
 # pings to its own address on its own counters; then a third tenant swapped into
 # the running guest while the others keep their counts.
 TMAC=00:16:3e:0c:00:05
-pings() { busybox ping -c "$2" -W 3 "$1" 2>&1 | grep -o '[0-9]* packets received' | grep -o '^[0-9]*'; }
+pings() { busybox ping -c "$2" -W 10 "$1" 2>&1 | grep -o '[0-9]* packets received' | grep -o '^[0-9]*'; }
 if "$OX" consolidate "$P/tenants/tenants.toml" -q -o "$WORK/tenants.click" >"$WORK/tenants.out" 2>&1 \
     && "$OX" boot "$WORK/tenants.click" --name tenants --memory 8 --vif "bridge=xenbr0,mac=$TMAC" --preserve-on-crash --dir "$WORK" >>"$WORK/tenants.out" 2>&1; then
     GOT_A=$(num "$(pings 192.0.2.10 3)")
