@@ -181,6 +181,9 @@ impl PacketPool {
     /// Give back every packet of `batch` (leaving it empty): one borrow of the free
     /// lists for the lot, where dropping them one by one takes one each.
     pub fn recycle(&self, batch: &mut Vec<Packet>) {
+        if batch.is_empty() {
+            return;
+        }
         let mut spill = Vec::new();
         {
             let mut f = self.0.borrow_mut();

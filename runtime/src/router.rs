@@ -10,6 +10,7 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -18,7 +19,7 @@ use oxclick_lang::args::AddressNames;
 use oxclick_lang::flat::{FlatConfig, Port};
 
 use crate::device::{DEVICE_QUEUE_CAPACITY, Device, DeviceInfo};
-use crate::element::{Batch, ConfigCtx, Constructor, Ctx, Element};
+use crate::element::{Batch, ConfigCtx, Constructor, Ctx, Element, ElementMeta, SharedForms};
 use crate::packet::{Packet, PacketPool};
 use crate::spec::{Processing, parse_port_count, processing_vector};
 
@@ -123,28 +124,28 @@ impl RouterOptions {
 
 /// The state elements reach through [`Ctx`].
 pub struct Core {
-    slots: Vec<Option<Box<dyn Element>>>,
-    /// `push_to[e][out]`: the peer of push output `out` of element `e`.
-    push_to: Vec<Vec<Option<Port>>>,
-    /// `pull_from[e][in]`: the peer of pull input `in` of element `e`.
-    pull_from: Vec<Vec<Option<Port>>>,
-    pub(crate) ninputs: Vec<usize>,
-    pub(crate) noutputs: Vec<usize>,
-    pub(crate) output_push: Vec<Vec<bool>>,
-    pub(crate) input_pull: Vec<Vec<bool>>,
+    /// The elements, in configuration order.
+    nodes: Vec<Node>,
+    /// The peer of each push output.
+    push_to: Vec<Peer>,
+    /// The peer of each pull input.
+    pull_from: Vec<Peer>,
+    output_push: Vec<bool>,
+    input_pull: Vec<bool>,
     pub(crate) now: u64,
     pub(crate) next_wake: Option<u64>,
     pub(crate) stop_requests: u32,
     pub(crate) stopped: bool,
     pub(crate) console: Box<dyn FnMut(&str)>,
     pub(crate) output: Box<dyn FnMut(&str)>,
-    names: Vec<String>,
-    /// Each element's configuration string (changed by writing `config`).
-    pub(crate) configs: Vec<String>,
+    /// Every element's name, class, configuration (changed by writing `config`)
+    /// and landmark.
+    meta: Vec<ElementMeta>,
+    /// Element indexes in name order: handler calls and hot swaps find elements by
+    /// name, and a consolidated router has tens of thousands.
+    by_name: Vec<u32>,
     /// AddressInfo names, for reconfiguration.
     address_names: AddressNames,
-    /// Every element's (class, configuration), for reconfiguration.
-    class_configs: Vec<(String, String, String)>,
     /// Packet buffers for this router (one router runs on one core).
     pub(crate) pool: PacketPool,
     /// The driver's network devices (see [`crate::device`]).
@@ -168,9 +169,10 @@ pub struct Core {
     /// in between task runs.
     pub(crate) pending_hotconfig: Option<String>,
     /// Packets pushed to an element while it was running (a push cycle, like an
-    /// ARPQuerier whose queries come back as replies): (element, port, packet),
-    /// delivered as soon as it returns.
-    reentrant: Vec<(usize, usize, Packet)>,
+    /// ARPQuerier whose queries come back as replies, or a tenant's guard, whose
+    /// tenant answers through it): (element, port, batch), delivered in order as
+    /// soon as it returns.
+    reentrant: Vec<(usize, usize, Batch)>,
 }
 
 /// Packets delivered through push cycles per return of the element they go to; a
@@ -185,8 +187,8 @@ const REENTRANT_BUDGET: usize = 1 << 16;
 #[derive(Default)]
 pub(crate) struct Scheduler {
     pub(crate) tasks: Vec<Task>,
-    /// `task_of[e]`: the task of element `e`, if it has one.
-    pub(crate) task_of: Vec<Option<usize>>,
+    /// `task_of[e]`: the task of element `e`, or [`NO_TASK`].
+    pub(crate) task_of: Vec<u32>,
     /// The pass of the task run last: woken tasks start from here.
     global_pass: u64,
     /// Set by a running task that asks to sleep.
@@ -205,6 +207,42 @@ pub(crate) struct Task {
     pub(crate) idle_epoch: u64,
 }
 
+/// One element of the dispatch table: the element itself (out of its node while
+/// it runs) and where its ports are in the flat port tables (`Core::push_to` and
+/// the others: one table per kind, not a vector per element, keeps a router of
+/// 30,000 elements small and dense). Kept together, so a push reads one line for
+/// where its output leads and one for the element there.
+struct Node {
+    element: Option<Box<dyn Element>>,
+    in_base: u32,
+    ninputs: u32,
+    out_base: u32,
+    noutputs: u32,
+}
+
+/// `Scheduler::task_of` for an element without a task.
+pub(crate) const NO_TASK: u32 = u32::MAX;
+
+/// The element and port a connected port leads to, compact (a consolidated router
+/// has 100,000 ports): [`Peer::NONE`] for an unconnected one.
+#[derive(Clone, Copy)]
+struct Peer {
+    element: u32,
+    port: u32,
+}
+
+impl Peer {
+    const NONE: Peer = Peer { element: u32::MAX, port: 0 };
+
+    fn of(p: Port) -> Peer {
+        Peer { element: p.element as u32, port: p.port as u32 }
+    }
+
+    fn port(self) -> Option<Port> {
+        (self.element != u32::MAX).then_some(Port { element: self.element as usize, port: self.port as usize })
+    }
+}
+
 /// Click's `STRIDE1`.
 const STRIDE1: u64 = 1 << 16;
 /// Click's default tickets per task.
@@ -219,18 +257,17 @@ const BUSY_BUDGET: u64 = 4096;
 impl Scheduler {
     fn add(&mut self, element: usize, tickets: u32) {
         let stride = STRIDE1 / u64::from(tickets.clamp(1, 1 << 15));
-        self.task_of[element] = Some(self.tasks.len());
+        self.task_of[element] = u32::try_from(self.tasks.len()).unwrap_or(NO_TASK);
         self.tasks.push(Task { element, stride, pass: stride, scheduled: true, timer: None, idle_epoch: 0 });
     }
 
     /// Schedule element `e`'s task if it sleeps.
     pub(crate) fn wake(&mut self, e: usize) {
-        if let Some(Some(t)) = self.task_of.get(e) {
-            let task = &mut self.tasks[*t];
-            if !task.scheduled {
-                task.scheduled = true;
-                task.pass = task.pass.max(self.global_pass);
-            }
+        if let Some(task) = self.task_of.get(e).and_then(|&t| self.tasks.get_mut(t as usize))
+            && !task.scheduled
+        {
+            task.scheduled = true;
+            task.pass = task.pass.max(self.global_pass);
         }
     }
 
@@ -270,11 +307,57 @@ impl Scheduler {
 }
 
 impl Core {
+    /// Where output `port` of element `e` is in the output tables.
+    #[inline(always)]
+    fn output_index(&self, e: usize, port: usize) -> Option<usize> {
+        let n = self.nodes.get(e)?;
+        (port < n.noutputs as usize).then(|| n.out_base as usize + port)
+    }
+
+    /// Where input `port` of element `e` is in the input tables.
+    #[inline(always)]
+    fn input_index(&self, e: usize, port: usize) -> Option<usize> {
+        let n = self.nodes.get(e)?;
+        (port < n.ninputs as usize).then(|| n.in_base as usize + port)
+    }
+
+    #[inline(always)]
+    fn push_peer(&self, e: usize, port: usize) -> Option<Port> {
+        self.push_to.get(self.output_index(e, port)?)?.port()
+    }
+
+    #[inline(always)]
+    fn pull_peer(&self, e: usize, port: usize) -> Option<Port> {
+        self.pull_from.get(self.input_index(e, port)?)?.port()
+    }
+
+    pub(crate) fn ninputs(&self, e: usize) -> usize {
+        self.nodes.get(e).map_or(0, |n| n.ninputs as usize)
+    }
+
+    pub(crate) fn noutputs(&self, e: usize) -> usize {
+        self.nodes.get(e).map_or(0, |n| n.noutputs as usize)
+    }
+
+    pub(crate) fn output_is_push(&self, e: usize, port: usize) -> bool {
+        self.output_index(e, port).is_some_and(|k| self.output_push[k])
+    }
+
+    pub(crate) fn input_is_pull(&self, e: usize, port: usize) -> bool {
+        self.input_index(e, port).is_some_and(|k| self.input_pull[k])
+    }
+
+    /// The element called `name`.
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        let k = self.by_name.binary_search_by(|&i| (*self.meta[i as usize].name).cmp(name)).ok()?;
+        Some(self.by_name[k] as usize)
+    }
+
     /// Put running element `i` back in its slot, then make the write handler calls
     /// that waited for it.
     #[inline(always)]
     pub(crate) fn restore(&mut self, i: usize, e: Box<dyn Element>) {
-        if let Some(slot) = self.slots.get_mut(i) {
+        if let Some(slot) = self.nodes.get_mut(i).map(|n| &mut n.element) {
             // The slot is empty while its element runs; `forget` spares the hot
             // path the drop code for an old value that is never there.
             core::mem::forget(slot.replace(e));
@@ -284,7 +367,8 @@ impl Core {
         }
     }
 
-    #[cold]
+    /// Not cold: a tenant's guard gets its tenant's answers this way, packet by
+    /// packet when tenants interleave.
     #[inline(never)]
     fn after_restore(&mut self, i: usize) {
         if !self.deferred.is_empty() {
@@ -296,18 +380,18 @@ impl Core {
     }
 
     /// Deliver the packets pushed to element `i` while it ran, in order.
-    #[cold]
     fn run_reentrant(&mut self, i: usize) {
         let mut budget = REENTRANT_BUDGET;
         while let Some(k) = self.reentrant.iter().position(|r| r.0 == i) {
-            let (_, port, p) = self.reentrant.remove(k);
-            if budget == 0 {
+            let (_, port, mut batch) = self.reentrant.remove(k);
+            if budget < batch.len() {
+                self.pool.recycle(&mut batch);
                 continue;
             }
-            budget -= 1;
-            let Some(mut el) = self.slots[i].take() else { return };
-            el.push(port, p, &mut Ctx { core: self, me: i });
-            self.slots[i] = Some(el);
+            budget -= batch.len();
+            let Some(mut el) = self.nodes[i].element.take() else { return };
+            el.push_batch(port, batch, &mut Ctx { core: self, me: i });
+            self.nodes[i].element = Some(el);
             if !self.deferred.is_empty() {
                 self.run_deferred(i);
             }
@@ -318,18 +402,18 @@ impl Core {
     fn run_deferred(&mut self, i: usize) {
         while let Some(k) = self.deferred.iter().position(|d| d.0 == i) {
             let (_, h, v) = self.deferred.remove(k);
-            let Some(mut el) = self.slots[i].take() else { return };
+            let Some(mut el) = self.nodes[i].element.take() else { return };
             if let Some(Err(e)) = el.call_handler(&h, true, &v, &mut Ctx { core: self, me: i }) {
-                (self.console)(&format!("While calling '{}.{h}': {e}", self.names[i]));
+                (self.console)(&format!("While calling '{}.{h}': {e}", self.meta[i].name));
             }
-            self.slots[i] = Some(el);
+            self.nodes[i].element = Some(el);
         }
     }
 
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
-        let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
-        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else {
-            self.reentrant.extend(batch.into_iter().map(|p| (to.element, to.port, p)));
+        let Some(to) = self.push_peer(from, port) else { return };
+        let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
+            self.reentrant.push((to.element, to.port, batch));
             return;
         };
         e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
@@ -365,28 +449,26 @@ impl Core {
         seen: &mut Vec<(usize, usize)>,
         depth: usize,
     ) -> bool {
-        let peer = if upstream { self.pull_from[e].get(port) } else { self.push_to[e].get(port) };
-        let Some(Some(peer)) = peer.copied() else { return true };
+        let peer = if upstream { self.pull_peer(e, port) } else { self.push_peer(e, port) };
+        let Some(peer) = peer else { return true };
         if depth > 64 || seen.contains(&(peer.element, peer.port)) {
             return depth <= 64;
         }
         seen.push((peer.element, peer.port));
-        let Some(el) = self.slots[peer.element].as_ref() else { return false };
+        let Some(el) = self.nodes[peer.element].element.as_ref() else { return false };
         if el.is_notifier() {
             found.push(peer.element);
             return true;
         }
         // Through an element along its flow: pull inputs feeding this pull output,
         // or push outputs fed by this push input.
-        let (n, through_ok) = if upstream {
-            (self.ninputs[peer.element], &self.input_pull[peer.element])
-        } else {
-            (self.noutputs[peer.element], &self.output_push[peer.element])
-        };
+        let n = if upstream { self.ninputs(peer.element) } else { self.noutputs(peer.element) };
         let mut any = false;
         for k in 0..n {
             let flows = if upstream { el.port_flow(k, peer.port) } else { el.port_flow(peer.port, k) };
-            if flows && through_ok.get(k).copied().unwrap_or(false) {
+            let through_ok =
+                if upstream { self.input_is_pull(peer.element, k) } else { self.output_is_push(peer.element, k) };
+            if flows && through_ok {
                 any = true;
                 if !self.find_notifiers(peer.element, k, upstream, found, seen, depth + 1) {
                     return false;
@@ -411,11 +493,13 @@ impl Core {
     }
 
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
-        let Some(Some(to)) = self.push_to.get(from).and_then(|v| v.get(port)).copied() else { return };
+        let Some(to) = self.push_peer(from, port) else { return };
         // An element pushing into itself through a cycle finds its slot empty; the
         // packet waits until it returns.
-        let Some(mut e) = self.slots.get_mut(to.element).and_then(Option::take) else {
-            self.reentrant.push((to.element, to.port, p));
+        let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
+            let mut batch = self.batches.pop().unwrap_or_else(|| Vec::with_capacity(crate::element::MAX_BATCH));
+            batch.push(p);
+            self.reentrant.push((to.element, to.port, batch));
             return;
         };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
@@ -445,8 +529,8 @@ impl Core {
                 _ => Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })),
             };
         };
-        let i = self.names.iter().position(|n| n == e).ok_or_else(|| format!("no element named '{e}'"))?;
-        let Some(mut el) = self.slots[i].take() else {
+        let i = self.find(e).ok_or_else(|| format!("no element named '{e}'"))?;
+        let Some(mut el) = self.nodes[i].element.take() else {
             // The element is running (it called us, perhaps through others): a write
             // waits until it returns, as if called right after; a read cannot.
             if write {
@@ -458,17 +542,17 @@ impl Core {
         let r = match (h, write) {
             // Every element's `config`: read it, or reconfigure (Click's live
             // reconfiguration); the element keeps its old settings on error.
-            ("config", false) => Some(Ok(self.configs[i].clone())),
-            ("config", true) => Some(
-                match el.configure(value, &ConfigCtx { names: &self.address_names, elements: &self.class_configs }) {
+            ("config", false) => Some(Ok(String::from(&*self.meta[i].config))),
+            ("config", true) => {
+                Some(match el.configure(value, &ConfigCtx::new(&self.address_names, &self.meta, None)) {
                     Ok(()) => {
-                        self.configs[i] = value.into();
+                        self.meta[i].config = Rc::from(value);
                         Ok(String::new())
                     }
                     Err(errs) => Err(errs.join("\n")),
-                },
-            ),
-            ("name", false) => Some(Ok(self.names[i].clone())),
+                })
+            }
+            ("name", false) => Some(Ok(String::from(&*self.meta[i].name))),
             _ => el.call_handler(h, write, value, &mut Ctx { core: self, me: i }),
         };
         self.restore(i, el);
@@ -487,32 +571,34 @@ impl Core {
 
     /// This element's name.
     pub(crate) fn name(&self, i: usize) -> &str {
-        self.names.get(i).map_or("", String::as_str)
+        self.meta.get(i).map_or("", |m| &m.name)
     }
 
     pub(crate) fn pull_into(&mut self, into: usize, port: usize) -> Option<Packet> {
-        let from = (*self.pull_from.get(into)?.get(port)?)?;
-        let mut e = self.slots.get_mut(from.element)?.take()?;
+        let from = self.pull_peer(into, port)?;
+        let mut e = self.nodes.get_mut(from.element)?.element.take()?;
         let p = e.pull(from.port, &mut Ctx { core: self, me: from.element });
         self.restore(from.element, e);
         p
     }
 }
 
-struct Meta {
-    name: String,
-    class: String,
-    config: String,
-    landmark: String,
+/// Shares equal strings among elements while a router is built (see
+/// [`ElementMeta`]).
+#[derive(Default)]
+struct Interner<'f> {
+    seen: BTreeMap<&'f str, Rc<str>>,
+}
+
+impl<'f> Interner<'f> {
+    fn get(&mut self, s: &'f str) -> Rc<str> {
+        self.seen.entry(s).or_insert_with(|| Rc::from(s)).clone()
+    }
 }
 
 /// A checked, initialized router.
 pub struct Router {
     core: Core,
-    meta: Vec<Meta>,
-    /// Element name -> index: handler calls and hot swaps find elements by name,
-    /// and a consolidated router has tens of thousands.
-    by_name: BTreeMap<String, usize>,
     connections: Vec<(Port, Port)>,
     managed: bool,
     clock: Box<dyn Clock>,
@@ -525,9 +611,9 @@ pub struct Router {
 /// Ticket factors from ScheduleInfo elements (`ScheduleInfo(ELEMENT FACTOR, ...)`):
 /// element name -> factor. Names are relative to the ScheduleInfo's compound, as
 /// in Click (`a/si :: ScheduleInfo(from 2)` means `a/from`).
-fn schedule_info(meta: &[Meta]) -> BTreeMap<String, f64> {
+fn schedule_info(meta: &[ElementMeta]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for m in meta.iter().filter(|m| m.class == "ScheduleInfo") {
+    for m in meta.iter().filter(|m| &*m.class == "ScheduleInfo") {
         let prefix = m.name.rsplit_once('/').map_or("", |(p, _)| p);
         for arg in oxclick_lang::args::split_args(&m.config) {
             let mut words = arg.split_whitespace();
@@ -538,7 +624,7 @@ fn schedule_info(meta: &[Meta]) -> BTreeMap<String, f64> {
             }
             let full = if prefix.is_empty() { String::from(name) } else { format!("{prefix}/{name}") };
             // The innermost match wins, as Click's compound scoping does.
-            if meta.iter().any(|x| x.name == full) {
+            if meta.iter().any(|x| *x.name == *full) {
                 out.insert(full, f);
             } else {
                 out.entry(String::from(name)).or_insert(f);
@@ -548,7 +634,7 @@ fn schedule_info(meta: &[Meta]) -> BTreeMap<String, f64> {
     out
 }
 
-fn describe(m: &Meta) -> String {
+fn describe(m: &ElementMeta) -> String {
     format!("'{} :: {}'", m.name, m.class)
 }
 
@@ -562,22 +648,31 @@ impl Router {
     pub fn new(flat: &FlatConfig, registry: &Registry, opts: RouterOptions) -> Result<Router, Vec<String>> {
         let mut errors = Vec::new();
         let n = flat.elements.len();
-        let meta: Vec<Meta> = flat
+        let mut strings = Interner::default();
+        let meta: Vec<ElementMeta> = flat
             .elements
             .iter()
-            .map(|e| Meta {
-                name: e.name.clone(),
-                class: e.class.clone(),
-                config: e.config.clone(),
-                landmark: e.landmark.to_string(),
+            .map(|e| ElementMeta {
+                name: e.name.as_str().into(),
+                class: strings.get(&e.class),
+                config: strings.get(&e.config),
+                file: strings.get(&e.landmark.file),
+                line: e.landmark.line,
             })
             .collect();
+        drop(strings);
+        if u32::try_from(n).is_err() {
+            return Err(vec![
+                format!("{n} elements are more than a router holds"),
+                "Router could not be initialized!".into(),
+            ]);
+        }
         let mut slots: Vec<Option<Box<dyn Element>>> = Vec::with_capacity(n);
         for (e, m) in flat.elements.iter().zip(&meta) {
             match registry.make(&e.class) {
                 Some(el) => slots.push(Some(el)),
                 None => {
-                    errors.push(with_landmark(&m.landmark, &format!("unknown element class '{}'", e.class)));
+                    errors.push(with_landmark(&m.landmark(), &format!("unknown element class '{}'", e.class)));
                     slots.push(None);
                 }
             }
@@ -607,12 +702,12 @@ impl Router {
             let mut ok = true;
             if c.from.port >= noutputs[c.from.element] {
                 let m = &meta[c.from.element];
-                errors.push(with_landmark(&m.landmark, &format!("{} has no output {}", describe(m), c.from.port)));
+                errors.push(with_landmark(&m.landmark(), &format!("{} has no output {}", describe(m), c.from.port)));
                 ok = false;
             }
             if c.to.port >= ninputs[c.to.element] {
                 let m = &meta[c.to.element];
-                errors.push(with_landmark(&m.landmark, &format!("{} has no input {}", describe(m), c.to.port)));
+                errors.push(with_landmark(&m.landmark(), &format!("{} has no input {}", describe(m), c.to.port)));
                 ok = false;
             }
             if ok {
@@ -720,7 +815,7 @@ impl Router {
                         let m = &meta[p.element];
                         let kind = if to_side { "pull input" } else { "push output" };
                         let msg = format!("illegal reuse of {} {kind} {}", describe(m), p.port);
-                        errors.push(with_landmark(&m.landmark, &msg));
+                        errors.push(with_landmark(&m.landmark(), &msg));
                     }
                 }
             }
@@ -741,7 +836,7 @@ impl Router {
                         let connected = if side == 1 { used_in[i][port] } else { used_out[i][port] };
                         if !connected {
                             let m = &meta[i];
-                            errors.push(with_landmark(&m.landmark, &format!("{} {name} {port} unused", describe(m))));
+                            errors.push(with_landmark(&m.landmark(), &format!("{} {name} {port} unused", describe(m))));
                         }
                     }
                 }
@@ -751,14 +846,13 @@ impl Router {
         // Configure every element, reporting all failures. AddressInfo names are
         // gathered first so every element can use them (Click's configure phases).
         let mut names = AddressNames::default();
-        let class_configs: Vec<(String, String, String)> =
-            meta.iter().map(|m| (m.name.clone(), m.class.clone(), m.config.clone())).collect();
         if errors.is_empty() {
-            for m in meta.iter().filter(|m| m.class == "AddressInfo") {
+            for m in meta.iter().filter(|m| &*m.class == "AddressInfo") {
                 // Its own configure reports any error.
                 let _ = names.add_address_info(&m.config);
             }
-            let ccx = ConfigCtx { names: &names, elements: &class_configs };
+            let shared = SharedForms::default();
+            let ccx = ConfigCtx::new(&names, &meta, Some(&shared));
             for i in 0..n {
                 let m = &meta[i];
                 if let Some(e) = slots[i].as_mut()
@@ -766,7 +860,7 @@ impl Router {
                 {
                     // Click's context: the landmark on the "While ..." line, the
                     // messages indented under it.
-                    errors.push(with_landmark(&m.landmark, &format!("While configuring {}:", describe(m))));
+                    errors.push(with_landmark(&m.landmark(), &format!("While configuring {}:", describe(m))));
                     for x in errs {
                         errors.push(format!("  {x}"));
                     }
@@ -778,28 +872,38 @@ impl Router {
             return Err(errors);
         }
 
-        let mut push_to = vec![Vec::new(); n];
-        let mut pull_from = vec![Vec::new(); n];
-        for i in 0..n {
-            push_to[i] = vec![None; noutputs[i]];
-            pull_from[i] = vec![None; ninputs[i]];
+        // The dispatch table and the flat port tables (see `Node`).
+        let mut nodes = Vec::with_capacity(n);
+        let (mut in_at, mut out_at) = (0u32, 0u32);
+        for (i, element) in slots.into_iter().enumerate() {
+            let (Ok(ni), Ok(no)) = (u32::try_from(ninputs[i]), u32::try_from(noutputs[i])) else {
+                return Err(vec!["too many ports for one router".into(), "Router could not be initialized!".into()]);
+            };
+            nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no });
+            let (Some(next_in), Some(next_out)) = (in_at.checked_add(ni), out_at.checked_add(no)) else {
+                return Err(vec!["too many ports for one router".into(), "Router could not be initialized!".into()]);
+            };
+            (in_at, out_at) = (next_in, next_out);
         }
+        let mut push_to = vec![Peer::NONE; out_at as usize];
+        let mut pull_from = vec![Peer::NONE; in_at as usize];
         for (from, to) in &conns {
             if out_p[from.element][from.port] == Processing::Push {
-                push_to[from.element][from.port] = Some(*to);
+                push_to[nodes[from.element].out_base as usize + from.port] = Peer::of(*to);
             } else {
-                pull_from[to.element][to.port] = Some(*from);
+                pull_from[nodes[to.element].in_base as usize + to.port] = Peer::of(*from);
             }
         }
-        let output_push = out_p.iter().map(|v| v.iter().map(|p| *p == Processing::Push).collect()).collect();
-        let input_pull = in_p.iter().map(|v| v.iter().map(|p| *p == Processing::Pull).collect()).collect();
+        let output_push = out_p.iter().flatten().map(|p| *p == Processing::Push).collect();
+        let input_pull = in_p.iter().flatten().map(|p| *p == Processing::Pull).collect();
+        drop((in_p, out_p));
+        let mut by_name: Vec<u32> = (0..n as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| meta[a as usize].name.cmp(&meta[b as usize].name));
         let mut clock = opts.clock;
         let core = Core {
-            slots,
+            nodes,
             push_to,
             pull_from,
-            ninputs,
-            noutputs,
             output_push,
             input_pull,
             now: clock.now(),
@@ -808,14 +912,13 @@ impl Router {
             stopped: false,
             console: opts.console,
             output: opts.output,
-            names: meta.iter().map(|m| m.name.clone()).collect(),
-            configs: meta.iter().map(|m| m.config.clone()).collect(),
+            meta,
+            by_name,
             address_names: names,
-            class_configs,
             pool: PacketPool::new(),
             devices: opts.devices.into_iter().map(Device::new).collect(),
             batches: Vec::new(),
-            sched: Scheduler { task_of: vec![None; n], ..Scheduler::default() },
+            sched: Scheduler { task_of: vec![NO_TASK; n], ..Scheduler::default() },
             listeners: vec![Vec::new(); n],
             full: vec![false; n],
             full_listens: vec![Vec::new(); n],
@@ -824,11 +927,8 @@ impl Router {
             pending_hotconfig: None,
             reentrant: Vec::new(),
         };
-        let by_name = meta.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
         let mut r = Router {
             core,
-            meta,
-            by_name,
             connections: conns,
             managed: false,
             clock,
@@ -837,23 +937,23 @@ impl Router {
             registry: registry.clone(),
         };
         let mut init_errors = Vec::new();
-        let tickets = schedule_info(&r.meta);
+        let tickets = schedule_info(&r.core.meta);
         for i in 0..n {
-            let mut e = r.core.slots[i].take().expect("constructed");
+            let mut e = r.core.nodes[i].element.take().expect("constructed");
             if let Err(msg) = e.initialize(&mut Ctx { core: &mut r.core, me: i }) {
-                let m = &r.meta[i];
-                init_errors.push(with_landmark(&m.landmark, &format!("While initializing {}:", describe(m))));
+                let m = &r.core.meta[i];
+                init_errors.push(with_landmark(&m.landmark(), &format!("While initializing {}:", describe(m))));
                 init_errors.push(format!("  {msg}"));
             }
             if e.has_task() {
-                let scaled = tickets.get(r.meta[i].name.as_str()).map(|f| (f64::from(e.tickets()) * f) as u32);
+                let scaled = tickets.get(&*r.core.meta[i].name).map(|f| (f64::from(e.tickets()) * f) as u32);
                 r.core.sched.add(i, scaled.unwrap_or_else(|| e.tickets()).max(1));
             }
             if e.manages_driver() {
                 r.managed = true;
                 r.core.managers.push(i);
             }
-            r.core.slots[i] = Some(e);
+            r.core.nodes[i].element = Some(e);
         }
         if !init_errors.is_empty() {
             init_errors.push("Router could not be initialized!".into());
@@ -957,7 +1057,7 @@ impl Router {
             self.core.sched.global_pass = task.pass;
             self.core.sched.sleep_request = false;
             let mut worked = false;
-            if let Some(mut e) = self.core.slots[i].take() {
+            if let Some(mut e) = self.core.nodes[i].element.take() {
                 worked = e.run_task(&mut Ctx { core: &mut self.core, me: i });
                 self.core.restore(i, e);
             }
@@ -1016,15 +1116,18 @@ impl Router {
         core::mem::swap(&mut new.core.output, &mut self.core.output);
         core::mem::swap(&mut new.clock, &mut self.clock);
         new.core.now = self.core.now;
-        for i in 0..new.meta.len() {
-            let Some(&j) = self.by_name.get(&new.meta[i].name) else { continue };
-            if self.meta[j].class != new.meta[i].class {
+        for i in 0..new.core.meta.len() {
+            let Some(j) = self.core.find(&new.core.meta[i].name) else { continue };
+            if self.core.meta[j].class != new.core.meta[i].class {
                 continue;
             }
-            let (Some(mut ne), Some(mut oe)) = (new.core.slots[i].take(), self.core.slots[j].take()) else { continue };
+            let (Some(mut ne), Some(mut oe)) = (new.core.nodes[i].element.take(), self.core.nodes[j].element.take())
+            else {
+                continue;
+            };
             ne.take_state(&mut *oe, &mut Ctx { core: &mut new.core, me: i });
             new.core.restore(i, ne);
-            self.core.slots[j] = Some(oe);
+            self.core.nodes[j].element = Some(oe);
         }
         *self = new;
         Ok(())
@@ -1081,61 +1184,66 @@ impl Router {
     }
 
     pub fn element_names(&self) -> impl Iterator<Item = &str> {
-        self.meta.iter().map(|m| m.name.as_str())
+        self.core.meta.iter().map(|m| &*m.name)
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.core.find(name)
     }
 
     /// The class of element `i`.
     pub fn element_class(&self, i: usize) -> &str {
-        &self.meta[i].class
+        &self.core.meta[i].class
     }
 
     /// What element `i` keeps that grows with traffic ([`Element::state`]), and its
     /// own size in bytes; `None` while the element is busy (never between runs).
     pub fn element_state(&self, i: usize) -> Option<(crate::element::State, usize)> {
-        let e = self.core.slots.get(i)?.as_deref()?;
+        let e = self.core.nodes.get(i)?.element.as_deref()?;
         Some((e.state(), core::mem::size_of_val(e)))
     }
 
     /// Indexes of elements whose class is `class`.
     pub fn elements_of_class(&self, class: &str) -> Vec<usize> {
-        (0..self.meta.len()).filter(|i| self.meta[*i].class == class).collect()
+        (0..self.core.meta.len()).filter(|i| &*self.core.meta[*i].class == class).collect()
     }
 
     pub fn element_name(&self, i: usize) -> &str {
-        &self.meta[i].name
+        &self.core.meta[i].name
     }
 
     fn ports_text(&self, i: usize) -> String {
         let mut s = String::new();
-        let nin = self.core.ninputs[i];
+        let nin = self.core.ninputs(i);
         s.push_str(&format!("{nin} input{}\n", if nin == 1 { "" } else { "s" }));
         for p in 0..nin {
-            let kind = if self.core.input_pull[i][p] { "pull" } else { "push" };
+            let kind = if self.core.input_is_pull(i, p) { "pull" } else { "push" };
             let peers: Vec<String> = self
                 .connections
                 .iter()
                 .filter(|c| c.1 == Port { element: i, port: p })
-                .map(|c| format!("{} [{}]", self.meta[c.0.element].name, c.0.port))
+                .map(|c| format!("{} [{}]", self.core.meta[c.0.element].name, c.0.port))
                 .collect();
             s.push_str(&format!("{kind}\t-\t{}\n", peers.join(", ")));
         }
-        let nout = self.core.noutputs[i];
+        let nout = self.core.noutputs(i);
         s.push_str(&format!("{nout} output{}\n", if nout == 1 { "" } else { "s" }));
         for p in 0..nout {
-            let kind = if self.core.output_push[i][p] { "push" } else { "pull" };
+            let kind = if self.core.output_is_push(i, p) { "push" } else { "pull" };
             let peers: Vec<String> = self
                 .connections
                 .iter()
                 .filter(|c| c.0 == Port { element: i, port: p })
-                .map(|c| format!("[{}] {}", c.1.port, self.meta[c.1.element].name))
+                .map(|c| format!("[{}] {}", c.1.port, self.core.meta[c.1.element].name))
                 .collect();
             s.push_str(&format!("{kind}\t-\t{}\n", peers.join(", ")));
         }
         s
+    }
+
+    /// The flat configuration as Click prints it (the `flatconfig` handler).
+    pub fn flat_text(&self) -> &str {
+        &self.flat_text
     }
 
     /// Read handler `handler` of element `element` (`None`: a router-wide handler).
@@ -1145,8 +1253,8 @@ impl Router {
                 "config" => Some(self.config_text.clone()),
                 "flatconfig" => Some(self.flat_text.clone()),
                 "list" => {
-                    let mut s = format!("{}\n", self.meta.len());
-                    for m in &self.meta {
+                    let mut s = format!("{}\n", self.core.meta.len());
+                    for m in &self.core.meta {
                         s.push_str(&m.name);
                         s.push('\n');
                     }
@@ -1157,12 +1265,12 @@ impl Router {
                 _ => None,
             };
         };
-        let m = self.meta.get(i)?;
-        let e = self.core.slots.get(i)?.as_ref()?;
+        let m = self.core.meta.get(i)?;
+        let e = self.core.nodes.get(i)?.element.as_ref()?;
         match handler {
-            "name" => Some(m.name.clone()),
-            "class" => Some(m.class.clone()),
-            "config" => self.core.configs.get(i).cloned(),
+            "name" => Some(String::from(&*m.name)),
+            "class" => Some(String::from(&*m.class)),
+            "config" => Some(String::from(&*m.config)),
             "ports" => Some(self.ports_text(i)),
             "handlers" => {
                 let mut s = String::from("name\nclass\nconfig\nports\nhandlers\n");
@@ -1190,7 +1298,7 @@ impl Router {
                 Some(self.core.call_handler(&spec, true, value).map(|_| ()))
             }
             Some(i) => {
-                let mut e = self.core.slots.get_mut(i)?.take()?;
+                let mut e = self.core.nodes.get_mut(i)?.element.take()?;
                 let r = e.call_handler(handler, true, value, &mut Ctx { core: &mut self.core, me: i });
                 self.core.restore(i, e);
                 r.map(|r| r.map(|_| ()))

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use oxclick_consolidate::{Manifest, Merged, consolidate};
-use oxclick_runtime::{DeviceInfo, Router, RouterOptions, SimClock};
+use oxclick_runtime::{DeviceInfo, Router, RouterOptions};
 
 /// A manifest and its tenants' files, in memory.
 pub struct Setup {
