@@ -38,6 +38,7 @@
 //! `pattern0`, `pattern1`, ...
 
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -71,10 +72,36 @@ enum Segment {
     Rule(usize),
     /// Rules `first..=last` all test `fields` for equality: look the packet's
     /// values up, giving the first of those rules with that key.
-    Hash { fields: Vec<Test>, table: HashMap<[u32; MAX_KEY_FIELDS], usize>, first: usize, last: usize },
+    Hash { fields: Vec<Test>, table: KeyTable, first: usize, last: usize },
     /// Rules `first..first + n` as one decision graph (its leaves count from
     /// `first`).
     Graph { dag: Dag, first: usize, n: usize },
+}
+
+/// Exact-match keys -> the first rule with that key. One-field keys (the demux's
+/// `dst host`) are kept as themselves, a third of the bytes of a general key's
+/// entry: at 10,000 tenants this table is most of what the demux has to keep in
+/// the cache.
+enum KeyTable {
+    One(HashMap<u32, u32>),
+    Many(HashMap<[u32; MAX_KEY_FIELDS], u32>),
+}
+
+impl KeyTable {
+    fn get(&self, key: &[u32; MAX_KEY_FIELDS]) -> Option<usize> {
+        match self {
+            KeyTable::One(t) => t.get(&key[0]),
+            KeyTable::Many(t) => t.get(key),
+        }
+        .map(|&i| i as usize)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            KeyTable::One(t) => t.len(),
+            KeyTable::Many(t) => t.len(),
+        }
+    }
 }
 
 fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
@@ -83,13 +110,26 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
     let flush = |run: &mut Vec<(usize, Vec<Test>)>, out: &mut Vec<Segment>| {
         if run.len() >= MIN_HASH_RUN {
             let fields = run[0].1.clone();
-            let mut table = HashMap::with_capacity(run.len());
+            // Rule numbers fit: a configuration of 2^32 rules would not.
+            let mut table = if fields.len() == 1 {
+                KeyTable::One(HashMap::with_capacity(run.len()))
+            } else {
+                KeyTable::Many(HashMap::with_capacity(run.len()))
+            };
             for (i, tests) in run.iter() {
-                let mut key = [0u32; MAX_KEY_FIELDS];
-                for (k, t) in tests.iter().enumerate() {
-                    key[k] = t.value;
+                let rule = *i as u32;
+                match &mut table {
+                    KeyTable::One(t) => {
+                        t.entry(tests[0].value).or_insert(rule);
+                    }
+                    KeyTable::Many(t) => {
+                        let mut key = [0u32; MAX_KEY_FIELDS];
+                        for (k, test) in tests.iter().enumerate() {
+                            key[k] = test.value;
+                        }
+                        t.entry(key).or_insert(rule);
+                    }
                 }
-                table.entry(key).or_insert(*i);
             }
             let (first, last) = (run[0].0, run[run.len() - 1].0);
             out.push(Segment::Hash { fields, table, first, last });
@@ -149,34 +189,82 @@ enum Action {
     Drop,
 }
 
+/// A configuration's rules and the program compiled from them. Elements with
+/// equal configurations share one (10,000 tenants running the same firewall
+/// hold one program, which stays in the cache).
+#[derive(Default)]
+struct Program {
+    rules: Vec<(Expr, Action)>,
+    segments: Vec<Segment>,
+    /// The configuration, for the `patternN` handlers.
+    config: String,
+}
+
+impl Program {
+    fn build(filter: bool, config: &str, cx: &ConfigCtx) -> Result<Program, ConfigErrors> {
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (i, text) in split_args(config).iter().enumerate() {
+            let (action, pattern) = if filter {
+                let t = text.trim();
+                let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+                let action = match word {
+                    "allow" => Some(Action::Output(0)),
+                    "deny" | "drop" => Some(Action::Drop),
+                    n => n.parse().ok().map(Action::Output),
+                };
+                match action {
+                    Some(a) => (a, rest.trim()),
+                    None => {
+                        errors.push(format!(
+                            "argument {}: unknown action '{word}' (expected allow, deny, drop or an output)",
+                            i + 1
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                (Action::Output(i), text.trim())
+            };
+            match parse_with_names(pattern, Some(cx.names)) {
+                Ok(e) => rules.push((e, action)),
+                Err(e) => errors.push(format!("pattern {i}: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Program { segments: compile(&rules), rules, config: String::from(config) })
+    }
+}
+
 pub struct IPClassifier {
     filter: bool,
-    rules: Vec<(Expr, Action)>,
-    program: Vec<Segment>,
-    texts: Vec<String>,
+    program: Rc<Program>,
 }
 
 impl IPClassifier {
     pub fn classifier() -> Self {
-        IPClassifier { filter: false, rules: Vec::new(), program: Vec::new(), texts: Vec::new() }
+        IPClassifier { filter: false, program: Rc::default() }
     }
     pub fn filter() -> Self {
-        IPClassifier { filter: true, rules: Vec::new(), program: Vec::new(), texts: Vec::new() }
+        IPClassifier { filter: true, program: Rc::default() }
     }
 
     /// The rule IP packet `ip` matches first, by evaluating each rule's
     /// expression in order: the plain reading of the rules that the compiled
     /// program must agree with (the differential tests check that it does).
     pub fn interpreted_rule(&self, ip: &[u8]) -> Option<usize> {
-        self.rules.iter().position(|(e, _)| e.eval(ip))
+        self.program.rules.iter().position(|(e, _)| e.eval(ip))
     }
 
     /// The rule IP packet `ip` matches first, by the compiled program.
     pub fn matching_rule(&self, ip: &[u8]) -> Option<usize> {
-        for seg in &self.program {
+        let program = &*self.program;
+        for seg in &program.segments {
             match seg {
                 Segment::Rule(i) => {
-                    if self.rules[*i].0.eval(ip) {
+                    if program.rules[*i].0.eval(ip) {
                         return Some(*i);
                     }
                 }
@@ -197,7 +285,7 @@ impl IPClassifier {
                             }
                         }
                     }
-                    if complete && let Some(&i) = table.get(&key) {
+                    if complete && let Some(i) = table.get(&key) {
                         return Some(i);
                     }
                 }
@@ -208,7 +296,7 @@ impl IPClassifier {
 
     fn action(&self, p: &Packet) -> Action {
         let ip = p.anno.network_header.and_then(|nh| p.data().get(nh..)).unwrap_or(&[]);
-        self.matching_rule(ip).map_or(Action::Drop, |i| self.rules[i].1)
+        self.matching_rule(ip).and_then(|i| self.program.rules.get(i)).map_or(Action::Drop, |r| r.1)
     }
 }
 
@@ -272,54 +360,22 @@ impl Element for IPClassifier {
         "h/h"
     }
     fn configure(&mut self, config: &str, cx: &ConfigCtx) -> Result<(), ConfigErrors> {
-        let mut rules = Vec::new();
-        let mut errors = Vec::new();
-        self.texts = split_args(config);
-        for (i, text) in self.texts.iter().enumerate() {
-            let (action, pattern) = if self.filter {
-                let t = text.trim();
-                let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
-                let action = match word {
-                    "allow" => Some(Action::Output(0)),
-                    "deny" | "drop" => Some(Action::Drop),
-                    n => n.parse().ok().map(Action::Output),
-                };
-                match action {
-                    Some(a) => (a, rest.trim()),
-                    None => {
-                        errors.push(format!(
-                            "argument {}: unknown action '{word}' (expected allow, deny, drop or an output)",
-                            i + 1
-                        ));
-                        continue;
-                    }
-                }
-            } else {
-                (Action::Output(i), text.trim())
-            };
-            match parse_with_names(pattern, Some(cx.names)) {
-                Ok(e) => rules.push((e, action)),
-                Err(e) => errors.push(format!("pattern {i}: {e}")),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        self.program = compile(&rules);
-        self.rules = rules;
+        let key = format!("{}\n{config}", self.class_name());
+        self.program = cx.shared(&key, || Program::build(self.filter, config, cx))?;
         Ok(())
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
         let n = cx.noutputs();
-        for (_, a) in &self.rules {
+        for (_, a) in &self.program.rules {
             if let Action::Output(o) = a
                 && *o >= n
             {
                 return Err(format!("a rule sends packets to output {o}, but there are only {n}"));
             }
         }
-        if !self.filter && self.rules.len() != n {
-            return Err(format!("{} patterns but {n} outputs; each pattern needs one output", self.rules.len()));
+        let rules = self.program.rules.len();
+        if !self.filter && rules != n {
+            return Err(format!("{rules} patterns but {n} outputs; each pattern needs one output"));
         }
         Ok(())
     }
@@ -343,12 +399,13 @@ impl Element for IPClassifier {
                 Action::Output(o) => format!("output {o}"),
                 Action::Drop => String::from("drop"),
             };
-            for seg in &self.program {
+            let program = &*self.program;
+            for seg in &program.segments {
                 match seg {
                     Segment::Rule(i) => {
                         s.push_str(&format!("rule {i}: "));
-                        render(&self.rules[*i].0, &mut s);
-                        s.push_str(&format!(" -> {}\n", action(&self.rules[*i].1)));
+                        render(&program.rules[*i].0, &mut s);
+                        s.push_str(&format!(" -> {}\n", action(&program.rules[*i].1)));
                     }
                     Segment::Graph { dag, first, n } => {
                         s.push_str(&format!(
@@ -387,7 +444,7 @@ impl Element for IPClassifier {
             return Some(s);
         }
         let i: usize = name.strip_prefix("pattern")?.parse().ok()?;
-        self.texts.get(i).cloned()
+        split_args(&self.program.config).into_iter().nth(i)
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["program"]
@@ -420,14 +477,14 @@ mod tests {
         patterns.push(String::from("udp dst port 53"));
         patterns.push(String::from("-"));
         let c = classifier(&patterns.join(", "));
-        assert_eq!(c.program.len(), 2, "{}", c.read_handler("program").unwrap());
-        assert!(matches!(c.program[0], Segment::Hash { first: 0, last: 999, .. }));
-        assert!(matches!(c.program[1], Segment::Graph { first: 1000, n: 2, .. }));
+        assert_eq!(c.program.segments.len(), 2, "{}", c.read_handler("program").unwrap());
+        assert!(matches!(c.program.segments[0], Segment::Hash { first: 0, last: 999, .. }));
+        assert!(matches!(c.program.segments[1], Segment::Graph { first: 1000, n: 2, .. }));
         for (dst, port) in
             [([10, 0, 0, 1], 9), ([10, 3, 231, 1], 9), ([10, 3, 232, 1], 53), ([10, 200, 0, 1], 9), ([10, 0, 5, 2], 53)]
         {
             let ip = udp_to(dst, port);
-            let by_tree = c.rules.iter().position(|(e, _)| e.eval(&ip));
+            let by_tree = c.program.rules.iter().position(|(e, _)| e.eval(&ip));
             assert_eq!(c.matching_rule(&ip), by_tree, "{dst:?}:{port}");
         }
         assert_eq!(c.matching_rule(&udp_to([10, 3, 231, 1], 9)), Some(999));
@@ -448,7 +505,7 @@ mod tests {
         let pats: Vec<String> =
             (0..8).map(|i| format!("dst host 10.0.0.{i} and ip proto udp and dst port {}", 1000 + i)).collect();
         let c = classifier(&pats.join(", "));
-        assert_eq!(c.program.len(), 1);
+        assert_eq!(c.program.segments.len(), 1);
         assert_eq!(c.matching_rule(&udp_to([10, 0, 0, 5], 1005)), Some(5));
         assert_eq!(c.matching_rule(&udp_to([10, 0, 0, 5], 1004)), None);
     }

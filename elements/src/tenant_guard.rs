@@ -74,38 +74,63 @@ struct Flow {
     port: u16,
 }
 
+/// Addresses a guard holds in itself; more go to `more_addrs`.
+const INLINE_ADDRS: usize = 2;
+
+/// The first cache line holds all that a packet touches when its tenant has at
+/// most two addresses and hears from one peer at a time: at 10,000 tenants every
+/// guard is out of the cache when its packet comes, so one line is one miss. The
+/// tenant's *peers* (the sources of traffic it received) are the last one, kept
+/// here, and the others in `peer_table`.
+#[repr(C, align(64))]
 pub struct TenantGuard {
     trust: Trust,
-    addrs: Vec<[u8; 4]>,
-    flows: Vec<Flow>,
-    allow: Vec<Ipv4Prefix>,
-    peer_capacity: usize,
+    /// How many of `addrs` are used.
+    naddrs: u8,
+    has_last_peer: bool,
+    last_peer: [u8; 4],
+    addrs: [[u8; 4]; INLINE_ADDRS],
+    last_peer_seen: u64,
     peer_timeout: u64,
-    /// Source address -> when it last sent to the tenant.
-    peers: HashMap<[u8; 4], u64>,
     in_packets: u64,
     in_bytes: u64,
     out_packets: u64,
     out_bytes: u64,
+    // Past the first line.
+    /// Addresses beyond the inline ones.
+    more_addrs: Vec<[u8; 4]>,
+    flows: Vec<Flow>,
+    allow: Vec<Ipv4Prefix>,
+    /// Most peers kept, `last_peer` included.
+    peer_capacity: usize,
+    /// The other peers (never `last_peer`) and when each last sent.
+    peer_table: HashMap<[u8; 4], u64>,
     spoof_drops: u64,
     denied_drops: u64,
     other_drops: u64,
 }
 
+const _: () = assert!(core::mem::offset_of!(TenantGuard, more_addrs) <= 64, "the hot fields fit one cache line");
+
 impl Default for TenantGuard {
     fn default() -> Self {
         TenantGuard {
             trust: Trust::ThirdParty,
-            addrs: Vec::new(),
-            flows: Vec::new(),
-            allow: Vec::new(),
-            peer_capacity: 1024,
+            naddrs: 0,
+            has_last_peer: false,
+            last_peer: [0; 4],
+            addrs: [[0; 4]; INLINE_ADDRS],
+            last_peer_seen: 0,
             peer_timeout: 300_000_000_000,
-            peers: HashMap::new(),
             in_packets: 0,
             in_bytes: 0,
             out_packets: 0,
             out_bytes: 0,
+            more_addrs: Vec::new(),
+            flows: Vec::new(),
+            allow: Vec::new(),
+            peer_capacity: 1024,
+            peer_table: HashMap::new(),
             spoof_drops: 0,
             denied_drops: 0,
             other_drops: 0,
@@ -122,16 +147,85 @@ enum Verdict {
 }
 
 impl TenantGuard {
-    fn own(&self, a: [u8; 4]) -> bool {
-        self.addrs.contains(&a) || self.flows.iter().any(|f| f.addr == a)
+    fn add_addr(&mut self, a: [u8; 4]) {
+        match self.addrs.get_mut(usize::from(self.naddrs)) {
+            Some(slot) => {
+                *slot = a;
+                self.naddrs += 1;
+            }
+            None => self.more_addrs.push(a),
+        }
     }
 
+    /// Is `a` one of the tenant's `ADDR`s?
+    fn addr(&self, a: [u8; 4]) -> bool {
+        let inline = &self.addrs[..usize::from(self.naddrs).min(INLINE_ADDRS)];
+        inline.contains(&a) || (usize::from(self.naddrs) == INLINE_ADDRS && self.more_addrs.contains(&a))
+    }
+
+    fn own(&self, a: [u8; 4]) -> bool {
+        self.addr(a) || self.flows.iter().any(|f| f.addr == a)
+    }
+
+    /// Did `a` send to the tenant within the peer timeout?
     fn peer(&self, a: [u8; 4], now: u64) -> bool {
-        self.peers.get(&a).is_some_and(|&t| now.saturating_sub(t) <= self.peer_timeout)
+        let seen = if self.has_last_peer && self.last_peer == a {
+            Some(self.last_peer_seen)
+        } else {
+            self.peer_table.get(&a).copied()
+        };
+        seen.is_some_and(|t| now.saturating_sub(t) <= self.peer_timeout)
+    }
+
+    fn peer_count(&self) -> usize {
+        self.peer_table.len() + usize::from(self.has_last_peer)
+    }
+
+    /// Remember `a` as a peer seen at `now`.
+    fn note_peer(&mut self, a: [u8; 4], now: u64) {
+        if self.has_last_peer && self.last_peer == a {
+            self.last_peer_seen = now;
+        } else if self.peer_capacity > 0 {
+            if self.has_last_peer {
+                self.peer_table.remove(&a);
+                self.keep_peer(self.last_peer, self.last_peer_seen);
+            }
+            (self.has_last_peer, self.last_peer, self.last_peer_seen) = (true, a, now);
+        }
+    }
+
+    /// Put peer `a`, seen at `t`, in the table, making room when it is full (it
+    /// holds `peer_capacity - 1` beside the last peer): expired peers go first,
+    /// then the least recently seen half, so a flood of new sources costs O(1)
+    /// per packet, amortized, and never grows the table.
+    fn keep_peer(&mut self, a: [u8; 4], t: u64) {
+        let room = self.peer_capacity.saturating_sub(1);
+        if room == 0 {
+            return;
+        }
+        if self.peer_table.len() >= room && !self.peer_table.contains_key(&a) {
+            let timeout = self.peer_timeout;
+            self.peer_table.retain(|_, seen| t.saturating_sub(*seen) <= timeout);
+        }
+        if self.peer_table.len() >= room && !self.peer_table.contains_key(&a) {
+            let mut seen: Vec<u64> = self.peer_table.values().copied().collect();
+            let mid = seen.len() / 2;
+            let (_, &mut cutoff, _) = seen.select_nth_unstable(mid);
+            self.peer_table.retain(|_, seen| *seen > cutoff);
+        }
+        self.peer_table.insert(a, t);
+    }
+
+    /// Every peer with when it last sent, most recent first.
+    fn peers_by_recency(&self) -> Vec<([u8; 4], u64)> {
+        let last = self.has_last_peer.then_some((self.last_peer, self.last_peer_seen));
+        let mut all: Vec<([u8; 4], u64)> = self.peer_table.iter().map(|(a, t)| (*a, *t)).chain(last).collect();
+        all.sort_unstable_by_key(|&(_, t)| core::cmp::Reverse(t));
+        all
     }
 
     fn source_allowed(&self, h: &FrameIpv4, now: u64) -> bool {
-        if self.addrs.contains(&h.src) || self.peer(h.src, now) {
+        if self.addr(h.src) || self.peer(h.src, now) {
             return true;
         }
         // A registered flow's address may be used only with that flow's protocol
@@ -157,30 +251,6 @@ impl TenantGuard {
         }
     }
 
-    /// Remember `src` as a peer, making room when the table is full: expired peers
-    /// go first, then the least recently seen half (so a flood of new sources costs
-    /// O(1) per packet, amortized, and never grows the table).
-    fn note_peer(&mut self, src: [u8; 4], now: u64) {
-        if self.peer_capacity == 0 {
-            return;
-        }
-        if let Some(t) = self.peers.get_mut(&src) {
-            *t = now;
-            return;
-        }
-        if self.peers.len() >= self.peer_capacity {
-            let timeout = self.peer_timeout;
-            self.peers.retain(|_, t| now.saturating_sub(*t) <= timeout);
-        }
-        if self.peers.len() >= self.peer_capacity {
-            let mut seen: Vec<u64> = self.peers.values().copied().collect();
-            let mid = seen.len() / 2;
-            let (_, &mut cutoff, _) = seen.select_nth_unstable(mid);
-            self.peers.retain(|_, t| *t > cutoff);
-        }
-        self.peers.insert(src, now);
-    }
-
     fn push_inbound(&mut self, batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
         for p in &batch {
@@ -197,21 +267,33 @@ impl TenantGuard {
 
     fn push_outbound(&mut self, mut batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
-        let mut pass = cx.new_batch();
-        for p in batch.drain(..) {
-            match self.verdict(p.data(), now) {
-                Verdict::Pass => {
-                    self.out_packets += 1;
-                    self.out_bytes += p.len() as u64;
-                    pass.push(p);
-                }
-                Verdict::NotIp => self.other_drops += 1,
-                Verdict::Spoofed => self.spoof_drops += 1,
-                Verdict::Denied => self.denied_drops += 1,
+        let (mut packets, mut bytes, mut not_ip, mut spoofed, mut denied) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        // In place: the batch goes on with the frames that may leave.
+        batch.retain(|p| match self.verdict(p.data(), now) {
+            Verdict::Pass => {
+                packets += 1;
+                bytes += p.len() as u64;
+                true
             }
-        }
-        cx.recycle_batch(batch);
-        cx.push_batch(1, pass);
+            Verdict::NotIp => {
+                not_ip += 1;
+                false
+            }
+            Verdict::Spoofed => {
+                spoofed += 1;
+                false
+            }
+            Verdict::Denied => {
+                denied += 1;
+                false
+            }
+        });
+        self.out_packets += packets;
+        self.out_bytes += bytes;
+        self.other_drops += not_ip;
+        self.spoof_drops += spoofed;
+        self.denied_drops += denied;
+        cx.push_batch(1, batch);
     }
 }
 
@@ -270,7 +352,7 @@ impl Element for TenantGuard {
         }
         for w in addrs.iter().flat_map(|s| s.split_whitespace()) {
             match <Ipv4Addr as oxclick_lang::args::ArgType>::parse_arg(w) {
-                Ok(Ipv4Addr(a)) => self.addrs.push(a),
+                Ok(Ipv4Addr(a)) => self.add_addr(a),
                 Err(_) => errors.push(format!("ADDR '{w}': expected an IPv4 address")),
             }
         }
@@ -311,7 +393,7 @@ impl Element for TenantGuard {
             "drops" => self.spoof_drops + self.denied_drops + self.other_drops,
             "spoof_drops" => self.spoof_drops,
             "denied_drops" => self.denied_drops,
-            "peers" => self.peers.len() as u64,
+            "peers" => self.peer_count() as u64,
             "trust" => return Some(String::from(self.trust.name())),
             _ => return None,
         };
@@ -356,10 +438,11 @@ impl Element for TenantGuard {
         self.spoof_drops = o.spoof_drops;
         self.denied_drops = o.denied_drops;
         self.other_drops = o.other_drops;
-        let mut peers: Vec<([u8; 4], u64)> = o.peers.drain().collect();
-        peers.sort_unstable_by_key(|&(_, t)| core::cmp::Reverse(t));
-        peers.truncate(self.peer_capacity);
-        self.peers.extend(peers);
+        // Oldest first, so the most recent ends up `last` and a smaller table keeps
+        // the most recent.
+        for (a, t) in o.peers_by_recency().into_iter().rev() {
+            self.note_peer(a, t);
+        }
     }
 }
 
@@ -423,9 +506,30 @@ mod tests {
         assert!(!g.peer([1, 1, 1, 1], 1_000_000_001));
         for i in 0..100u8 {
             g.note_peer([2, 0, 0, i], u64::from(i));
-            assert!(g.peers.len() <= 8);
+            assert!(g.peer_count() <= 8);
         }
         assert!(g.peer([2, 0, 0, 99], 99), "the newest peer stays");
+    }
+
+    #[test]
+    fn every_address_counts_beyond_those_held_inline() {
+        let g = guard("TRUST client, ADDR 10.0.0.1 10.0.0.2, ADDR 10.0.0.3 10.0.0.4");
+        for last in 1..=4 {
+            assert!(passes(&g, &frame([10, 0, 0, last], [8, 8, 8, 8], 17, 1)), "10.0.0.{last}");
+        }
+        assert!(!passes(&g, &frame([10, 0, 0, 5], [8, 8, 8, 8], 17, 1)));
+    }
+
+    #[test]
+    fn the_last_peer_and_the_table_together_hold_at_most_peers() {
+        let mut g = guard("TRUST client, ADDR 10.0.0.1, PEERS 3");
+        for (t, a) in [[1, 1, 1, 1], [2, 2, 2, 2], [1, 1, 1, 1], [3, 3, 3, 3]].into_iter().enumerate() {
+            g.note_peer(a, t as u64);
+        }
+        assert_eq!(g.peer_count(), 3, "1.1.1.1 is counted once");
+        g.note_peer([4, 4, 4, 4], 4);
+        assert!(g.peer_count() <= 3);
+        assert!(g.peer([4, 4, 4, 4], 4) && g.peer([3, 3, 3, 3], 4), "the newest stay");
     }
 
     #[test]
