@@ -2,7 +2,9 @@
 //!
 //! Release builds, one core, generated inputs (64-byte Ethernet/IPv4/UDP frames
 //! with valid checksums; pcaps written on first use under target/bench-data).
-//! Each case runs several times; we report the median packet rate and the peak
+//! Each case runs several times; we report the median packet rate (packets over
+//! the time the router ran, which oxclick reports, so reading and building a
+//! configuration of 10,000 tenants does not count as packet time) and the peak
 //! resident memory of the process (its own VmHWM, which oxclick reports when
 //! `OXCLICK_REPORT_PEAK_RSS` is set; else `wait4`'s rusage), and check that every
 //! packet was counted so a broken build cannot post a good number.
@@ -34,7 +36,8 @@ cases (default: all):
   t        consolidated tenants: `oxclick consolidate` of N tenants each running
            `input -> IPFilter(allow udp dst port 1500, deny all) -> c :: Counter -> output`
            behind the platform's demux and guards, over c's traces; reports the merge
-           time, Mpps and memory per tenant, for N = 1, 100, 1000, 10000
+           time, Mpps and memory per tenant, for N = 1, 100, 1000, 10000, each
+           packet for the next tenant; at 10000 also in trains of 32 per tenant
 
   --packets N   packets per run for a, d0 and hand (default 10000000)
   --runs K      runs per case; the median is reported (default 5)";
@@ -43,6 +46,14 @@ struct Run {
     seconds: f64,
     max_rss_kb: u64,
     stdout: String,
+}
+
+impl Run {
+    /// How long the router ran, without reading and building its configuration,
+    /// as oxclick reports it when `OXCLICK_REPORT_PEAK_RSS` is set.
+    fn router_seconds(&self) -> Option<f64> {
+        self.stdout.lines().find_map(|l| l.strip_prefix("oxclick-run-seconds ")).and_then(|s| s.trim().parse().ok())
+    }
 }
 
 /// Run `cmd`, timing it and reading its peak RSS from the kernel.
@@ -386,7 +397,11 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             }
             let packets = case_packets;
             rss = rss.max(run.max_rss_kb);
-            let seconds = (run.seconds - setup).max(1e-6);
+            let seconds = match run.router_seconds() {
+                Some(s) if case != "startup" => s,
+                _ => run.seconds - setup,
+            }
+            .max(1e-6);
             secs.push(seconds);
             let rate = packets as f64 / seconds / 1e6;
             if case == "startup" {
@@ -428,6 +443,7 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
     std::fs::write(&fw, "input -> IPFilter(allow udp dst port 1500, deny all) -> c :: Counter -> output;\n")
         .map_err(|e| format!("{}: {e}", fw.display()))?;
     let mut per_packet = Vec::new();
+    let mut train_per_packet = None;
     let mut idle_rss = Vec::new();
     for &n in &TENANT_COUNTS {
         let trace = data_dir.join(format!("tenants_{n}_{tenant_packets}_p1500.pcap"));
@@ -465,23 +481,8 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
             built_rss = built_rss.max(built.and_then(|n| n.trim().parse().ok()).unwrap_or(r.max_rss_kb));
         }
         let (merge, build) = (median(&mut merge), median(&mut build));
-        let mut secs = Vec::new();
-        let mut rss = 0u64;
-        for k in 0..runs {
-            let mut c = Command::new("taskset");
-            c.env("OXCLICK_REPORT_PEAK_RSS", "1").args(["-c", "0"]).arg(oxclick).arg(&merged);
-            c.args(["-h", "t0/c.count"]);
-            let run = measure(&mut c)?;
-            let expect = tenant_packets.div_ceil(n);
-            if !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
-                return Err(format!("t{n}: expected {expect} packets counted, got: {}", run.stdout.trim()));
-            }
-            let seconds = (run.seconds - build).max(1e-6);
-            rss = rss.max(run.max_rss_kb);
-            eprintln!("  t{n} run {}: {seconds:.3} s, {:.2} Mpps", k + 1, tenant_packets as f64 / seconds / 1e6);
-            secs.push(seconds);
-        }
-        let m = median(&mut secs);
+        let expect = tenant_packets.div_ceil(n);
+        let (m, rss) = run_consolidated(oxclick, &merged, &format!("t{n}"), expect, tenant_packets, build, runs)?;
         per_packet.push(m / tenant_packets as f64);
         idle_rss.push((built_rss, build_rss));
         let per_tenant = match idle_rss.first() {
@@ -501,9 +502,69 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
             build_rss as f64 / 1024.0,
             rss as f64 / 1024.0
         );
+        if n == TENANT_COUNTS[TENANT_COUNTS.len() - 1] {
+            // The same router fed trains of TRAIN packets per tenant (tenants still
+            // in turn), as TCP's windows bring them: the worst case above, a
+            // common one here.
+            let trains = data_dir.join(format!("tenants_{n}_{tenant_packets}_train{TRAIN}_p1500.pcap"));
+            let tenant_of = |i: u64| (i / TRAIN) % n;
+            ensure_trace(&trains, tenant_packets, &|i| frame_to(i, tenant_addr(tenant_of(i))))?;
+            let text = std::fs::read_to_string(&merged).map_err(|e| format!("{}: {e}", merged.display()))?;
+            let fed = data_dir.join(format!("consolidated_{n}_train{TRAIN}.click"));
+            std::fs::write(&fed, text.replace(&trace.display().to_string(), &trains.display().to_string()))
+                .map_err(|e| format!("{}: {e}", fed.display()))?;
+            let expect = (0..tenant_packets).filter(|&i| tenant_of(i) == 0).count() as u64;
+            let (m, _) =
+                run_consolidated(oxclick, &fed, &format!("t{n}/{TRAIN}"), expect, tenant_packets, build, runs)?;
+            train_per_packet = Some(m / tenant_packets as f64);
+            println!(
+                "t{n}/{TRAIN:<3} median {:7.2} Mpps ({m:.3} s for {tenant_packets} packets in trains of {TRAIN} per tenant)",
+                tenant_packets as f64 / m / 1e6
+            );
+        }
     }
     if let (Some(one), Some(many)) = (per_packet.first(), per_packet.last()) {
-        println!("consolidated: a packet at 10,000 tenants costs {:.2}x one at 1 tenant", many / one);
+        println!(
+            "consolidated: a packet at 10,000 tenants costs {:.2}x one at 1 tenant (each packet for the next tenant)",
+            many / one
+        );
+        if let Some(trains) = train_per_packet {
+            println!("consolidated: {:.2}x in trains of {TRAIN} packets per tenant", trains / one);
+        }
     }
     Ok(())
+}
+
+/// Packets per tenant in a row in the trains trace of case t.
+const TRAIN: u64 = 32;
+
+/// Run a consolidated router `runs` times, checking that tenant 0's counter saw
+/// `expect` packets: the median router time and the peak RSS.
+fn run_consolidated(
+    oxclick: &Path,
+    merged: &Path,
+    label: &str,
+    expect: u64,
+    packets: u64,
+    build: f64,
+    runs: usize,
+) -> Result<(f64, u64), String> {
+    let mut secs = Vec::new();
+    let mut rss = 0u64;
+    for k in 0..runs {
+        let mut c = Command::new("taskset");
+        c.env("OXCLICK_REPORT_PEAK_RSS", "1").args(["-c", "0"]).arg(oxclick).arg(merged);
+        c.args(["-h", "t0/c.count"]);
+        let run = measure(&mut c)?;
+        if !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
+            return Err(format!("{label}: expected {expect} packets counted, got: {}", run.stdout.trim()));
+        }
+        // The router's own run time when it reports one; else the whole run less
+        // the build's.
+        let seconds = run.router_seconds().unwrap_or(run.seconds - build).max(1e-6);
+        rss = rss.max(run.max_rss_kb);
+        eprintln!("  {label} run {}: {seconds:.3} s, {:.2} Mpps", k + 1, packets as f64 / seconds / 1e6);
+        secs.push(seconds);
+    }
+    Ok((median(&mut secs), rss))
 }
