@@ -59,6 +59,10 @@ enum Cmd {
         /// Frames held per tenant while its router starts.
         #[arg(long, default_value_t = 1024, value_name = "FRAMES")]
         buffer: usize,
+        /// Routers booted or resumed at once; more wait their turn (dom0's tools
+        /// slow each other down when many run together).
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        starts: usize,
     },
     /// Register the tenants of a manifest (all or none).
     AddTenant {
@@ -83,8 +87,8 @@ pub fn platform_main(args: Vec<OsString>) -> i32 {
     };
     let socket = a.state.join("platform.sock");
     let request = match a.command {
-        Cmd::Run { uplink, backend, idle, buffer, memory } => {
-            return run(a.state, uplink, &backend, idle, buffer, memory);
+        Cmd::Run { uplink, backend, idle, buffer, memory, starts } => {
+            return run(a.state, uplink, &backend, idle, buffer, memory, starts);
         }
         Cmd::AddTenant { manifest } => {
             let path = std::path::absolute(&manifest).unwrap_or(manifest);
@@ -112,7 +116,7 @@ pub fn platform_main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize, memory: u32) -> i32 {
+fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize, memory: u32, starts: usize) -> i32 {
     let me = match std::env::current_exe() {
         Ok(me) => me,
         Err(e) => {
@@ -138,7 +142,11 @@ fn run(state: PathBuf, uplink: String, backend: &str, idle: f64, buffer: usize, 
         eprintln!("oxclick platform: --idle must be a positive number of seconds");
         return 1;
     }
-    let opts = Options { uplink, state_dir: state, idle: Duration::from_secs_f64(idle), buffer };
+    if starts == 0 {
+        eprintln!("oxclick platform: --starts must be at least 1");
+        return 1;
+    }
+    let opts = Options { uplink, state_dir: state, idle: Duration::from_secs_f64(idle), buffer, starts };
     let log = Box::new(|line: &str| eprintln!("{line}"));
     let mut platform = match Platform::new(opts, backend, log) {
         Ok(p) => p,

@@ -24,6 +24,9 @@ struct Lab {
     uplink: String,
     state: PathBuf,
     daemon: Option<Child>,
+    /// Its tenants' names, whose routers' veths it removes when done (only its
+    /// own: the tests run side by side).
+    tenants: &'static [&'static str],
 }
 
 impl Lab {
@@ -37,10 +40,15 @@ impl Lab {
     }
 
     fn start_daemon(&mut self) {
+        self.start_daemon_with(&[]);
+    }
+
+    fn start_daemon_with(&mut self, options: &[&str]) {
         let log = std::fs::File::create(self.state.with_extension("log")).expect("log");
         let child = Command::new(bin())
             .args(["platform", "run", "--uplink", &self.uplink, "--idle", "1.5", "--state"])
             .arg(&self.state)
+            .args(options)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -102,7 +110,7 @@ impl Drop for Lab {
         self.stop_daemon();
         let _ = sh(&format!("pkill -f 'oxclick {}' 2>/dev/null", self.state.display()));
         sh(&format!("ip netns del {} 2>/dev/null; ip link del {} 2>/dev/null", self.ns, self.uplink));
-        for name in ["alice", "bob", "nat"] {
+        for name in self.tenants {
             let (ours, _) = oxclick_platform::process::veth_names(name);
             sh(&format!("ip link del {ours} 2>/dev/null"));
         }
@@ -120,7 +128,13 @@ fn tenants_boot_on_their_first_packet_sleep_when_idle_and_come_back() {
     let dir = std::env::temp_dir().join(format!("{p}-platform"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut lab = Lab { ns: format!("{p}ns"), uplink: format!("{p}u0"), state: dir.join("state"), daemon: None };
+    let mut lab = Lab {
+        ns: format!("{p}ns"),
+        uplink: format!("{p}u0"),
+        state: dir.join("state"),
+        daemon: None,
+        tenants: &["alice", "bob"],
+    };
     must(&format!(
         "ip netns add {0} && ip link add {1} type veth peer name {1}p && ip link set {1}p netns {0}",
         lab.ns, lab.uplink
@@ -204,4 +218,51 @@ fn tenants_boot_on_their_first_packet_sleep_when_idle_and_come_back() {
     let (ok, out) = lab.ctl(&["remove-tenant", "bob"]);
     assert!(ok, "{out}");
     assert!(!lab.ctl(&["status"]).1.contains("bob"));
+}
+
+#[test]
+fn a_burst_of_new_flows_is_booted_a_few_at_a_time_and_every_packet_answered() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let p = format!("pb{}", std::process::id() % 100_000);
+    let dir = std::env::temp_dir().join(format!("{p}-platform"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut lab = Lab {
+        ns: format!("{p}ns"),
+        uplink: format!("{p}u0"),
+        state: dir.join("state"),
+        daemon: None,
+        tenants: &["c1", "c2", "c3"],
+    };
+    must(&format!(
+        "ip netns add {0} && ip link add {1} type veth peer name {1}p && ip link set {1}p netns {0}",
+        lab.ns, lab.uplink
+    ));
+    must(&format!(
+        "ip link set {0} up && ip -n {1} addr add 10.73.0.1/24 dev {0}p && ip -n {1} link set {0}p up",
+        lab.uplink, lab.ns
+    ));
+    std::fs::write(dir.join("pong.click"), "input -> ICMPPingResponder -> EtherMirror -> output;\n").unwrap();
+    let manifest: String = (1..=3)
+        .map(|k| {
+            format!("[[tenant]]\nname = \"c{k}\"\naddresses = [\"10.73.0.{}\"]\nconfig = \"pong.click\"\n\n", 10 + k)
+        })
+        .collect();
+    std::fs::write(dir.join("tenants.toml"), manifest).unwrap();
+    // One start at a time: the other two tenants' first packets wait their turn.
+    lab.start_daemon_with(&["--starts", "1"]);
+    let (ok, out) = lab.ctl(&["add-tenant", dir.join("tenants.toml").to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let answered: u32 = std::thread::scope(|s| {
+        let lab = &lab;
+        let pings: Vec<_> = (1..=3).map(|k| s.spawn(move || lab.ping(&format!("10.73.0.{}", 10 + k), 1))).collect();
+        pings.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(answered, 3, "every first packet answered; daemon log:\n{}", lab.log());
+    for k in 1..=3 {
+        assert_eq!(lab.row(&format!("c{k}"))[6], "1", "c{k} booted once");
+    }
 }

@@ -261,3 +261,22 @@ fn adding_a_tenant_to_a_running_router_keeps_the_others_state_and_packets() {
     exchange(&mut r, &[frame([192, 0, 2, 2], [10, 0, 0, 9], 17, 1, 53)]);
     assert_eq!(read(&r, "platform/unmatched.count"), "1", "bob's traffic has nowhere to go now");
 }
+
+#[test]
+fn a_tenant_with_a_queue_answers_before_and_after_a_hot_swap_adds_another() {
+    // Tenants whose answers wait in a queue for a task to pull them out: the task
+    // must be woken in the new router as in the old.
+    const QUEUED: &str = "input -> c :: Counter -> IPMirror -> EtherMirror -> Queue(64) -> Unqueue -> output;\n";
+    let one = "[[tenant]]\nname = \"alice\"\naddresses = [\"10.0.0.1\"]\nconfig = \"q.click\"\ntrust = \"client\"\nmemory = \"256KiB\"\n";
+    let two = format!(
+        "{one}[[tenant]]\nname = \"carol\"\naddresses = [\"10.0.0.3\"]\nconfig = \"q.click\"\ntrust = \"client\"\nmemory = \"256KiB\"\n"
+    );
+    let mut r = router(&Setup::new(one).file("q.click", QUEUED).merge().unwrap().text);
+    assert_eq!(exchange(&mut r, &[frame([192, 0, 2, 1], [10, 0, 0, 1], 17, 1, 2)]).len(), 1, "alice before");
+    r.hot_swap(&Setup::new(&two).file("q.click", QUEUED).merge().unwrap().text).expect("hot swap");
+    let out = exchange(&mut r, &[frame([192, 0, 2, 1], [10, 0, 0, 3], 17, 1, 2)]);
+    assert_eq!(out.len(), 1, "carol, new in the swapped-in router, answers");
+    let out = exchange(&mut r, &[frame([192, 0, 2, 1], [10, 0, 0, 1], 17, 1, 2)]);
+    assert_eq!(out.len(), 1, "alice answers after the swap");
+    assert_eq!(read(&r, "alice/c.count"), "2");
+}

@@ -35,6 +35,10 @@ pub struct Options {
     pub idle: Duration,
     /// Frames held per tenant while its router starts; beyond, they are dropped.
     pub buffer: usize,
+    /// Routers booted or resumed at once; more wait their turn, in order. dom0's
+    /// tools slow each other down when many run together (and under emulated Xen
+    /// they crash), so a burst of new flows is better served a few at a time.
+    pub starts: usize,
 }
 
 impl Options {
@@ -112,6 +116,10 @@ pub struct Platform {
     control: UnixListener,
     done_tx: Sender<Done>,
     done_rx: Receiver<Done>,
+    /// Boots and resumes on worker threads now.
+    starting: usize,
+    /// Tenants waiting for a start (their name, and what to resume, if suspended).
+    start_queue: VecDeque<(String, Option<Attached>)>,
     unmatched: u64,
     stopping: bool,
     log: Box<dyn FnMut(&str) + Send>,
@@ -144,6 +152,8 @@ impl Platform {
             control,
             done_tx,
             done_rx,
+            starting: 0,
+            start_queue: VecDeque::new(),
             unmatched: 0,
             stopping: false,
             log,
@@ -297,7 +307,8 @@ impl Platform {
         }
     }
 
-    /// Boot (or resume) tenant `i`'s router on a worker thread.
+    /// Boot (or resume) tenant `i`'s router on a worker thread, or queue it when
+    /// `Options::starts` are under way.
     fn start(&mut self, i: usize) {
         let t = &mut self.tenants[i];
         let resume = match &t.phase {
@@ -306,7 +317,27 @@ impl Platform {
             _ => return,
         };
         t.phase = Phase::Starting;
-        let spec = t.spec.clone();
+        let name = t.spec.tenant.name.clone();
+        self.start_queue.push_back((name, resume));
+        self.start_queued();
+    }
+
+    /// Start queued tenants while fewer than `Options::starts` starts are under way.
+    fn start_queued(&mut self) {
+        while self.starting < self.opts.starts.max(1) {
+            let Some((name, resume)) = self.start_queue.pop_front() else { return };
+            // Removed, or stopped, while it waited.
+            let Some(i) = self.index_of(&name) else { continue };
+            if self.tenants[i].phase != Phase::Starting {
+                continue;
+            }
+            self.starting += 1;
+            self.spawn_start(i, resume);
+        }
+    }
+
+    fn spawn_start(&mut self, i: usize, resume: Option<Attached>) {
+        let spec = self.tenants[i].spec.clone();
         let backend = self.backend.clone();
         let tx = self.done_tx.clone();
         std::thread::spawn(move || {
@@ -405,6 +436,8 @@ impl Platform {
     fn finished(&mut self, done: Done) {
         match done {
             Done::Started(name, r, resumed) => {
+                self.starting = self.starting.saturating_sub(1);
+                self.start_queued();
                 let Some(i) = self.index_of(&name) else { return };
                 match r {
                     Ok(at) => {
