@@ -267,7 +267,14 @@ pub fn main(args: &[String]) -> Result<bool, String> {
     sh(&format!("nm -n {} > {}", guest.display(), payload.join("oxclick-guest.map").display()))?;
     copy(&workspace_root().join("examples/mirror.click"), &payload.join("mirror.click"))?;
     std::fs::create_dir_all(payload.join("tenants")).map_err(|e| e.to_string())?;
-    for f in ["mirror2.click", "wire.click", "tenants/tenants.toml", "tenants/tenants2.toml", "tenants/pong.click"] {
+    for f in [
+        "mirror2.click",
+        "wire.click",
+        "nat.click",
+        "tenants/tenants.toml",
+        "tenants/tenants2.toml",
+        "tenants/pong.click",
+    ] {
         copy(&workspace_root().join("xtask/xen-e2e").join(f), &payload.join(f))?;
     }
     std::fs::write(payload.join("run.sh"), RUN_SH).map_err(|e| e.to_string())?;

@@ -311,8 +311,13 @@ ip netns add pns && ip link add pup0 type veth peer name pup1 && ip link set pup
 ip -n pns addr add 10.75.0.1/24 dev pup1 && ip -n pns link set pup1 up && ip link set pup0 up
 pstatus() { "$OX" platform --state "$PL/state" status 2>&1 | awk -v t=pt1 '$1 == t'; }
 pping() { ip netns exec pns busybox ping -c "$1" -W "$2" 10.75.0.10 2>&1; }
-timeout -k 5 900 "$P/oxclick" platform run --uplink pup0 --backend xl --idle 8 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
+timeout -k 5 900 "$P/oxclick" platform run --uplink pup0 --backend xl --idle 8 --starts 2 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
 PLATFORM_PID=$!
+# The daemon's log as it is written, into the run's log (not a result line).
+tail -F "$PL/daemon.log" 2>/dev/null | sed -u 's/^/platform daemon: /' &
+DAEMON_TAIL=$!
+# What dom0's tools are doing, when a wait drags on.
+tools_now() { ps -eo pid,rss,etime,args | grep -E 'xl|oxclick|libxl' | grep -v grep | sed 's/^/dom0 tools: /'; }
 sleep 1
 if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.out" 2>&1; then
     P0=$(ms)
@@ -331,6 +336,7 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.ou
     until pstatus | grep -q ' suspended '; do
         i=$((i + 1))
         [ $i -gt 120 ] && break
+        [ $((i % 20)) = 0 ] && tools_now
         sleep 0.5
     done
     S0=$(ms)
@@ -360,15 +366,103 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.ou
         fail "platform-restart: $(echo "$BACK" | tr '\n' ';') status: $ROW3; $(tail -n 5 "$PL/daemon.log" | tr '\n' ';')"
     fi
     "$OX" platform --state "$PL/state" stop >/dev/null 2>&1
-    sed 's/^/xen-e2e: platform daemon: /' "$PL/daemon.log"
+
 else
     fail "platform: add-tenant: $(cat "$PL/add.out")"
 fi
-kill $PLATFORM_PID 2>/dev/null
+kill $PLATFORM_PID $DAEMON_TAIL 2>/dev/null
 wait $PLATFORM_PID 2>/dev/null
 xl destroy pt1 2>/dev/null
 ip netns del pns 2>/dev/null
 ip link del pup0 2>/dev/null
+
+# --- 7d. A TCP connection through a NAT guest survives xl save + xl restore and
+# then xl migrate to this same host: the guest's IPRewriter keeps its mappings.
+# A first flow takes port 1024, so a NAT that lost its table would give the
+# connection's next segment 1024 rather than 1025 and the server would refuse it.
+bridge xenbr3
+bridge xenbr4
+nat_ns() { # namespace bridge address mac
+    ip netns add "$1"
+    ip link add "$1h" type veth peer name "$1p"
+    ip link set "$1p" netns "$1"
+    ip link set "$1h" master "$2" up
+    ip -n "$1" link set "$1p" address "$4"
+    ip -n "$1" addr add "$3/24" dev "$1p"
+    ip -n "$1" link set "$1p" up
+}
+nat_ns nin xenbr3 10.7.0.2 02:00:00:07:00:02
+nat_ns nout xenbr4 10.7.1.2 02:00:00:07:01:02
+ip -n nin route add default via 10.7.0.1
+# Wait until the NAT guest answers through xenstore again; the table it reads.
+nat_table() {
+    i=0
+    until T=$("$OX" ctl nat read nat.table 2>/dev/null); do
+        i=$((i + 1))
+        [ $i -gt 120 ] && break
+        sleep 0.5
+    done
+    echo "$T" | grep '=>' | sort
+}
+# Wait until line $1 reached the server.
+nat_got() {
+    i=0
+    until grep -qx "$1" "$WORK/nat-server.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 60 ] && return 1
+        sleep 0.5
+    done
+}
+if "$OX" boot "$P/nat.click" --name nat --memory 8 --vif "bridge=xenbr3,mac=00:16:3e:0c:00:0a" \
+    --vif "bridge=xenbr4,mac=00:16:3e:0c:00:0b" --embed --preserve-on-crash --dir "$WORK" >"$WORK/nat.out" 2>&1; then
+    # The server's input stays open (fd 4), or busybox nc would close the connection.
+    mkfifo "$WORK/nat-srv.fifo" "$WORK/nat-cli.fifo"
+    ip netns exec nout busybox nc -l -p 7000 <"$WORK/nat-srv.fifo" >"$WORK/nat-server.out" 2>&1 &
+    exec 4>"$WORK/nat-srv.fifo"
+    sleep 0.5
+    ip netns exec nin busybox nc -w 5 10.7.1.2 7001 </dev/null >/dev/null 2>&1
+    ip netns exec nin busybox nc 10.7.1.2 7000 <"$WORK/nat-cli.fifo" >/dev/null 2>&1 &
+    exec 3>"$WORK/nat-cli.fifo"
+    echo before >&3
+    nat_got before
+    T0=$(nat_table)
+    M0=$(ms)
+    timeout 180 xl save nat "$WORK/nat.save" >"$WORK/nat-save.out" 2>&1 \
+        && timeout 180 xl restore "$WORK/nat.save" >>"$WORK/nat-save.out" 2>&1
+    T1=$(nat_table)
+    echo after-restore >&3
+    nat_got after-restore && RESTORED=yes
+    M1=$(ms)
+    timeout 300 xl migrate -s "" nat "xl migrate-receive" >"$WORK/nat-migrate.out" 2>&1 && MIGRATED=yes
+    M2=$(ms)
+    T2=$(nat_table)
+    echo after-migrate >&3
+    nat_got after-migrate && MOVED=yes
+    exec 3>&- 4>&-
+    post_mortem nat
+    SERVER=$(tr '\n' ' ' <"$WORK/nat-server.out")
+    ONE=$(echo "$T0" | tr '\n' ';')
+    if [ -n "$RESTORED" ] && [ "$T0" = "$T1" ] && echo "$T0" | grep -q '1025, 10.7.1.2, 7000'; then
+        pass "nat-tcp-save-restore (one TCP connection through the NAT guest carried a line before xl save and one after xl restore; its mappings before and after: $ONE)"
+        figure nat_save_restore_ms "$((M1 - M0)) (xl save + xl restore + the next line through)"
+    else
+        fail "nat-tcp-save-restore: the server got: $SERVER; mappings before: $ONE after: $(echo "$T1" | tr '\n' ';') $(tr '\n' ';' <"$WORK/nat-save.out")"
+    fi
+    if [ -n "$MIGRATED" ] && [ -n "$MOVED" ] && [ "$T0" = "$T2" ]; then
+        pass "nat-tcp-migrate (xl migrate to this host; the same connection carried a line after it; mappings unchanged)"
+        figure nat_migrate_ms "$((M2 - M1)) (xl migrate to localhost)"
+    elif [ -z "$MIGRATED" ]; then
+        fail "nat-tcp-migrate: xl migrate to localhost failed: $(tail -n 6 "$WORK/nat-migrate.out" | tr '\n' ';')"
+    else
+        fail "nat-tcp-migrate: the server got: $SERVER; mappings after: $(echo "$T2" | tr '\n' ';')"
+    fi
+    xl destroy nat 2>/dev/null
+else
+    fail "nat-boot: $(tr '\n' ';' <"$WORK/nat.out")"
+fi
+rm -f "$WORK/nat.save"
+ip netns del nin 2>/dev/null
+ip netns del nout 2>/dev/null
 
 # --- 8. The smallest memory the mirror guest runs in.
 SMALLEST=none
@@ -452,3 +546,77 @@ else
     fail "linux-baseline: no ping answer; $(cat "$WORK/linux.out" | tr '\n' ';') $(console_log linux | tail -n 5 | tr '\n' ';')"
 fi
 xl destroy linux 2>/dev/null
+
+# --- 10. Last, because dom0's tools crash under this emulation when many run at
+# once and it may leave dom0 the worse for it: 20 new flows at once through the
+# platform daemon, then one guest's suspend and resume beside the others.
+PL="$WORK/platform2"
+mkdir -p "$PL"
+cp "$WORK/platform/pong.click" "$PL/pong.click"
+ip netns add pns && ip link add pup0 type veth peer name pup1 && ip link set pup1 netns pns
+ip -n pns addr add 10.75.0.1/24 dev pup1 && ip -n pns link set pup1 up && ip link set pup0 up
+timeout -k 5 900 "$P/oxclick" platform run --uplink pup0 --backend xl --idle 600 --starts 2 --state "$PL/state" >"$PL/daemon.log" 2>&1 &
+PLATFORM_PID=$!
+tail -F "$PL/daemon.log" 2>/dev/null | sed -u 's/^/platform daemon: /' &
+DAEMON_TAIL=$!
+sleep 1
+# 20 new flows at once (In-Net's Figure 5 has 100): 20 tenants with no guest,
+# one ping to each at the same moment, each boots its tenant's guest.
+for k in $(seq 1 20); do
+    printf '[[tenant]]\nname = "pf%d"\naddresses = ["10.75.0.%d"]\nconfig = "pong.click"\ntrust = "client"\n\n' $k $((20 + k))
+done >"$PL/flows.toml"
+if "$OX" platform --state "$PL/state" add-tenant "$PL/flows.toml" >"$PL/add2.out" 2>&1; then
+    rm -f "$PL"/flow-*
+    F0=$(ms)
+    FPIDS=
+    for k in $(seq 1 20); do
+        (ip netns exec pns busybox ping -c 1 -W 240 "10.75.0.$((20 + k))" >/dev/null 2>&1 && echo $(($(ms) - F0)) >"$PL/flow-$k") &
+        FPIDS="$FPIDS $!"
+    done
+    wait $FPIDS
+    ANSWERED=$(cat "$PL"/flow-* 2>/dev/null | wc -l)
+    TIMES=$(cat "$PL"/flow-* 2>/dev/null | sort -n | tr '\n' ' ')
+    if [ "$ANSWERED" = 20 ]; then
+        pass "platform-20-flows (20 pings to 20 tenants without guests, sent at once, all answered)"
+    else
+        fail "platform-20-flows: $ANSWERED of 20 answered; $(tail -n 8 "$PL/daemon.log" | tr '\n' ';')"
+    fi
+    figure platform_20_flows_first_packet_ms "min $(echo "$TIMES" | awk '{ print $1 }'), median $(echo "$TIMES" | awk '{ print $10 }'), max $(echo "$TIMES" | awk '{ print $NF }') (20 concurrent first pings, each booting its guest)"
+else
+    fail "platform-20-flows: add-tenant: $(cat "$PL/add2.out")"
+fi
+"$OX" platform --state "$PL/state" stop >/dev/null 2>&1
+kill $PLATFORM_PID $DAEMON_TAIL 2>/dev/null
+wait $PLATFORM_PID 2>/dev/null
+# Suspend and resume of one guest against how many run beside it (In-Net's
+# Figure 7): one of the new guests saved and restored with the others
+# running, then with 10 of them, then alone. (Guests the daemon suspended for
+# idling before it stopped are not running: the figure says how many were.)
+i=0
+while pgrep -f "xl (save|restore)" >/dev/null && [ $i -lt 120 ]; do
+    i=$((i + 1))
+    sleep 1
+done
+TARGET=$(xl list | awk '$1 ~ /^pf/ { print $1; exit }')
+for keep in all 10 0; do
+    [ -n "$TARGET" ] || break
+    [ $keep = all ] || xl list | awk -v t="$TARGET" 'NR > 2 && $1 != t { print $1 }' | tail -n +$((keep + 1)) \
+        | while read -r d; do xl destroy "$d"; done
+    OTHERS=$(($(xl list | wc -l) - 3))
+    R0=$(ms)
+    if timeout 180 xl save "$TARGET" "$WORK/target.save" >"$WORK/target-save.out" 2>&1; then
+        R1=$(ms)
+        if timeout 180 xl restore "$WORK/target.save" >>"$WORK/target-save.out" 2>&1; then
+            R2=$(ms)
+            figure "suspend_resume_beside_${OTHERS}_ms" "save $((R1 - R0)), restore $((R2 - R1)) ($TARGET, $OTHERS other guests running)"
+        else
+            figure "suspend_resume_beside_${OTHERS}_ms" "xl restore failed: $(tail -n 2 "$WORK/target-save.out" | tr '\n' ';')"
+        fi
+    else
+        figure "suspend_resume_beside_${OTHERS}_ms" "xl save failed: $(tail -n 2 "$WORK/target-save.out" | tr '\n' ';')"
+    fi
+    rm -f "$WORK/target.save"
+done
+xl list | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d"; done
+ip netns del pns 2>/dev/null
+ip link del pup0 2>/dev/null
