@@ -29,11 +29,18 @@ usage: cargo xtask xen-e2e [options]
 
 Boots Xen 4.17 + a Debian dom0 under QEMU (TCG) and runs oxclick guests in it:
 boot on a bridge, N frames mirrored and counted through xenstore, throughput,
-a hot swap, handler errors, clean shutdown, two vifs forwarding ping between
-namespaces, the smallest memory that boots, and a Linux PVH domU as the
-baseline for boot time. Needs root (apt-get, debootstrap) the first time.
+a hot swap, xl save/restore, handler errors, clean shutdown, two vifs forwarding
+ping between namespaces, consolidated tenants, the platform daemon, a TCP
+connection through a NAT guest across xl save/restore and xl migrate, the
+smallest memory that boots, and a Linux PVH domU as the baseline. Needs root
+(apt-get, debootstrap) the first time.
 
 options:
+  --flows N           also send N concurrent first packets to N guestless
+                      tenants of the platform daemon, then time one guest's
+                      suspend and resume beside the others (a figure; off by
+                      default: dom0's own tools crash under this emulation when
+                      many run at once, and have hung the run)
   --timeout MINUTES   stop QEMU after this long (default 45)
   -v, --verbose       echo the whole serial console, not just results
   --rebuild-dom0      rebuild the cached dom0 disk";
@@ -233,11 +240,13 @@ pub fn main(args: &[String]) -> Result<bool, String> {
     let mut timeout_min = 45u64;
     let mut verbose = false;
     let mut rebuild = false;
+    let mut flows = 0u32;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--timeout" => timeout_min = it.next().and_then(|m| m.parse().ok()).ok_or("--timeout needs minutes")?,
             "-v" | "--verbose" => verbose = true,
+            "--flows" => flows = it.next().and_then(|m| m.parse().ok()).ok_or("--flows needs a number")?,
             "--rebuild-dom0" => rebuild = true,
             "-h" | "--help" => {
                 println!("{HELP}");
@@ -278,6 +287,7 @@ pub fn main(args: &[String]) -> Result<bool, String> {
         copy(&workspace_root().join("xtask/xen-e2e").join(f), &payload.join(f))?;
     }
     std::fs::write(payload.join("run.sh"), RUN_SH).map_err(|e| e.to_string())?;
+    std::fs::write(payload.join("options.sh"), format!("FLOWS={flows}\n")).map_err(|e| e.to_string())?;
     linux_guest_initrd(&dom0, &payload.join("linux-initrd.cpio.gz"))?;
     let payload_img = base.join("payload.img");
     sh(&format!(
