@@ -30,6 +30,32 @@ struct Lab {
 }
 
 impl Lab {
+    /// A namespace on the end of a veth pair whose other end is the daemon's
+    /// uplink, the namespace at `NET.1/24`, and a fresh state directory; names
+    /// start with `prefix` and this process's id, so tests run side by side.
+    fn new(prefix: &str, net: &str, tenants: &'static [&'static str]) -> Lab {
+        let p = format!("{prefix}{}", std::process::id() % 100_000);
+        let dir = std::env::temp_dir().join(format!("{p}-platform"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let lab =
+            Lab { ns: format!("{p}ns"), uplink: format!("{p}u0"), state: dir.join("state"), daemon: None, tenants };
+        must(&format!(
+            "ip netns add {0} && ip link add {1} type veth peer name {1}p && ip link set {1}p netns {0}",
+            lab.ns, lab.uplink
+        ));
+        must(&format!(
+            "ip link set {0} up && ip -n {1} addr add {net}.1/24 dev {0}p && ip -n {1} link set {0}p up",
+            lab.uplink, lab.ns
+        ));
+        lab
+    }
+
+    /// Where the test's files go (the state directory's parent).
+    fn dir(&self) -> PathBuf {
+        self.state.parent().expect("state has a parent").to_path_buf()
+    }
+
     fn ctl(&self, args: &[&str]) -> (bool, String) {
         let out =
             Command::new(bin()).arg("platform").arg("--state").arg(&self.state).args(args).output().expect("oxclick");
@@ -124,25 +150,8 @@ fn tenants_boot_on_their_first_packet_sleep_when_idle_and_come_back() {
         eprintln!("skipped: {why}");
         return;
     }
-    let p = format!("pl{}", std::process::id() % 100_000);
-    let dir = std::env::temp_dir().join(format!("{p}-platform"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut lab = Lab {
-        ns: format!("{p}ns"),
-        uplink: format!("{p}u0"),
-        state: dir.join("state"),
-        daemon: None,
-        tenants: &["alice", "bob"],
-    };
-    must(&format!(
-        "ip netns add {0} && ip link add {1} type veth peer name {1}p && ip link set {1}p netns {0}",
-        lab.ns, lab.uplink
-    ));
-    must(&format!(
-        "ip link set {0} up && ip -n {1} addr add 10.74.0.1/24 dev {0}p && ip -n {1} link set {0}p up",
-        lab.uplink, lab.ns
-    ));
+    let mut lab = Lab::new("pl", "10.74.0", &["alice", "bob"]);
+    let dir = lab.dir();
     std::fs::write(dir.join("pong.click"), "input -> c :: Counter -> ICMPPingResponder -> EtherMirror -> output;\n")
         .unwrap();
     // A queue keeps packets: stateful, so it is suspended rather than stopped.
@@ -226,25 +235,8 @@ fn a_burst_of_new_flows_is_booted_a_few_at_a_time_and_every_packet_answered() {
         eprintln!("skipped: {why}");
         return;
     }
-    let p = format!("pb{}", std::process::id() % 100_000);
-    let dir = std::env::temp_dir().join(format!("{p}-platform"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut lab = Lab {
-        ns: format!("{p}ns"),
-        uplink: format!("{p}u0"),
-        state: dir.join("state"),
-        daemon: None,
-        tenants: &["c1", "c2", "c3"],
-    };
-    must(&format!(
-        "ip netns add {0} && ip link add {1} type veth peer name {1}p && ip link set {1}p netns {0}",
-        lab.ns, lab.uplink
-    ));
-    must(&format!(
-        "ip link set {0} up && ip -n {1} addr add 10.73.0.1/24 dev {0}p && ip -n {1} link set {0}p up",
-        lab.uplink, lab.ns
-    ));
+    let mut lab = Lab::new("pb", "10.73.0", &["c1", "c2", "c3"]);
+    let dir = lab.dir();
     std::fs::write(dir.join("pong.click"), "input -> ICMPPingResponder -> EtherMirror -> output;\n").unwrap();
     let manifest: String = (1..=3)
         .map(|k| {

@@ -383,15 +383,12 @@ impl Ctx<'_> {
 
     /// An empty batch, reusing a vector from the router's free list.
     pub fn new_batch(&mut self) -> Batch {
-        self.core.batches.pop().unwrap_or_else(|| Vec::with_capacity(MAX_BATCH))
+        self.core.new_batch()
     }
 
     /// Hand back a batch's vector (its packets, if any, are dropped).
-    pub fn recycle_batch(&mut self, mut batch: Batch) {
-        self.core.pool.recycle(&mut batch);
-        if self.core.batches.len() < 64 && batch.capacity() >= MAX_BATCH {
-            self.core.batches.push(batch);
-        }
+    pub fn recycle_batch(&mut self, batch: Batch) {
+        self.core.recycle_batch(batch);
     }
 
     /// A new packet holding a copy of `data`, its buffer from the router's pool.

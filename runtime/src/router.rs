@@ -353,6 +353,19 @@ impl Core {
         Some(self.by_name[k] as usize)
     }
 
+    /// An empty batch, reusing a vector from the free list.
+    pub(crate) fn new_batch(&mut self) -> Batch {
+        self.batches.pop().unwrap_or_else(|| Vec::with_capacity(crate::element::MAX_BATCH))
+    }
+
+    /// Hand back a batch's vector (its packets, if any, are dropped).
+    pub(crate) fn recycle_batch(&mut self, mut batch: Batch) {
+        self.pool.recycle(&mut batch);
+        if self.batches.len() < 64 && batch.capacity() >= crate::element::MAX_BATCH {
+            self.batches.push(batch);
+        }
+    }
+
     /// Put running element `i` back in its slot, then make the write handler calls
     /// that waited for it.
     #[inline(always)]
@@ -383,9 +396,9 @@ impl Core {
     fn run_reentrant(&mut self, i: usize) {
         let mut budget = REENTRANT_BUDGET;
         while let Some(k) = self.reentrant.iter().position(|r| r.0 == i) {
-            let (_, port, mut batch) = self.reentrant.remove(k);
+            let (_, port, batch) = self.reentrant.remove(k);
             if budget < batch.len() {
-                self.pool.recycle(&mut batch);
+                self.recycle_batch(batch);
                 continue;
             }
             budget -= batch.len();
@@ -497,7 +510,7 @@ impl Core {
         // An element pushing into itself through a cycle finds its slot empty; the
         // packet waits until it returns.
         let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
-            let mut batch = self.batches.pop().unwrap_or_else(|| Vec::with_capacity(crate::element::MAX_BATCH));
+            let mut batch = self.new_batch();
             batch.push(p);
             self.reentrant.push((to.element, to.port, batch));
             return;
@@ -632,6 +645,11 @@ fn schedule_info(meta: &[ElementMeta]) -> BTreeMap<String, f64> {
         }
     }
     out
+}
+
+/// The error of a router whose ports do not fit the flat port tables' u32 indexes.
+fn too_many_ports() -> Vec<String> {
+    vec!["too many ports for one router".into(), "Router could not be initialized!".into()]
 }
 
 fn describe(m: &ElementMeta) -> String {
@@ -876,12 +894,11 @@ impl Router {
         let mut nodes = Vec::with_capacity(n);
         let (mut in_at, mut out_at) = (0u32, 0u32);
         for (i, element) in slots.into_iter().enumerate() {
-            let (Ok(ni), Ok(no)) = (u32::try_from(ninputs[i]), u32::try_from(noutputs[i])) else {
-                return Err(vec!["too many ports for one router".into(), "Router could not be initialized!".into()]);
-            };
+            let counts = (u32::try_from(ninputs[i]), u32::try_from(noutputs[i]));
+            let (Ok(ni), Ok(no)) = counts else { return Err(too_many_ports()) };
             nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no });
             let (Some(next_in), Some(next_out)) = (in_at.checked_add(ni), out_at.checked_add(no)) else {
-                return Err(vec!["too many ports for one router".into(), "Router could not be initialized!".into()]);
+                return Err(too_many_ports());
             };
             (in_at, out_at) = (next_in, next_out);
         }
