@@ -483,7 +483,10 @@ impl Platform {
                         self.say(&format!("tenant '{name}': suspended"));
                     }
                     Err(e) => {
+                        // Still running (or gone, which housekeeping sees);
+                        // the next try waits another idle period, not a tick.
                         t.phase = Phase::Running(at);
+                        t.last_active = Instant::now();
                         self.say(&format!("tenant '{name}': suspend failed: {e}"));
                     }
                 }

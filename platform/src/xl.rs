@@ -62,6 +62,13 @@ fn vif_of(name: &str) -> Result<String, String> {
     Ok(vif)
 }
 
+/// The state flags (`r-----`, `---c--`: running, blocked, paused, shutdown,
+/// crashed, dying) of the one domain in `xl list NAME`'s output.
+fn domain_state(list: &str) -> Option<&str> {
+    let row = list.lines().find(|l| !l.starts_with("Name "))?;
+    row.split_whitespace().nth(4).filter(|s| s.len() == 6)
+}
+
 impl XlBackend {
     /// Write the hotplug script into `dir`.
     pub fn new(oxclick: PathBuf, dir: &Path, memory: u32) -> Result<XlBackend, String> {
@@ -105,7 +112,20 @@ impl Backend for XlBackend {
 
     fn suspend(&self, spec: &StartSpec, at: &Attached) -> Result<(), String> {
         let file = Self::save_file(spec);
-        xl(&["save", &at.handle, &file.display().to_string()]).map(drop)
+        let Err(e) = xl(&["save", &at.handle, &file.display().to_string()]) else { return Ok(()) };
+        let _ = std::fs::remove_file(&file);
+        // A failed save resumes the domain. If it did not come back running (a
+        // guest that crashed on the way, and nobody left to apply on_crash: xl's
+        // monitor exits when its domain suspends), remove it: its vif goes with
+        // it, and the daemon restarts the tenant.
+        let list = xl(&["list", &at.handle]).unwrap_or_default();
+        match domain_state(&list) {
+            Some(state) if state.contains(['c', 's', 'd']) => {
+                let _ = xl(&["destroy", &at.handle]);
+                Err(format!("{e}; the domain was left {state} and is destroyed"))
+            }
+            _ => Err(e),
+        }
     }
 
     fn resume(&self, spec: &StartSpec, at: &Attached) -> Result<Attached, String> {
@@ -127,5 +147,19 @@ impl Backend for XlBackend {
         // under emulation. (A suspended guest has no vif; the daemon asks only
         // about running ones.)
         Path::new("/sys/class/net").join(&at.port).exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_state;
+
+    #[test]
+    fn the_state_column_of_xl_list() {
+        let list = "Name                                        ID   Mem VCPUs\tState\tTime(s)\n\
+                    pt1                                          5     3     1     ---c--       0.4\n";
+        assert_eq!(domain_state(list), Some("---c--"));
+        assert_eq!(domain_state("Name ID Mem VCPUs State Time(s)\n"), None);
+        assert_eq!(domain_state("pt1 5 3 1 -b---- 12.0\n"), Some("-b----"));
     }
 }

@@ -44,7 +44,8 @@ mod xen;
 use alloc::string::String;
 
 use boot_info::BootInfo;
-use oxclick_unikernel::abi::DomId;
+use oxclick_unikernel::abi::event_channel::EVTCHNSTAT_UNBOUND;
+use oxclick_unikernel::abi::{DOMID_SELF, DomId, EvtchnPort};
 use oxclick_unikernel::xenstore::{Error as XsError, NO_TX, WatchEvent};
 use platform::Outcome;
 use xen::Xen;
@@ -144,9 +145,24 @@ pub struct Domain {
     pub net: net::Net,
     /// How many times the domain was restored from a saved image.
     pub resumes: u64,
+    /// A port bound to nothing, kept to tell a cancelled suspend from a
+    /// restore: see [`Domain::still_the_same_domain`].
+    pub suspend_marker: Option<EvtchnPort>,
 }
 
 impl Domain {
+    /// After `SCHEDOP_shutdown(suspend)` returned: true when this is still the
+    /// domain that suspended (the save failed or was cancelled), false when it
+    /// is a new one restored from the image. Xen says so in the hypercall's
+    /// return value only for guests with an HVM callback IRQ (libxc's
+    /// `modify_returncode`), and we poll with none; so we look for the port we
+    /// allocated at boot: a restored domain has no such port, or one the
+    /// toolstack made for dom0, never one waiting for us.
+    fn still_the_same_domain(&self) -> bool {
+        let Some(port) = self.suspend_marker else { return false };
+        matches!(self.xen.evtchn_status(port), Ok((EVTCHNSTAT_UNBOUND, remote)) if remote == self.domid)
+    }
+
     /// One turn of the event loop: [`Self::service`], then [`Self::sleep`].
     pub fn run_once(&mut self, deadline: u64, on_packet: &mut dyn FnMut(usize, &[u8])) {
         for event in self.service(on_packet) {
@@ -270,7 +286,14 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
 
     let mut grants = grants;
     let net = net::Net::start(&mut xs, &mut net::GuestPlatform { xen, grants: &mut grants });
-    let mut domain = Domain { xen, xs, domid, grants, net, resumes: 0 };
+    let suspend_marker = match xen.evtchn_alloc_unbound(DOMID_SELF) {
+        Ok(port) => Some(port),
+        Err(rc) => {
+            log!("oxclick: no suspend marker port (error {rc}): a cancelled xl save will look like a restore");
+            None
+        }
+    };
+    let mut domain = Domain { xen, xs, domid, grants, net, resumes: 0, suspend_marker };
 
     if boot.has_flag("selftest") {
         let outcome = match selftest::xen(&mut domain) {
@@ -359,9 +382,11 @@ fn suspend_and_resume(domain: &mut Domain) {
     log!("oxclick: suspending");
     console::flush();
     let rc = xen::suspend();
-    if rc != 0 {
-        // The save was cancelled (or this was a checkpoint): same domain, same everything.
-        return log!("oxclick: suspend cancelled ({rc}); going on");
+    if rc != 0 || domain.still_the_same_domain() {
+        // The save failed or was cancelled (or this was a checkpoint): same
+        // domain, same everything. Connecting again would fail (our watches
+        // exist) and crash the guest the toolstack has just resumed.
+        return log!("oxclick: suspend cancelled ({rc}); going on as domain {}", domain.domid);
     }
     if let Err(rc) = domain.xen.resumed() {
         fatal::crash(format_args!("restored, but cannot map the shared info page: error {rc}"));
@@ -387,6 +412,8 @@ fn suspend_and_resume(domain: &mut Domain) {
         Some(id) => id,
         None => domain.xs.read_u32(NO_TX, "domid").map_or(domain.domid, |id| id as DomId),
     };
+    // The new domain's marker, for its own next suspend.
+    domain.suspend_marker = domain.xen.evtchn_alloc_unbound(DOMID_SELF).ok();
     advertise_control(&mut domain.xs);
     for vif in &mut domain.net.vifs {
         let mut platform = net::GuestPlatform { xen: domain.xen, grants: &mut domain.grants };

@@ -24,6 +24,15 @@ impl Xen {
         if rc < 0 { Err(rc) } else { Ok(arg.port) }
     }
 
+    /// What our `port` is bound to: `(EVTCHNSTAT_*, remote domain)`, or Xen's
+    /// error when the port does not exist.
+    pub fn evtchn_status(&self, port: EvtchnPort) -> Result<(u32, DomId), i64> {
+        let mut arg = EvtchnStatus { dom: DOMID_SELF, port, status: 0, vcpu: 0, remote_dom: 0, remote_port: 0 };
+        // SAFETY: EvtchnStatus is evtchn_status.
+        let rc = unsafe { hypercall::call_with(nr::EVENT_CHANNEL_OP, EVTCHNOP_STATUS, &mut arg) };
+        if rc < 0 { Err(rc) } else { Ok((arg.status, arg.remote_dom)) }
+    }
+
     /// Connect a local port to `remote_port` of domain `remote`.
     pub fn evtchn_bind_interdomain(&self, remote: DomId, remote_port: EvtchnPort) -> Result<EvtchnPort, i64> {
         let mut arg = BindInterdomain { remote_dom: remote, remote_port, local_port: 0 };
