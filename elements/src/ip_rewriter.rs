@@ -31,6 +31,14 @@
 //! unknown flows are dropped. TCPRewriter takes only TCP; UDPRewriter takes UDP
 //! and TCP, like IPRewriter.
 //!
+//! TCPRewriter also shifts sequence numbers when asked: an element that changed
+//! a segment's length (FTPPortMapper, rewriting a PORT command) tells it from
+//! which sequence number on the connection's bytes are numbered differently,
+//! and from then on it adds the shift to that direction's sequence numbers and
+//! takes it off the other direction's acknowledgements and SACK blocks, with
+//! checksums updated incrementally. Shifts are kept per mapping (the newest
+//! four per direction; once a sender is 1 GB past one, it folds into the total).
+//!
 //! `IPAddrRewriter(INPUTSPEC_0, ...)` rewrites addresses only: patterns have the
 //! form `pattern SADDR DADDR FOUTPUT ROUTPUT` (a 4-word `SADDR SPORT DADDR DPORT`
 //! form is accepted, its ports ignored), flows are keyed by source address, and
@@ -134,6 +142,24 @@ impl IPRewriter {
             let ip = p.data().get(nh..)?;
             self.flow_of(ip)?
         };
+        match self.route(port, proto, flow, now)? {
+            Route::Pass(out) => Some(out),
+            Route::Rewrite { target, out, key, shifted } => {
+                if let Some(ip) = p.data_mut().get_mut(nh..) {
+                    rewrite_packet(ip, &flow, &target, ports);
+                    if shifted && let Some(partner) = self.table.map.get(&key).map(|e| e.partner) {
+                        self.table.apply_shifts(&key, &partner, ip);
+                    }
+                }
+                p.anno.dst_ip = target.daddr.to_be_bytes();
+                Some(out)
+            }
+        }
+    }
+
+    /// What becomes of a packet of `flow` arriving on input `port`: its known
+    /// mapping, a new one made by the input's spec, a pass, or (None) a drop.
+    fn route(&mut self, port: usize, proto: u8, flow: Flow, now: u64) -> Option<Route> {
         // Known flow? (Address rewriters: by source address, then by destination.)
         let keys: [(u8, Flow); 2] = if self.kind == Kind::Addr {
             [(0, Flow { saddr: flow.saddr, ..Flow::default() }), (0, Flow { daddr: flow.daddr, ..Flow::default() })]
@@ -143,23 +169,18 @@ impl IPRewriter {
         for key in keys {
             if let Some(e) = self.table.map.get_mut(&key) {
                 e.last_used = now;
-                let (to, out) = (e.to, e.output);
                 let target = if self.kind == Kind::Addr {
-                    if e.reply { Flow { daddr: to.daddr, ..flow } } else { Flow { saddr: to.saddr, ..flow } }
+                    if e.reply { Flow { daddr: e.to.daddr, ..flow } } else { Flow { saddr: e.to.saddr, ..flow } }
                 } else {
-                    to
+                    e.to
                 };
-                if let Some(ip) = p.data_mut().get_mut(nh..) {
-                    rewrite_packet(ip, &flow, &target, ports);
-                }
-                p.anno.dst_ip = target.daddr.to_be_bytes();
-                return Some(out);
+                return Some(Route::Rewrite { target, out: e.output, key, shifted: e.shifted });
             }
         }
         let spec = self.specs.get_mut(port)?;
         let (to, forward, reply) = match spec {
             InputSpec::Drop => return None,
-            InputSpec::Pass(o) => return Some(*o),
+            InputSpec::Pass(o) => return Some(Route::Pass(*o)),
             InputSpec::Keep { forward, reply } => (flow, *forward, *reply),
             InputSpec::Pattern { .. } | InputSpec::Mapper { .. } => {
                 let table = &self.table;
@@ -193,16 +214,58 @@ impl IPRewriter {
         } else {
             (flow, to)
         };
-        if !self.table.insert(proto, from_key, to_key, forward, reply, now) {
+        let key_proto = if self.kind == Kind::Addr { 0 } else { proto };
+        if !self.table.insert(key_proto, from_key, to_key, forward, reply, now) {
             return None;
         }
         let target = if self.kind == Kind::Addr { Flow { saddr: to.saddr, ..flow } } else { to };
-        if let Some(ip) = p.data_mut().get_mut(nh..) {
-            rewrite_packet(ip, &flow, &target, ports);
-        }
-        p.anno.dst_ip = target.daddr.to_be_bytes();
-        Some(forward)
+        Some(Route::Rewrite { target, out: forward, key: (key_proto, from_key), shifted: false })
     }
+
+    /// The mapping of TCP or UDP `flow` as if a packet of it had arrived on
+    /// `input`: the known one, or one the input's spec makes now. Its rewritten
+    /// flow, or None when the spec passes or drops such packets or the table is
+    /// full. (FTPPortMapper makes the data connection's mapping so.)
+    pub fn mapping_for(&mut self, input: usize, proto: u8, flow: Flow, now: u64) -> Option<Flow> {
+        if !self.takes(proto) || self.addresses_only() {
+            return None;
+        }
+        match self.route(input, proto, flow, now)? {
+            Route::Rewrite { target, .. } => Some(target),
+            Route::Pass(_) => None,
+        }
+    }
+
+    /// Whether a mapping for packets of TCP/UDP `flow` (as they arrive) exists.
+    pub fn has_mapping(&self, proto: u8, flow: &Flow) -> bool {
+        !self.addresses_only() && self.table.map.contains_key(&(proto, *flow))
+    }
+
+    /// TCPRewriter: from sequence number `start` on, number the bytes of TCP
+    /// `flow` (as its packets arrive) `change` further on, and translate the
+    /// peer's acknowledgements back. False without such a mapping, when this
+    /// is not a TCPRewriter, or for a `start` before an earlier shift's.
+    pub fn shift_seq(&mut self, flow: &Flow, start: u32, change: i32) -> bool {
+        self.kind == Kind::Tcp && self.table.shift_seq((IP_PROTO_TCP, *flow), start, change)
+    }
+
+    pub fn is_tcp_rewriter(&self) -> bool {
+        self.kind == Kind::Tcp
+    }
+
+    /// How many inputs (input specs) it has.
+    pub fn input_specs(&self) -> usize {
+        self.specs.len()
+    }
+}
+
+/// What [`IPRewriter::route`] decided.
+enum Route {
+    /// Send on unchanged, to this output.
+    Pass(usize),
+    /// Rewrite to `target` and send to `out`; `key` is the mapping entry it
+    /// used, `shifted` whether that mapping has sequence-number shifts.
+    Rewrite { target: Flow, out: usize, key: (u8, Flow), shifted: bool },
 }
 
 impl Element for IPRewriter {
@@ -217,7 +280,7 @@ impl Element for IPRewriter {
     }
     /// The flow table holds at most CAPACITY mappings (two entries each).
     fn state(&self) -> oxclick_runtime::State {
-        oxclick_runtime::State::Bounded { bytes: self.table.worst_case_bytes() }
+        oxclick_runtime::State::Bounded { bytes: self.table.worst_case_bytes(self.kind == Kind::Tcp) }
     }
     fn port_count(&self) -> &'static str {
         "1-/1-"
@@ -394,6 +457,7 @@ impl Element for IPRewriter {
             && o.kind == self.kind
         {
             self.table.map = core::mem::take(&mut o.table.map);
+            self.table.shifts = core::mem::take(&mut o.table.shifts);
         }
     }
 }

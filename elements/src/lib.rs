@@ -28,6 +28,7 @@ pub mod fix_ip_src;
 #[cfg(feature = "std")]
 pub mod from_ip_summary_dump;
 pub mod from_netfront;
+pub mod ftp_port_mapper;
 pub mod get_ip_address;
 pub mod hash_switch;
 pub mod host_ether_filter;
@@ -172,6 +173,7 @@ pub fn registry() -> Registry {
     r.add("LinearIPLookup", || Box::new(ip_lookup::IPLookup::named("LinearIPLookup")));
     r.add("DropBroadcasts", || Box::<drop_broadcasts::DropBroadcasts>::default());
     r.add("FixIPSrc", || Box::<fix_ip_src::FixIPSrc>::default());
+    r.add("FTPPortMapper", || Box::<ftp_port_mapper::FTPPortMapper>::default());
     r.add("GetIPAddress", || Box::<get_ip_address::GetIPAddress>::default());
     r.add("EtherMirror", || Box::new(ether_mirror::EtherMirror));
     r.add("HostEtherFilter", || Box::<host_ether_filter::HostEtherFilter>::default());
@@ -271,6 +273,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "StaticIPLookup" | "LinearIPLookup" => include_str!("ip_lookup.rs"),
         "DropBroadcasts" => include_str!("drop_broadcasts.rs"),
         "FixIPSrc" => include_str!("fix_ip_src.rs"),
+        "FTPPortMapper" => include_str!("ftp_port_mapper.rs"),
         "GetIPAddress" => include_str!("get_ip_address.rs"),
         "ICMPError" => include_str!("icmp_error.rs"),
         "IPPrint" => include_str!("ip_print.rs"),

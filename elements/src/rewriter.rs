@@ -1,6 +1,6 @@
 //! The machinery the NAT elements share (not an element): rewrite patterns, input
-//! specifications, a bounded flow table with expiry, and incremental checksum
-//! updates (RFC 1624).
+//! specifications, a bounded flow table with expiry, TCP sequence-number shifts
+//! (TCPRewriter, for FTPPortMapper), and incremental checksum updates (RFC 1624).
 
 use alloc::format;
 use alloc::string::String;
@@ -332,12 +332,104 @@ pub struct Entry {
     /// The key of the other direction's entry.
     pub partner: (u8, Flow),
     pub reply: bool,
+    /// Either direction of the mapping has sequence-number shifts (in
+    /// [`FlowTable::shifts`]): the common case looks no further.
+    pub shifted: bool,
+}
+
+/// Sequence numbers `a` is at or after `b`, modulo 2^32 (RFC 793's SEQ_GEQ).
+fn seq_geq(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b) as i32 >= 0
+}
+
+/// How far back a shift still matters: a sequence number this far past a
+/// step's start is never again one from before it (Click's 1 GB).
+const SHIFT_HORIZON: u32 = 1 << 30;
+
+/// Steps kept per direction; an older one folds into the base shift.
+const MAX_SHIFT_STEPS: usize = 4;
+
+/// The sequence-number shifts of one direction of a TCP mapping. An element
+/// that changed a segment's length (FTPPortMapper rewriting a PORT command)
+/// asks that the bytes after it be numbered `delta` further on; its peer's
+/// acknowledgements are shifted back by the same amount. Each step says: from
+/// sequence number `start` on (in the sender's numbering), add `delta`;
+/// before the oldest, add `base`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqShift {
+    base: i32,
+    steps: [(u32, i32); MAX_SHIFT_STEPS],
+    len: usize,
+}
+
+impl SeqShift {
+    fn kept(&self) -> &[(u32, i32)] {
+        &self.steps[..self.len]
+    }
+
+    /// The shift of the newest bytes.
+    fn latest(&self) -> i32 {
+        self.kept().last().map_or(self.base, |s| s.1)
+    }
+
+    fn drop_oldest(&mut self) {
+        if self.len > 0 {
+            self.base = self.steps[0].1;
+            self.steps.copy_within(1..self.len, 0);
+            self.len -= 1;
+        }
+    }
+
+    /// From sequence number `start` on, shift `change` more. Steps come in
+    /// sequence order; false for one before the newest (it is not taken).
+    pub fn add(&mut self, start: u32, change: i32) -> bool {
+        let latest = self.latest();
+        match self.kept().last() {
+            Some(&(last, _)) if !seq_geq(start, last) => return false,
+            Some(&(last, _)) if last == start => {
+                self.steps[self.len - 1].1 = latest.wrapping_add(change);
+                return true;
+            }
+            _ => {}
+        }
+        while self.len > 0
+            && (self.len == MAX_SHIFT_STEPS || seq_geq(start, self.steps[0].0.wrapping_add(SHIFT_HORIZON)))
+        {
+            self.drop_oldest();
+        }
+        self.steps[self.len] = (start, latest.wrapping_add(change));
+        self.len += 1;
+        true
+    }
+
+    /// `seq` of a segment the sender numbered so, as the receiver expects it.
+    pub fn seq(&self, seq: u32) -> u32 {
+        let d = self.kept().iter().rev().find(|s| seq_geq(seq, s.0)).map_or(self.base, |s| s.1);
+        seq.wrapping_add(d as u32)
+    }
+
+    /// An acknowledgement of bytes shifted by `self`, in their sender's numbering.
+    pub fn ack(&self, ack: u32) -> u32 {
+        let d =
+            self.kept().iter().rev().find(|s| seq_geq(ack.wrapping_sub(s.1 as u32), s.0)).map_or(self.base, |s| s.1);
+        ack.wrapping_sub(d as u32)
+    }
+
+    /// The sender is at `seq`: steps it has left far behind fold into the base.
+    fn advance(&mut self, seq: u32) {
+        while self.len > 0 && seq_geq(seq, self.steps[self.len - 1].0.wrapping_add(SHIFT_HORIZON)) {
+            self.drop_oldest();
+        }
+    }
 }
 
 /// Mappings in both directions, keyed by (protocol, flow as it arrives).
 #[derive(Default)]
 pub struct FlowTable {
     pub map: HashMap<(u8, Flow), Entry>,
+    /// Sequence-number shifts, by the key of the direction whose bytes they
+    /// shift. Only for mappings whose entries are `shifted`.
+    pub shifts: HashMap<(u8, Flow), SeqShift>,
     /// Most mapping pairs held.
     pub capacity: usize,
     pub timeout: u64,
@@ -348,12 +440,90 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(capacity: usize, timeout: u64, guarantee: u64) -> FlowTable {
-        FlowTable { map: HashMap::new(), capacity, timeout, guarantee, failures: 0, inserts: 0 }
+        FlowTable { map: HashMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0, inserts: 0 }
     }
 
-    /// The most memory the table can take: `capacity` mappings, two entries each.
-    pub fn worst_case_bytes(&self) -> usize {
-        oxclick_runtime::hash_table_bytes(self.capacity.saturating_mul(2), core::mem::size_of::<((u8, Flow), Entry)>())
+    /// The most memory the table can take: `capacity` mappings, two entries
+    /// each, and with `shifts`, sequence shifts for both directions of each.
+    pub fn worst_case_bytes(&self, shifts: bool) -> usize {
+        let entries = self.capacity.saturating_mul(2);
+        let table = oxclick_runtime::hash_table_bytes(entries, core::mem::size_of::<((u8, Flow), Entry)>());
+        if shifts {
+            table.saturating_add(oxclick_runtime::hash_table_bytes(
+                entries,
+                core::mem::size_of::<((u8, Flow), SeqShift)>(),
+            ))
+        } else {
+            table
+        }
+    }
+
+    /// From sequence number `start` on, the bytes of the mapping direction
+    /// keyed `key` are numbered `change` further on (and its peer's
+    /// acknowledgements translated back). False if there is no such mapping
+    /// or `start` is before an earlier shift's.
+    pub fn shift_seq(&mut self, key: (u8, Flow), start: u32, change: i32) -> bool {
+        let Some(partner) = self.map.get(&key).map(|e| e.partner) else { return false };
+        if !self.shifts.entry(key).or_default().add(start, change) {
+            return false;
+        }
+        for k in [key, partner] {
+            if let Some(e) = self.map.get_mut(&k) {
+                e.shifted = true;
+            }
+        }
+        true
+    }
+
+    /// Shift TCP segment `ip` (IP header onwards) of the mapping direction
+    /// keyed `key`, whose entry is `shifted`: its sequence number by its own
+    /// direction's shifts, its acknowledgement and SACK edges back by its
+    /// peer's. Checksum updated incrementally. Short or odd segments are left alone.
+    pub fn apply_shifts(&mut self, key: &(u8, Flow), partner: &(u8, Flow), ip: &mut [u8]) {
+        let Some(t) = tcp_segment(ip) else { return };
+        let seq = u32::from_be_bytes([t[4], t[5], t[6], t[7]]);
+        let ack = u32::from_be_bytes([t[8], t[9], t[10], t[11]]);
+        let own = self.shifts.get_mut(key).map(|s| {
+            s.advance(seq);
+            *s
+        });
+        let peer = self.shifts.get(partner).copied();
+        let mut sum = u16::from_be_bytes([t[16], t[17]]);
+        let set = |t: &mut [u8], at: usize, new: u32, sum: &mut u16| {
+            let old = u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
+            *sum = adjust(*sum, &[(old >> 16) as u16, old as u16], &[(new >> 16) as u16, new as u16]);
+            t[at..at + 4].copy_from_slice(&new.to_be_bytes());
+        };
+        if let Some(own) = own {
+            set(t, 4, own.seq(seq), &mut sum);
+        }
+        if let Some(peer) = peer {
+            set(t, 8, peer.ack(ack), &mut sum);
+            // SACK blocks name the peer's bytes too.
+            let hl = usize::from(t[12] >> 4) * 4;
+            let mut at = 20;
+            while at < hl {
+                match t[at] {
+                    0 => break,
+                    1 => at += 1,
+                    kind => {
+                        let Some(&len) = t.get(at + 1) else { break };
+                        let len = usize::from(len);
+                        if len < 2 || at + len > hl {
+                            break;
+                        }
+                        if kind == 5 && (len - 2) % 8 == 0 {
+                            for edge in (at + 2..at + len).step_by(4) {
+                                let v = u32::from_be_bytes([t[edge], t[edge + 1], t[edge + 2], t[edge + 3]]);
+                                set(t, edge, peer.ack(v), &mut sum);
+                            }
+                        }
+                        at += len;
+                    }
+                }
+            }
+        }
+        t[16..18].copy_from_slice(&sum.to_be_bytes());
     }
 
     pub fn pairs(&self) -> usize {
@@ -369,6 +539,10 @@ impl FlowTable {
             self.map.iter().filter(|(_, e)| !self.map.contains_key(&e.partner)).map(|(k, _)| *k).collect();
         for k in keys {
             self.map.remove(&k);
+        }
+        if !self.shifts.is_empty() {
+            let map = &self.map;
+            self.shifts.retain(|k, _| map.contains_key(k));
         }
     }
 
@@ -390,8 +564,10 @@ impl FlowTable {
                 .map(|(k, e)| (*k, e.partner));
             match victim {
                 Some((k, partner)) => {
-                    self.map.remove(&k);
-                    self.map.remove(&partner);
+                    for k in [k, partner] {
+                        self.map.remove(&k);
+                        self.shifts.remove(&k);
+                    }
                 }
                 None => {
                     self.failures += 1;
@@ -401,11 +577,20 @@ impl FlowTable {
         }
         let fk = (proto, from);
         let rk = (proto, to.reverse());
-        self.map.insert(fk, Entry { to, output: forward, last_used: now, created: now, partner: rk, reply: false });
-        self.map.insert(
-            rk,
-            Entry { to: from.reverse(), output: reply, last_used: now, created: now, partner: fk, reply: true },
-        );
+        let entry = |to, output, partner, reply| Entry {
+            to,
+            output,
+            last_used: now,
+            created: now,
+            partner,
+            reply,
+            shifted: false,
+        };
+        // A key reused by a new mapping starts unshifted.
+        self.shifts.remove(&fk);
+        self.shifts.remove(&rk);
+        self.map.insert(fk, entry(to, forward, rk, false));
+        self.map.insert(rk, entry(from.reverse(), reply, fk, true));
         true
     }
 }
@@ -428,6 +613,18 @@ fn adjust(sum: u16, old: &[u16], new: &[u16]) -> u16 {
 
 fn words(f: &Flow) -> [u16; 6] {
     [(f.saddr >> 16) as u16, f.saddr as u16, (f.daddr >> 16) as u16, f.daddr as u16, f.sport, f.dport]
+}
+
+/// The TCP header and payload of IP packet `ip` when it is a first fragment
+/// whose whole TCP header (options included) is there.
+fn tcp_segment(ip: &mut [u8]) -> Option<&mut [u8]> {
+    if ip.len() < 20 || ip[9] != 6 || u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
+        return None;
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let t = ip.get_mut(hl..).filter(|_| hl >= 20)?;
+    let thl = usize::from(*t.get(12)? >> 4) * 4;
+    (thl >= 20 && t.len() >= thl).then_some(t)
 }
 
 /// Rewrite the IP packet `ip` (IP header onwards) from flow `from` to flow `to`,
@@ -521,5 +718,42 @@ mod tests {
         assert_eq!(ip_checksum(&ip[..20]), 0);
         assert_eq!(transport_checksum([1, 0, 0, 1], [10, 0, 0, 2], 17, &ip[20..]), 0);
         assert_eq!(&ip[20..24], &[4, 0, 0, 40]);
+    }
+
+    #[test]
+    fn sequence_shifts_apply_from_their_start_and_wrap() {
+        let mut s = SeqShift::default();
+        assert!(s.add(1000, 2));
+        assert_eq!((s.seq(999), s.seq(1000), s.seq(5000)), (999, 1002, 5002));
+        // The peer acknowledges in shifted numbers; the sender sees its own.
+        assert_eq!((s.ack(1001), s.ack(1002), s.ack(1010)), (1001, 1000, 1008));
+        // A second shift adds to the first from its own start on; one before
+        // it is refused; one at the same start adds to it.
+        assert!(s.add(2000, -5));
+        assert!(!s.add(1500, 1));
+        assert_eq!((s.seq(1999), s.seq(2000)), (2001, 1997));
+        assert!(s.add(2000, 1));
+        assert_eq!(s.seq(2000), 1998);
+        // Across the wrap of the sequence space.
+        let mut w = SeqShift::default();
+        assert!(w.add(u32::MAX - 1, 3));
+        assert_eq!((w.seq(u32::MAX - 2), w.seq(u32::MAX), w.seq(5)), (u32::MAX - 2, 2, 8));
+        assert_eq!(w.ack(8), 5);
+    }
+
+    #[test]
+    fn old_sequence_shifts_fold_into_the_base() {
+        let mut s = SeqShift::default();
+        for k in 0..10u32 {
+            assert!(s.add(1000 + k * 100, 1));
+        }
+        // Ten steps, four kept: the newest ones exact, older bytes get the
+        // shift of the oldest kept step.
+        assert_eq!(s.seq(1950), 1960);
+        assert_eq!(s.seq(1650), 1657);
+        // A sender a gigabyte on leaves no steps behind; the total stays.
+        s.advance(1900 + SHIFT_HORIZON);
+        assert_eq!(s.len, 0);
+        assert_eq!(s.seq(7), 17);
     }
 }

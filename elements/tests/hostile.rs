@@ -52,6 +52,8 @@ const UNDER_TEST: &[(&str, usize)] = &[
     ("DropBroadcasts", 1),
     ("IPRewriter(pattern 1.0.0.1 1024-65535# - - 0 1, CAPACITY 4)", 2),
     ("TCPRewriter(keep 0 0)", 1),
+    // The rewriter keeps the flow, so the second copy finds its mapping.
+    ("FTPPortMapper(t, t, 0) -> t :: TCPRewriter(keep 0 0)", 1),
     ("UDPRewriter(pattern - 10-20 2.0.0.2 99 0 0)", 1),
     ("IPAddrRewriter(pattern 1.0.0.0/30 - 0 1)", 2),
     ("IPAddrPairRewriter(pattern 1.0.0.1 2.0.0.2 0 1)", 2),

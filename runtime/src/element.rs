@@ -523,6 +523,22 @@ impl Ctx<'_> {
         self.core.input_is_pull(self.me, port)
     }
 
+    /// The element called `name` (for [`Ctx::with_element`]).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.core.find(name)
+    }
+
+    /// Run `f` on element `i` with a context of its own, as Click elements
+    /// call methods of elements they were configured with (FTPPortMapper and
+    /// its rewriters). None when `i` is running: this element, or one whose
+    /// push or pull led here.
+    pub fn with_element<R>(&mut self, i: usize, f: impl FnOnce(&mut dyn Element, &mut Ctx) -> R) -> Option<R> {
+        let mut e = self.core.take_element(i)?;
+        let r = f(&mut *e, &mut Ctx { core: self.core, me: i });
+        self.core.restore(i, e);
+        Some(r)
+    }
+
     /// Call another element's read handler, `ELEM.HANDLER [PARAMS]`.
     pub fn read_handler(&mut self, spec: &str) -> Result<String, String> {
         self.core.call_handler(spec, false, "")

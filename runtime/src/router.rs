@@ -366,6 +366,11 @@ impl Core {
         }
     }
 
+    /// Take element `i` out of its slot to run it; None if it is running.
+    pub(crate) fn take_element(&mut self, i: usize) -> Option<Box<dyn Element>> {
+        self.nodes.get_mut(i)?.element.take()
+    }
+
     /// Put running element `i` back in its slot, then make the write handler calls
     /// that waited for it.
     #[inline(always)]
