@@ -215,3 +215,46 @@ fn consolidated_tenants_answer_pings_each_on_its_own_counters() {
     assert_eq!(count(&out, "bob/c.count"), 2, "{out}");
     assert_eq!(count(&out, "alice.out_packets"), 3, "{out}");
 }
+
+#[test]
+fn to_host_hands_frames_to_the_host_and_to_host_sniffers_only_shows_them() {
+    if let Some(why) = unavailable().or_else(|| common::missing_root_or(&["tcpdump"])) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Three frames to someone else's Ethernet address through each element,
+    // once tcpdump listens on the element's TAP device. ToHost makes them the
+    // host's (its device's own address as destination); ToHostSniffers leaves
+    // them as they were.
+    let p = format!("th{}", std::process::id() % 100_000);
+    let frame = "020000000099 020000000001 0800 45000014000100004001f9e30a0000010a000002";
+    for (class, dev) in [("ToHost", p.clone()), ("ToHostSniffers", String::from("sniffers0"))] {
+        let arg = if class == "ToHost" { p.as_str() } else { "eth0" };
+        let config = format!(
+            "src :: InfiniteSource(DATA \\<{frame}>, LIMIT 3, ACTIVE false) -> t :: {class}({arg});
+             Script(wait 1.5, write src.active true, wait 0.5, stop)"
+        );
+        let child = Command::new(bin())
+            .args(["-e", &config, "-h", "t.count", "-h", "t.drops", "-h", "t.dev_name"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oxclick");
+        std::thread::sleep(Duration::from_millis(700));
+        let mac = std::fs::read_to_string(format!("/sys/class/net/{dev}/address")).unwrap_or_default();
+        let dump = Command::new("timeout")
+            .args(["3", "tcpdump", "-n", "-e", "-c", "3", "-i", &dev, "ip"])
+            .output()
+            .expect("tcpdump");
+        let out = stop(child);
+        let dump = String::from_utf8_lossy(&dump.stdout);
+        assert_eq!(count(&out, "t.count"), 3, "{class}: {out}");
+        assert_eq!(count(&out, "t.drops"), 0, "{class}: {out}");
+        assert_eq!(dump.lines().count(), 3, "{class}: tcpdump on {dev} saw:\n{dump}");
+        let want = if class == "ToHost" { mac.trim().to_string() } else { String::from("02:00:00:00:00:99") };
+        assert!(!want.is_empty(), "{class}: {dev} was not there");
+        for l in dump.lines() {
+            assert!(l.contains(&format!("> {want}")), "{class}: frame not to {want}: {l}");
+        }
+    }
+}

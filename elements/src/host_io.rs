@@ -43,6 +43,29 @@ pub fn resolve_device(dev: &str, mac: Option<[u8; 6]>) -> Result<String, String>
     Err(std::format!("no device named '{dev}' or with Ethernet address {want}"))
 }
 
+/// Whether recvmsg's auxiliary data says the frame's checksum is not filled in.
+fn checksum_not_ready(msg: &libc::msghdr) -> bool {
+    // SAFETY: walking the control messages recvmsg wrote, with libc's macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
+                let aux = libc::CMSG_DATA(c).cast::<libc::tpacket_auxdata>().read_unaligned();
+                return aux.tp_status & libc::TP_STATUS_CSUMNOTREADY != 0;
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    false
+}
+
+/// Fill in the transport checksum of an Ethernet frame carrying IPv4.
+fn complete_checksum(frame: &mut [u8]) {
+    if frame.len() > 14 && frame[12..14] == [0x08, 0x00] {
+        crate::wire::set_checksums(&mut frame[14..]);
+    }
+}
+
 pub struct PacketSocket {
     fd: OwnedFd,
 }
@@ -100,27 +123,50 @@ impl PacketSocket {
                 return Err(last_error("promiscuous mode"));
             }
         }
+        // Frames a local sender left for the device to checksum (veth and TAP
+        // pass them on so) are flagged in the auxiliary data: recv completes them.
+        let on: libc::c_int = 1;
+        // SAFETY: `on` is a valid int of the size we pass.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_AUXDATA,
+                (&raw const on).cast(),
+                core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
         Ok(PacketSocket { fd })
     }
 
     /// One frame into `buf`: its length and direction, or `None` if none waits.
+    /// A frame whose TCP or UDP checksum the sender left to the hardware (a
+    /// local sender on a veth or TAP device: only the pseudo-header sum is
+    /// there) gets its checksum completed, so a router that rewrites it
+    /// incrementally, or sends it on through another device, sends a valid one.
     pub fn recv(&self, buf: &mut [u8]) -> Option<(usize, Direction)> {
-        // SAFETY: zeroed sockaddr_ll is valid for recvfrom to fill.
+        // SAFETY: zeroed sockaddr_ll, msghdr and control buffer are valid for
+        // recvmsg to fill; every pointer stays valid for the call.
         let mut from: libc::sockaddr_ll = unsafe { core::mem::zeroed() };
-        let mut len = core::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: `buf` and `from` are valid for the sizes passed.
-        let n = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-                (&raw mut from).cast(),
-                &mut len,
-            )
-        };
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_name = (&raw mut from).cast();
+        msg.msg_namelen = core::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = core::mem::size_of_val(&control);
+        // SAFETY: `msg` describes valid buffers.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC) };
         if n < 0 {
             return None;
+        }
+        // MSG_TRUNC reports the full length; keep what fit.
+        let n = (n as usize).min(buf.len());
+        if checksum_not_ready(&msg) {
+            complete_checksum(&mut buf[..n]);
         }
         let dir = match from.sll_pkttype {
             libc::PACKET_BROADCAST => Direction::Broadcast,
@@ -129,8 +175,7 @@ impl PacketSocket {
             libc::PACKET_OUTGOING => Direction::Outgoing,
             _ => Direction::Host,
         };
-        // MSG_TRUNC reports the full length; keep what fit.
-        Some(((n as usize).min(buf.len()), dir))
+        Some((n, dir))
     }
 
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
@@ -253,6 +298,45 @@ impl TunDevice {
         let flags = unsafe { ifr.ifr_ifru.ifru_flags };
         ifr.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as i16;
         ioctl(libc::SIOCSIFFLAGS, &mut ifr, "bringing the device up")
+    }
+
+    /// Bring the device up with no address: the host takes what it is given
+    /// on it (ToHost) and sniffers see it, but routes nothing through it.
+    pub fn bring_up(&self) -> Result<(), String> {
+        let s = control_socket()?;
+        let mut ifr = ifreq_for(&self.name)?;
+        // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS take a pointer to an ifreq.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr as *mut libc::ifreq) } < 0 {
+            return Err(last_error("reading the flags"));
+        }
+        // SAFETY: the union holds flags after SIOCGIFFLAGS.
+        let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+        ifr.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as i16;
+        // SAFETY: as above.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &mut ifr as *mut libc::ifreq) } < 0 {
+            return Err(last_error("bringing the device up"));
+        }
+        Ok(())
+    }
+
+    /// The TAP device `name` this process has open, opening it (and bringing
+    /// it up) on first use: every element that hands frames to it shares one
+    /// descriptor, as Linux allows only one per device.
+    pub fn shared_tap(name: &str) -> Result<std::sync::Arc<TunDevice>, String> {
+        use std::sync::{Arc, Mutex, Weak};
+        static OPEN: Mutex<std::vec::Vec<(String, Weak<TunDevice>)>> = Mutex::new(std::vec::Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|(_, w)| w.strong_count() > 0);
+        if let Some(dev) = open.iter().find(|(n, _)| n == name).and_then(|(_, w)| w.upgrade()) {
+            return Ok(dev);
+        }
+        let dev = Arc::new(TunDevice::open(name, true)?);
+        // The host should not talk on it on its own (IPv6 neighbour discovery
+        // would put its own frames among the router's).
+        let _ = std::fs::write(std::format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", dev.name), "1");
+        dev.bring_up().map_err(|e| std::format!("{name}: {e}"))?;
+        open.push((name.into(), Arc::downgrade(&dev)));
+        Ok(dev)
     }
 
     pub fn recv(&self, buf: &mut [u8]) -> Option<usize> {

@@ -87,6 +87,8 @@ pub mod timed_sink;
 pub mod timed_source;
 pub mod timed_unqueue;
 #[cfg(feature = "std")]
+#[cfg(feature = "std")]
+pub mod to_host;
 pub mod to_ip_summary_dump;
 pub mod to_netfront;
 pub mod unqueue;
@@ -94,8 +96,18 @@ pub mod wire;
 
 /// Classes that need the host (files, Linux sockets and devices): the `std`
 /// feature's. In the guest, `FromDevice` and `ToDevice` name its vifs instead.
-pub const HOST_ONLY: &[&str] =
-    &["FromDump", "ToDump", "FromDevice", "ToDevice", "KernelTun", "KernelTap", "FromIPSummaryDump", "ToIPSummaryDump"];
+pub const HOST_ONLY: &[&str] = &[
+    "FromDump",
+    "ToDump",
+    "FromDevice",
+    "ToDevice",
+    "KernelTun",
+    "KernelTap",
+    "ToHost",
+    "ToHostSniffers",
+    "FromIPSummaryDump",
+    "ToIPSummaryDump",
+];
 
 /// The registry the Xen guest runs with (and `oxclick image` checks a
 /// configuration against on the host): no host I/O, and Click's device element
@@ -214,6 +226,8 @@ pub fn registry() -> Registry {
         r.add("ToDevice", || Box::<device::ToDevice>::default());
         r.add("KernelTun", || Box::new(kernel_tun::KernelTun::tun()));
         r.add("KernelTap", || Box::new(kernel_tun::KernelTun::tap()));
+        r.add("ToHost", || Box::new(to_host::ToHost::host()));
+        r.add("ToHostSniffers", || Box::new(to_host::ToHost::sniffers()));
         r.add("FromIPSummaryDump", || Box::<from_ip_summary_dump::FromIPSummaryDump>::default());
         r.add("ToIPSummaryDump", || Box::<to_ip_summary_dump::ToIPSummaryDump>::default());
     }
@@ -264,6 +278,7 @@ pub fn manual(name: &str) -> Option<&'static str> {
         "FromIPSummaryDump" => include_str!("from_ip_summary_dump.rs"),
         "FromDevice" | "ToDevice" => include_str!("device.rs"),
         "KernelTun" | "KernelTap" => include_str!("kernel_tun.rs"),
+        "ToHost" | "ToHostSniffers" => include_str!("to_host.rs"),
         "ToIPSummaryDump" => include_str!("to_ip_summary_dump.rs"),
         "CheckICMPHeader" | "CheckUDPHeader" | "CheckTCPHeader" => include_str!("check_transport_header.rs"),
         "Pad" => include_str!("pad.rs"),
