@@ -87,8 +87,8 @@ pub mod timed_sink;
 pub mod timed_source;
 pub mod timed_unqueue;
 #[cfg(feature = "std")]
-#[cfg(feature = "std")]
 pub mod to_host;
+#[cfg(feature = "std")]
 pub mod to_ip_summary_dump;
 pub mod to_netfront;
 pub mod unqueue;
