@@ -168,7 +168,15 @@ pub fn set_checksums(ip: &mut [u8]) {
     };
     seg[at] = 0;
     seg[at + 1] = 0;
-    let sum = if proto == IP_PROTO_ICMP { ip_checksum(seg) } else { transport_checksum(src, dst, proto, seg) };
+    let sum = match proto {
+        IP_PROTO_ICMP => ip_checksum(seg),
+        // A computed UDP checksum of zero is sent as all ones: zero means none.
+        IP_PROTO_UDP => match transport_checksum(src, dst, proto, seg) {
+            0 => 0xffff,
+            s => s,
+        },
+        _ => transport_checksum(src, dst, proto, seg),
+    };
     seg[at..at + 2].copy_from_slice(&sum.to_be_bytes());
 }
 

@@ -26,6 +26,17 @@ ms() { date +%s%3N; }
 console_log() { cat "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
 # A number, or 0 (a failed command's message must not break the arithmetic).
 num() { case "$1" in ''|*[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
+# Read handler HANDLER of guest DOMAIN through xenstore, asking every half
+# second up to TRIES times until the guest answers (a restored or swapping guest
+# takes a while). Prints the answer; fails if there was none.
+ctl_read_waiting() {
+    local i=0
+    until "$OX" ctl "$1" read "$2" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -ge "$3" ] && return 1
+        sleep 0.5
+    done
+}
 # Zero the mirror's counter c, and make sure it is zero: a dom0 tool that
 # crashed under this emulation must not turn into a wrong count later.
 reset_count() {
@@ -188,12 +199,7 @@ if timeout 180 xl save mirror "$WORK/mirror.save" >"$WORK/save.out" 2>&1; then
     if timeout 180 xl restore "$WORK/mirror.save" >>"$WORK/save.out" 2>&1; then
         S2=$(ms)
         # Until the restored guest answers through xenstore again.
-        i=0
-        until AFTER=$("$OX" ctl mirror read c.count 2>/dev/null); do
-            i=$((i + 1))
-            [ $i -gt 60 ] && break
-            sleep 0.5
-        done
+        AFTER=$(ctl_read_waiting mirror c.count 60)
         S3=$(ms)
         start_capture 6 "$WORK/cap4.out"
         send_frames 500 50 >/dev/null
@@ -224,12 +230,7 @@ rm -f "$WORK/mirror.save"
 BEFORE=$(num "$("$OX" ctl mirror read c.count 2>&1)")
 DOMID=$(xl domid mirror 2>/dev/null)
 if timeout 180 xl save -c mirror "$WORK/mirror.ckpt" >"$WORK/ckpt.out" 2>&1; then
-    i=0
-    until AFTER=$("$OX" ctl mirror read c.count 2>/dev/null); do
-        i=$((i + 1))
-        [ $i -gt 60 ] && break
-        sleep 0.5
-    done
+    AFTER=$(ctl_read_waiting mirror c.count 60)
     start_capture 6 "$WORK/cap5.out"
     send_frames 500 50 >/dev/null
     wait $CAP
@@ -313,12 +314,7 @@ if "$OX" consolidate "$P/tenants/tenants.toml" -q -o "$WORK/tenants.click" >"$WO
         && "$OX" ctl tenants config "$WORK/tenants2.click" >>"$WORK/tenants2.out" 2>&1; then
         # The guest swaps the new configuration in when it sees it: wait until
         # carol's guard answers, and forget dom0's failed ARP for her address.
-        i=0
-        until "$OX" ctl tenants read carol.in_packets >/dev/null 2>&1; do
-            i=$((i + 1))
-            [ $i -gt 60 ] && break
-            sleep 0.5
-        done
+        ctl_read_waiting tenants carol.in_packets 60 >/dev/null
         ip neigh flush to 192.0.2.12 2>/dev/null
         GOT_C=$(num "$(pings 192.0.2.12 2)")
         A=$("$OX" ctl tenants read alice/c.count 2>&1)
@@ -442,13 +438,7 @@ nat_ns nout xenbr4 10.7.1.2 02:00:00:07:01:02
 ip -n nin route add default via 10.7.0.1
 # Wait until the NAT guest answers through xenstore again; the table it reads.
 nat_table() {
-    i=0
-    until T=$("$OX" ctl nat read nat.table 2>/dev/null); do
-        i=$((i + 1))
-        [ $i -gt 120 ] && break
-        sleep 0.5
-    done
-    echo "$T" | grep '=>' | sort
+    ctl_read_waiting nat nat.table 120 | grep '=>' | sort
 }
 # Wait until line $1 reached the server.
 nat_got() {
