@@ -29,6 +29,12 @@ cases (default: all):
            -> DecIPTTL -> c :: Counter -> Discard
   d        the same chain fed by FromDump(udp64p1500_N.pcap, STOP true)
   startup  Idle -> Discard, with -q (build the router, then quit)
+  nat      d's chain with IPRewriter(pattern 1.0.0.1 1024-65535 - - 0 1, CAPACITY 1100000)
+           in place of DecIPTTL, over a trace of N packets in 1,000,000 flows taken
+           in turn (each flow its own source and destination): 1M live mappings
+  rules    compile time of a 10,000-rule IPClassifier (address prefixes, hosts,
+           ports, protocols): `oxclick -q` of it, less `oxclick -q` of the same
+           router with `-` rules
   c        the tenant demux: FromDump(tenants_N.pcap) -> Strip(14) -> CheckIPHeader
            -> IPClassifier(dst host T1, ..., dst host TN), a Counter -> Discard per
            tenant, the trace round-robin over N tenants, for N = 1, 100, 1000, 10000
@@ -113,6 +119,22 @@ fn tenant_addr(t: u64) -> [u8; 4] {
 
 /// Frame `i` of a trace, to `dst`.
 fn frame_to(i: u64, dst: [u8; 4]) -> [u8; 64] {
+    frame_from(i, [10, 0, 0, 1], 1024 + (i % 50000) as u16, dst)
+}
+
+/// Flows in the NAT trace.
+const NAT_FLOWS: u64 = 1_000_000;
+
+/// Frame `i` of the NAT trace: flow `i % NAT_FLOWS`, each flow its own
+/// source and destination, so every flow needs a mapping of its own.
+fn nat_frame(i: u64) -> [u8; 64] {
+    let f = i % NAT_FLOWS;
+    let (a, b, c) = ((f >> 16) as u8, (f >> 8) as u8, f as u8);
+    frame_from(i, [10, a, b, c], 1024 + (f % 50000) as u16, [2, a, b, c])
+}
+
+/// Frame `i` of a trace, from `src`:`sport` to `dst` port 1500.
+fn frame_from(i: u64, src: [u8; 4], sport: u16, dst: [u8; 4]) -> [u8; 64] {
     let mut f = [0u8; 64];
     f[..6].copy_from_slice(&[0, 0, 0, 0, 0, 2]);
     f[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 1]);
@@ -123,11 +145,10 @@ fn frame_to(i: u64, dst: [u8; 4]) -> [u8; 64] {
     ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
     ip[8] = 64;
     ip[9] = 17;
-    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[12..16].copy_from_slice(&src);
     ip[16..20].copy_from_slice(&dst);
     let sum = checksum(&f[14..34], 0);
     f[24..26].copy_from_slice(&sum.to_be_bytes());
-    let sport = 1024 + (i % 50000) as u16;
     f[34..36].copy_from_slice(&sport.to_be_bytes());
     // Port 1500: what the (b) and (d) filters let through.
     f[36..38].copy_from_slice(&1500u16.to_be_bytes());
@@ -136,8 +157,8 @@ fn frame_to(i: u64, dst: [u8; 4]) -> [u8; 64] {
         *b = k as u8;
     }
     // UDP checksum over the pseudo-header and the datagram.
-    let pseudo = 0x0a00
-        + 0x0001
+    let pseudo = (u32::from(src[0]) << 8 | u32::from(src[1]))
+        + (u32::from(src[2]) << 8 | u32::from(src[3]))
         + (u32::from(dst[0]) << 8 | u32::from(dst[1]))
         + (u32::from(dst[2]) << 8 | u32::from(dst[3]))
         + 17
@@ -258,12 +279,14 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 println!("{HELP}");
                 return Ok(true);
             }
-            c @ ("a" | "d0" | "hand" | "startup" | "b" | "d" | "c" | "t") => cases.push(c.to_string()),
+            c @ ("a" | "d0" | "hand" | "startup" | "b" | "d" | "nat" | "c" | "t" | "rules") => {
+                cases.push(c.to_string())
+            }
             other => return Err(format!("bench: unknown argument '{other}'\n\n{HELP}")),
         }
     }
     if cases.is_empty() {
-        cases = ["a", "d0", "hand", "startup", "b", "d", "c", "t"].map(String::from).to_vec();
+        cases = ["a", "d0", "hand", "startup", "b", "d", "nat", "c", "t", "rules"].map(String::from).to_vec();
     }
     let runs = runs.max(1);
     let bin_dir = build()?;
@@ -298,6 +321,17 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
             cases.insert(k + j, format!("c{n}"));
         }
+    }
+    let rules = match cases.iter().position(|c| c == "rules") {
+        Some(k) => {
+            cases.remove(k);
+            true
+        }
+        None => false,
+    };
+    let nat_trace = data_dir.join(format!("nat_{}flows_{packets}.pcap", NAT_FLOWS));
+    if cases.iter().any(|c| c == "nat") {
+        ensure_trace(&nat_trace, packets, &nat_frame)?;
     }
     let consolidated = match cases.iter().position(|c| c == "t") {
         Some(k) => {
@@ -347,6 +381,17 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                     );
                     let mut c = Command::new(&oxclick);
                     c.args(["-e", &conf, "-h", "c.count"]);
+                    c
+                }
+                "nat" => {
+                    let conf = format!(
+                        "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) \
+                         -> rw :: IPRewriter(pattern 1.0.0.1 1024-65535 - - 0 1, CAPACITY 1100000) -> c :: Counter -> Discard; \
+                         Idle -> [0] rw; rw[1] -> Discard",
+                        nat_trace.display()
+                    );
+                    let mut c = Command::new(&oxclick);
+                    c.args(["-e", &conf, "-h", "c.count", "-h", "rw.nmappings"]);
                     c
                 }
                 "d0" => {
@@ -428,6 +473,9 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     if consolidated {
         bench_consolidated(&oxclick, &data_dir, tenant_packets, runs)?;
     }
+    if rules {
+        bench_rules(&oxclick, &data_dir, runs)?;
+    }
     if let (Some(one), Some(many)) = (rates.get("c1"), rates.get("c10000")) {
         println!("the 10,000th tenant costs {:.2}x the first (packet rate with 1 tenant / with 10,000)", one / many);
     }
@@ -435,6 +483,54 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
         println!("d0 runs at {:.2}x the hand-written loop's time", hand / d0);
     }
     Ok(true)
+}
+
+/// Rules in the `rules` case.
+const RULES: usize = 10_000;
+
+/// Case rules: how long a 10,000-rule IPClassifier takes to compile. Rule k is
+/// one of four shapes (a source prefix and a TCP port range, a host and a UDP
+/// port, a 3-tuple, a protocol and an ICMP type), all different.
+fn bench_rules(oxclick: &Path, data_dir: &Path, runs: usize) -> Result<(), String> {
+    let rule = |k: usize| {
+        let (a, b) = ((k >> 8) as u8, k as u8);
+        match k % 4 {
+            0 => format!("src net 10.{a}.{b}.0/24 and dst tcp port > {}", 1024 + k % 5000),
+            1 => format!("dst host 192.168.{a}.{b} and udp dst port {}", 1 + k % 1000),
+            2 => format!("dst host 172.16.{a}.{b} and dst tcp port {}", 80 + k % 7),
+            _ => format!("src host 10.200.{a}.{b} and icmp type {}", k % 16),
+        }
+    };
+    let write = |name: &str, rules: &dyn Fn(usize) -> String| -> Result<PathBuf, String> {
+        let path = data_dir.join(name);
+        let mut text = String::from("Idle -> c :: IPClassifier(");
+        text.push_str(&(0..RULES).map(rules).collect::<Vec<_>>().join(",\n  "));
+        text.push_str(");\nd :: Discard;\n");
+        for k in 0..RULES {
+            text.push_str(&format!("c[{k}] -> d;\n"));
+        }
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let full = write("rules_10000.click", &rule)?;
+    let trivial = write("rules_10000_trivial.click", &|_| String::from("-"))?;
+    let time = |conf: &Path| -> Result<f64, String> {
+        let mut t = Vec::new();
+        for _ in 0..runs.max(3) {
+            let mut c = Command::new(oxclick);
+            c.arg("-q").arg(conf);
+            t.push(measure(&mut c)?.seconds);
+        }
+        Ok(median(&mut t))
+    };
+    let (with, without) = (time(&full)?, time(&trivial)?);
+    println!(
+        "rules    {RULES}-rule IPClassifier: compile {:.1} ms (oxclick -q {:.1} ms, less {:.1} ms with `-` rules)",
+        (with - without) * 1e3,
+        with * 1e3,
+        without * 1e3
+    );
+    Ok(())
 }
 
 /// Case t: N tenants consolidated into one router, each a small firewall.

@@ -373,7 +373,7 @@ fn boot_xen(base: &Path, dom0: &Dom0, payload_img: &Path, deadline: Instant, ver
         .arg(&dom0.xen)
         .args([
             "-append",
-            "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all console_timestamps=boot",
+            "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot",
         ])
         .arg("-initrd")
         .arg(format!(
