@@ -366,6 +366,11 @@ struct Run {
 fn boot_xen(base: &Path, dom0: &Dom0, payload_img: &Path, deadline: Instant, verbose: bool) -> Result<Run, String> {
     let log_path = base.join("last-run.log");
     let mut log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    // dom0 gets one vCPU (dom0_max_vcpus=1); Xen keeps two for the guests.
+    // With two, dom0's programs (xl, libxl's save helper, even busybox-static)
+    // segfaulted at exec or in malloc now and then, most often when several
+    // ran at once, and dom0 later wedged: a cross-vCPU TLB flush inside dom0
+    // that this emulation gets wrong fits. With one, runs showed no such crash.
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", "max,-smap,-rdtscp", "-m", "3G", "-smp", "2"])
         .args(["-nographic", "-monitor", "none", "-serial", "stdio", "-no-reboot"])
