@@ -428,3 +428,21 @@ fn schedule_info_divides_the_processor_by_tickets() {
     let nb: u64 = handler(&r, "cb", "count").parse().unwrap();
     assert!((950..=1050).contains(&nb), "b ran {nb} times while a ran 3000");
 }
+
+#[test]
+fn a_flat_configuration_naming_no_element_is_an_error_not_a_panic() {
+    let reg = oxclick_elements::registry();
+    let known = |n: &str| reg.contains(n);
+    let mut out = read("Idle -> Discard", "t", &Options { is_primitive: Some(&known), ..Options::default() });
+    out.flat.connections[0].to.element = 32;
+    let opts = RouterOptions {
+        config_text: String::new(),
+        flat_text: String::new(),
+        console: Box::new(|_: &str| {}),
+        output: Box::new(|_: &str| {}),
+        clock: Box::new(SimClock::default()),
+        devices: Vec::new(),
+    };
+    let errors = Router::new(&out.flat, &reg, opts).err().expect("refused");
+    assert_eq!(errors, ["a connection names element 32 of 2", "Router could not be initialized!"]);
+}

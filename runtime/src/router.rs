@@ -690,6 +690,15 @@ impl Router {
                 "Router could not be initialized!".into(),
             ]);
         }
+        // A flat configuration comes from the language crate, but this is a
+        // public entry point: a connection naming no element is an error, not
+        // an index out of bounds below.
+        if let Some(c) = flat.connections.iter().find(|c| c.from.element >= n || c.to.element >= n) {
+            return Err(vec![
+                format!("a connection names element {} of {n}", c.from.element.max(c.to.element)),
+                "Router could not be initialized!".into(),
+            ]);
+        }
         let mut slots: Vec<Option<Box<dyn Element>>> = Vec::with_capacity(n);
         for (e, m) in flat.elements.iter().zip(&meta) {
             match registry.make(&e.class) {

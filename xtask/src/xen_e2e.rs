@@ -369,8 +369,9 @@ fn boot_xen(base: &Path, dom0: &Dom0, payload_img: &Path, deadline: Instant, ver
     // dom0 gets one vCPU (dom0_max_vcpus=1); Xen keeps two for the guests.
     // With two, dom0's programs (xl, libxl's save helper, even busybox-static)
     // segfaulted at exec or in malloc now and then, most often when several
-    // ran at once, and dom0 later wedged: a cross-vCPU TLB flush inside dom0
-    // that this emulation gets wrong fits. With one, runs showed no such crash.
+    // ran at once, and dom0 later wedged. With one, the default checks ran
+    // twice with no crash (and in a quarter of the time); 20 guests booting at
+    // once (--flows 20) still crash them, so one vCPU makes it rarer, not gone.
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", "max,-smap,-rdtscp", "-m", "3G", "-smp", "2"])
         .args(["-nographic", "-monitor", "none", "-serial", "stdio", "-no-reboot"])
