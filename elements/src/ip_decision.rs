@@ -48,6 +48,12 @@ type Facts = Vec<(u32, bool)>;
 struct Builder<'a> {
     exprs: &'a [&'a Expr],
     tests: Vec<Test>,
+    /// Each test's field (tests reading the same field share one), by test index.
+    field_of: Vec<usize>,
+    /// For each rule i, whether rules i.. read field f (`uses[i][f]`).
+    uses: Vec<Vec<bool>>,
+    /// For each rule i, whether rules i.. make test t (`tests_used[i][t]`).
+    tests_used: Vec<Vec<bool>>,
     nodes: Vec<Node>,
     leaves: HashMap<Option<usize>, u32>,
     branches: HashMap<Node, u32>,
@@ -60,10 +66,72 @@ impl<'a> Builder<'a> {
         match self.tests.iter().position(|x| x == t) {
             Some(k) => k as u32,
             None => {
+                let field = match self.tests.iter().position(|x| x.same_field(t)) {
+                    Some(k) => self.field_of[k],
+                    None => self.field_of.iter().max().map_or(0, |f| f + 1),
+                };
                 self.tests.push(t.clone());
+                self.field_of.push(field);
                 (self.tests.len() - 1) as u32
             }
         }
+    }
+
+    /// Intern every test of `e`, noting its index in `found`.
+    fn intern_all(&mut self, e: &Expr, found: &mut Vec<usize>) {
+        match e {
+            Expr::Const(_) => {}
+            Expr::Test(t) => {
+                let k = self.intern(t);
+                found.push(k as usize);
+            }
+            Expr::Not(x) => self.intern_all(x, found),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                self.intern_all(a, found);
+                self.intern_all(b, found);
+            }
+            Expr::Cond(c, a, b) => {
+                self.intern_all(c, found);
+                self.intern_all(a, found);
+                self.intern_all(b, found);
+            }
+        }
+    }
+
+    /// Which tests and fields each rule and those after it use, so that what a
+    /// path knows that no later rule can use is forgotten.
+    fn index_fields(&mut self) {
+        let per_rule: Vec<Vec<usize>> = self
+            .exprs
+            .iter()
+            .map(|e| {
+                let mut f = Vec::new();
+                self.intern_all(e, &mut f);
+                f
+            })
+            .collect();
+        let nfields = self.field_of.iter().max().map_or(0, |f| f + 1);
+        let ntests = self.tests.len();
+        let mut uses = alloc::vec![alloc::vec![false; nfields]; per_rule.len() + 1];
+        let mut tests_used = alloc::vec![alloc::vec![false; ntests]; per_rule.len() + 1];
+        for i in (0..per_rule.len()).rev() {
+            uses[i] = uses[i + 1].clone();
+            tests_used[i] = tests_used[i + 1].clone();
+            for &t in &per_rule[i] {
+                uses[i][self.field_of[t]] = true;
+                tests_used[i][t] = true;
+            }
+        }
+        self.uses = uses;
+        self.tests_used = tests_used;
+    }
+
+    /// Whether knowing `fact` can still decide a test of rules i..: the same
+    /// test made again, or (a field equal to one value) another equality on
+    /// that field ([`Builder::decided`] uses no other kind).
+    fn relevant(&self, i: usize, (t, outcome): (u32, bool)) -> bool {
+        let t = t as usize;
+        self.tests_used[i][t] || (outcome && self.tests[t].rel == Rel::Eq && self.uses[i][self.field_of[t]])
     }
 
     /// The node `n`, shared if an equal one exists.
@@ -122,12 +190,16 @@ impl<'a> Builder<'a> {
         if i >= self.exprs.len() {
             return self.node(Node::Leaf(None));
         }
+        // Facts that can decide no test of rules i.. are forgotten: paths that
+        // differ only in those meet (rules with tests of their own, such as one
+        // address each, would otherwise double the paths with every rule).
+        let facts: Facts = facts.iter().copied().filter(|&f| self.relevant(i, f)).collect();
         if let Some(&k) = self.rules.get(&(i, facts.clone())) {
             return k;
         }
         let e = self.exprs[i];
-        let k = self.expr(e, facts, Rc::new(Target::Match(i)), Rc::new(Target::Rule(i + 1)));
-        self.rules.insert((i, facts.clone()), k);
+        let k = self.expr(e, &facts, Rc::new(Target::Match(i)), Rc::new(Target::Rule(i + 1)));
+        self.rules.insert((i, facts), k);
         k
     }
 
@@ -181,12 +253,16 @@ impl Dag {
         let mut b = Builder {
             exprs,
             tests: Vec::new(),
+            field_of: Vec::new(),
+            uses: Vec::new(),
+            tests_used: Vec::new(),
             nodes: Vec::new(),
             leaves: HashMap::new(),
             branches: HashMap::new(),
             rules: HashMap::new(),
             too_big: false,
         };
+        b.index_fields();
         let root = b.rule(0, &Vec::new());
         if b.too_big {
             return None;

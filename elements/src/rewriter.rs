@@ -435,12 +435,11 @@ pub struct FlowTable {
     pub timeout: u64,
     pub guarantee: u64,
     pub failures: u64,
-    inserts: u64,
 }
 
 impl FlowTable {
     pub fn new(capacity: usize, timeout: u64, guarantee: u64) -> FlowTable {
-        FlowTable { map: HashMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0, inserts: 0 }
+        FlowTable { map: HashMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0 }
     }
 
     /// The most memory the table can take: `capacity` mappings, two entries
@@ -549,8 +548,9 @@ impl FlowTable {
     /// Add a mapping pair; false (counted) when the table is full even after
     /// expiring idle mappings.
     pub fn insert(&mut self, proto: u8, from: Flow, to: Flow, forward: usize, reply: usize, now: u64) -> bool {
-        self.inserts += 1;
-        if self.pairs() >= self.capacity || self.inserts.is_multiple_of(4096) {
+        // Idle mappings go on the reap timer; here only when the table is full
+        // (a sweep is a pass over the whole table: never per packet).
+        if self.pairs() >= self.capacity {
             self.expire(now);
         }
         if self.pairs() >= self.capacity {

@@ -123,7 +123,7 @@ proptest! {
 
     #[test]
     fn compiled_expressions_agree_with_the_interpreter(
-        rules in prop::collection::vec(expression(), 1..8),
+        rules in prop::collection::vec(expression(), 1..30),
         packets in packets(),
     ) {
         agree(&rules, &packets)?;
