@@ -147,7 +147,7 @@ impl IPRewriter {
             Route::Rewrite { target, out, key, shifted } => {
                 if let Some(ip) = p.data_mut().get_mut(nh..) {
                     rewrite_packet(ip, &flow, &target, ports);
-                    if shifted && let Some(partner) = self.table.map.get(&key).map(|e| e.partner) {
+                    if shifted && let Some(partner) = self.table.map.get(&key).map(|e| e.partner(&key)) {
                         self.table.apply_shifts(&key, &partner, ip);
                     }
                 }
@@ -174,7 +174,7 @@ impl IPRewriter {
                 } else {
                     e.to
                 };
-                return Some(Route::Rewrite { target, out: e.output, key, shifted: e.shifted });
+                return Some(Route::Rewrite { target, out: e.output as usize, key, shifted: e.shifted });
             }
         }
         let spec = self.specs.get_mut(port)?;

@@ -326,15 +326,22 @@ impl InputSpec {
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
     pub to: Flow,
-    pub output: usize,
+    pub output: u32,
     pub last_used: u64,
     pub created: u64,
-    /// The key of the other direction's entry.
-    pub partner: (u8, Flow),
     pub reply: bool,
     /// Either direction of the mapping has sequence-number shifts (in
     /// [`FlowTable::shifts`]): the common case looks no further.
     pub shifted: bool,
+}
+
+impl Entry {
+    /// The key of the other direction's entry, for the entry keyed `key`: the
+    /// flow this one is rewritten to, reversed (it is not stored: at a million
+    /// mappings every byte of an entry is cache missed once per packet).
+    pub fn partner(&self, key: &(u8, Flow)) -> (u8, Flow) {
+        (key.0, self.to.reverse())
+    }
 }
 
 /// Sequence numbers `a` is at or after `b`, modulo 2^32 (RFC 793's SEQ_GEQ).
@@ -462,7 +469,7 @@ impl FlowTable {
     /// acknowledgements translated back). False if there is no such mapping
     /// or `start` is before an earlier shift's.
     pub fn shift_seq(&mut self, key: (u8, Flow), start: u32, change: i32) -> bool {
-        let Some(partner) = self.map.get(&key).map(|e| e.partner) else { return false };
+        let Some(partner) = self.map.get(&key).map(|e| e.partner(&key)) else { return false };
         if !self.shifts.entry(key).or_default().add(start, change) {
             return false;
         }
@@ -535,7 +542,7 @@ impl FlowTable {
         self.map.retain(|_, e| now.saturating_sub(e.last_used) < timeout);
         // A pair is removed whole: drop entries whose partner went.
         let keys: Vec<(u8, Flow)> =
-            self.map.iter().filter(|(_, e)| !self.map.contains_key(&e.partner)).map(|(k, _)| *k).collect();
+            self.map.iter().filter(|(k, e)| !self.map.contains_key(&e.partner(k))).map(|(k, _)| *k).collect();
         for k in keys {
             self.map.remove(&k);
         }
@@ -561,7 +568,7 @@ impl FlowTable {
                 .iter()
                 .filter(|(_, e)| now.saturating_sub(e.created) >= self.guarantee)
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, e)| (*k, e.partner));
+                .map(|(k, e)| (*k, e.partner(k)));
             match victim {
                 Some((k, partner)) => {
                     for k in [k, partner] {
@@ -577,20 +584,19 @@ impl FlowTable {
         }
         let fk = (proto, from);
         let rk = (proto, to.reverse());
-        let entry = |to, output, partner, reply| Entry {
+        let entry = |to, output: usize, reply| Entry {
             to,
-            output,
+            output: output as u32,
             last_used: now,
             created: now,
-            partner,
             reply,
             shifted: false,
         };
         // A key reused by a new mapping starts unshifted.
         self.shifts.remove(&fk);
         self.shifts.remove(&rk);
-        self.map.insert(fk, entry(to, forward, rk, false));
-        self.map.insert(rk, entry(from.reverse(), reply, fk, true));
+        self.map.insert(fk, entry(to, forward, false));
+        self.map.insert(rk, entry(from.reverse(), reply, true));
         true
     }
 }
