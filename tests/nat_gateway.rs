@@ -80,11 +80,7 @@ struct Gateway(Option<Child>);
 impl Gateway {
     /// Stop it as Ctrl-C would and return what it printed (its `-h` handlers).
     fn stop(&mut self) -> String {
-        let Some(child) = self.0.take() else { return String::new() };
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let out = child.wait_with_output().expect("oxclick output");
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        self.0.take().map(common::stop).unwrap_or_default()
     }
 }
 

@@ -6,12 +6,12 @@
 //! it is skipped and why.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
 
-use common::{bin, must, sh};
+use common::{bin, must, sh, stop};
 
 /// Why these tests cannot run here, if they cannot.
 fn unavailable() -> Option<String> {
@@ -22,14 +22,6 @@ fn unavailable() -> Option<String> {
         return Some("no /dev/net/tun".into());
     }
     None
-}
-
-/// Stop oxclick as Ctrl-C would and return what it printed (its `-h` handlers).
-fn stop(child: Child) -> String {
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().expect("oxclick output");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// The count in `-h` output for `name` (Click prints `name:\nvalue`).

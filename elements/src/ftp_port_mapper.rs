@@ -41,12 +41,9 @@ use alloc::vec::Vec;
 use oxclick_lang::args::Word;
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
 
-use crate::ip::ip_checksum;
-use crate::ip_rewriter::IPRewriter;
+use crate::ip_rewriter::{self, IPRewriter};
 use crate::rewriter::Flow;
-use crate::wire::{IP_PROTO_TCP, transport_checksum};
-
-const REWRITERS: [&str; 5] = ["IPRewriter", "TCPRewriter", "UDPRewriter", "IPAddrRewriter", "IPAddrPairRewriter"];
+use crate::wire::{IP_PROTO_TCP, set_checksums};
 
 #[derive(Default)]
 pub struct FTPPortMapper {
@@ -166,18 +163,11 @@ impl FTPPortMapper {
         let new_end = arg_at + text.len() + tail.len();
         d.get_mut(arg_at..new_end)?.copy_from_slice(&[text.as_bytes(), &tail].concat());
 
+        // The new length, then both checksums over it.
         let ip_len = (at.end as isize + change - at.ip as isize) as usize;
-        let hl = at.tcp - at.ip;
         let ip = &mut d[at.ip..];
         ip[2..4].copy_from_slice(&(ip_len.min(0xffff) as u16).to_be_bytes());
-        ip[10..12].fill(0);
-        let sum = ip_checksum(&ip[..hl]);
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        let (src, dst) = ([ip[12], ip[13], ip[14], ip[15]], [ip[16], ip[17], ip[18], ip[19]]);
-        let segment = ip.get_mut(hl..ip_len)?;
-        segment[16..18].fill(0);
-        let sum = transport_checksum(src, dst, IP_PROTO_TCP, segment);
-        segment[16..18].copy_from_slice(&sum.to_be_bytes());
+        set_checksums(ip);
 
         // The bytes after this segment are numbered `change` further on.
         if change != 0 {
@@ -218,7 +208,7 @@ impl Element for FTPPortMapper {
         }
         match cx.element(&data) {
             None => errors.push(format!("DATA_REWRITER: no element named '{data}'")),
-            Some((class, _)) if !REWRITERS.contains(&class) => {
+            Some((class, _)) if !ip_rewriter::CLASSES.contains(&class) => {
                 errors.push(format!("DATA_REWRITER: '{data}' is a {class}, not an IPRewriter-like element"))
             }
             _ => {}

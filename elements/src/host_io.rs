@@ -66,6 +66,21 @@ fn complete_checksum(frame: &mut [u8]) {
     }
 }
 
+/// `setsockopt(fd, SOL_PACKET, name, value)`; its return value.
+fn set_packet_option<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> libc::c_int {
+    // SAFETY: `value` is a valid T of the size we pass, which is what option
+    // `name` takes (the callers pair them).
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            name,
+            (value as *const T).cast(),
+            core::mem::size_of::<T>() as libc::socklen_t,
+        )
+    }
+}
+
 pub struct PacketSocket {
     fd: OwnedFd,
 }
@@ -109,33 +124,13 @@ impl PacketSocket {
             let mut mr: libc::packet_mreq = unsafe { core::mem::zeroed() };
             mr.mr_ifindex = index as i32;
             mr.mr_type = libc::PACKET_MR_PROMISC as u16;
-            // SAFETY: `mr` is a valid packet_mreq of the size we pass.
-            let r = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_PACKET,
-                    libc::PACKET_ADD_MEMBERSHIP,
-                    (&raw const mr).cast(),
-                    core::mem::size_of::<libc::packet_mreq>() as libc::socklen_t,
-                )
-            };
-            if r < 0 {
+            if set_packet_option(&fd, libc::PACKET_ADD_MEMBERSHIP, &mr) < 0 {
                 return Err(last_error("promiscuous mode"));
             }
         }
         // Frames a local sender left for the device to checksum (veth and TAP
         // pass them on so) are flagged in the auxiliary data: recv completes them.
-        let on: libc::c_int = 1;
-        // SAFETY: `on` is a valid int of the size we pass.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_AUXDATA,
-                (&raw const on).cast(),
-                core::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        set_packet_option(&fd, libc::PACKET_AUXDATA, &(1 as libc::c_int));
         Ok(PacketSocket { fd })
     }
 
@@ -292,16 +287,12 @@ impl TunDevice {
         let mut ifr = ifreq_for(&self.name)?;
         ifr.ifr_ifru.ifru_netmask = sockaddr_in(mask);
         ioctl(libc::SIOCSIFNETMASK, &mut ifr, "setting the netmask")?;
-        let mut ifr = ifreq_for(&self.name)?;
-        ioctl(libc::SIOCGIFFLAGS, &mut ifr, "reading the flags")?;
-        // SAFETY: the union holds flags after SIOCGIFFLAGS.
-        let flags = unsafe { ifr.ifr_ifru.ifru_flags };
-        ifr.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as i16;
-        ioctl(libc::SIOCSIFFLAGS, &mut ifr, "bringing the device up")
+        self.bring_up()
     }
 
-    /// Bring the device up with no address: the host takes what it is given
-    /// on it (ToHost) and sniffers see it, but routes nothing through it.
+    /// Bring the device up. Without an address (as [`TunDevice::configure`]
+    /// gives), the host takes what it is given on it, as ToHost wants, and
+    /// sniffers see it, but the host routes nothing through it.
     pub fn bring_up(&self) -> Result<(), String> {
         let s = control_socket()?;
         let mut ifr = ifreq_for(&self.name)?;

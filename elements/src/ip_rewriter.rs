@@ -61,6 +61,10 @@ use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, fini
 use crate::rewriter::{Flow, FlowTable, InputSpec, named_patterns, rewrite_packet};
 use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
 
+/// The classes this file implements (what an IPRewriter-like element is), in
+/// [`Kind`]'s order.
+pub const CLASSES: [&str; 5] = ["IPRewriter", "TCPRewriter", "UDPRewriter", "IPAddrRewriter", "IPAddrPairRewriter"];
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Ip,
@@ -147,8 +151,8 @@ impl IPRewriter {
             Route::Rewrite { target, out, key, shifted } => {
                 if let Some(ip) = p.data_mut().get_mut(nh..) {
                     rewrite_packet(ip, &flow, &target, ports);
-                    if shifted && let Some(partner) = self.table.map.get(&key).map(|e| e.partner(&key)) {
-                        self.table.apply_shifts(&key, &partner, ip);
+                    if shifted {
+                        self.table.apply_shifts(&key, ip);
                     }
                 }
                 p.anno.dst_ip = target.daddr.to_be_bytes();
@@ -249,10 +253,6 @@ impl IPRewriter {
         self.kind == Kind::Tcp && self.table.shift_seq((IP_PROTO_TCP, *flow), start, change)
     }
 
-    pub fn is_tcp_rewriter(&self) -> bool {
-        self.kind == Kind::Tcp
-    }
-
     /// How many inputs (input specs) it has.
     pub fn input_specs(&self) -> usize {
         self.specs.len()
@@ -270,13 +270,7 @@ enum Route {
 
 impl Element for IPRewriter {
     fn class_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Ip => "IPRewriter",
-            Kind::Tcp => "TCPRewriter",
-            Kind::Udp => "UDPRewriter",
-            Kind::Addr => "IPAddrRewriter",
-            Kind::AddrPair => "IPAddrPairRewriter",
-        }
+        CLASSES[self.kind as usize]
     }
     /// The flow table holds at most CAPACITY mappings (two entries each).
     fn state(&self) -> oxclick_runtime::State {

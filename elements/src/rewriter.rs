@@ -485,7 +485,8 @@ impl FlowTable {
     /// keyed `key`, whose entry is `shifted`: its sequence number by its own
     /// direction's shifts, its acknowledgement and SACK edges back by its
     /// peer's. Checksum updated incrementally. Short or odd segments are left alone.
-    pub fn apply_shifts(&mut self, key: &(u8, Flow), partner: &(u8, Flow), ip: &mut [u8]) {
+    pub fn apply_shifts(&mut self, key: &(u8, Flow), ip: &mut [u8]) {
+        let Some(partner) = self.map.get(key).map(|e| e.partner(key)) else { return };
         let Some(t) = tcp_segment(ip) else { return };
         let seq = u32::from_be_bytes([t[4], t[5], t[6], t[7]]);
         let ack = u32::from_be_bytes([t[8], t[9], t[10], t[11]]);
@@ -493,7 +494,7 @@ impl FlowTable {
             s.advance(seq);
             *s
         });
-        let peer = self.shifts.get(partner).copied();
+        let peer = self.shifts.get(&partner).copied();
         let mut sum = u16::from_be_bytes([t[16], t[17]]);
         let set = |t: &mut [u8], at: usize, new: u32, sum: &mut u16| {
             let old = u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);

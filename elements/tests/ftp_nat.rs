@@ -26,21 +26,26 @@ const NAT: &str = "
     tcp_rw[1] -> to_inside; rw[1] -> to_inside;
 ";
 
-fn build() -> Router {
+/// The router of `src` with `ndev` devices, or its errors.
+fn router(src: &str, ndev: usize) -> Result<Router, Vec<String>> {
     let reg = oxclick_elements::registry();
     let known = |n: &str| reg.contains(n);
-    let out = read(NAT, "t", &Options { is_primitive: Some(&known), ..Options::default() });
+    let out = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
     assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
-    let devices = (0..2).map(|i| DeviceInfo { name: format!("vif{i}"), mac: [2, 0, 0, 0, 0, 1] }).collect();
+    let devices = (0..ndev).map(|i| DeviceInfo { name: format!("vif{i}"), mac: [2, 0, 0, 0, 0, 1] }).collect();
     let opts = RouterOptions {
-        config_text: NAT.into(),
+        config_text: src.into(),
         flat_text: unparse(&out.flat),
         console: Box::new(|_: &str| {}),
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices,
     };
-    Router::new(&out.flat, &reg, opts).expect("the NAT builds")
+    Router::new(&out.flat, &reg, opts)
+}
+
+fn build() -> Router {
+    router(NAT, 2).expect("the NAT builds")
 }
 
 struct Segment<'a> {
@@ -248,8 +253,6 @@ fn a_port_command_on_an_unmapped_connection_is_left_alone() {
 
 #[test]
 fn configuration_errors_name_the_rewriters() {
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
     for (config, want) in [
         ("FTPPortMapper(nosuch, rw, 0)", "CONTROL_REWRITER: no element named 'nosuch'"),
         ("FTPPortMapper(rw, rw, 0)", "CONTROL_REWRITER: 'rw' is a IPRewriter, not a TCPRewriter"),
@@ -261,16 +264,7 @@ fn configuration_errors_name_the_rewriters() {
              Idle -> {config} -> Discard; Idle -> [0] tcp_rw; Idle -> [1] tcp_rw; Idle -> [0] rw; Idle -> [1] rw;
              Idle -> c -> Discard; tcp_rw[0] -> Discard; rw[0] -> Discard;"
         );
-        let out = read(&src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
-        let opts = RouterOptions {
-            config_text: src.clone(),
-            flat_text: unparse(&out.flat),
-            console: Box::new(|_: &str| {}),
-            output: Box::new(|_: &str| {}),
-            clock: Box::new(SimClock::default()),
-            devices: Vec::new(),
-        };
-        let errors = Router::new(&out.flat, &reg, opts).err().unwrap_or_default();
+        let errors = router(&src, 0).err().unwrap_or_default();
         assert!(errors.iter().any(|e| e.contains(want)), "{config}: {errors:?}");
     }
 }

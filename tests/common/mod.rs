@@ -23,6 +23,15 @@ pub fn missing_root_or(tools: &[&str]) -> Option<String> {
     None
 }
 
+/// Stop oxclick `child` as Ctrl-C would and return what it printed (its `-h`
+/// handlers, its errors).
+pub fn stop(child: std::process::Child) -> String {
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("oxclick output");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 pub fn sh(cmd: &str) -> bool {
     Command::new("sh").arg("-c").arg(cmd).status().is_ok_and(|s| s.success())
 }

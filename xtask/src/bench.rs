@@ -322,24 +322,13 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             cases.insert(k + j, format!("c{n}"));
         }
     }
-    let rules = match cases.iter().position(|c| c == "rules") {
-        Some(k) => {
-            cases.remove(k);
-            true
-        }
-        None => false,
-    };
+    // Cases with a report of their own, not a packet rate: run after the rest.
+    let rules = take_case(&mut cases, "rules");
     let nat_trace = data_dir.join(format!("nat_{}flows_{packets}.pcap", NAT_FLOWS));
     if cases.iter().any(|c| c == "nat") {
         ensure_trace(&nat_trace, packets, &nat_frame)?;
     }
-    let consolidated = match cases.iter().position(|c| c == "t") {
-        Some(k) => {
-            cases.remove(k);
-            true
-        }
-        None => false,
-    };
+    let consolidated = take_case(&mut cases, "t");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("machine load before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let mut rates = std::collections::BTreeMap::new();
@@ -483,6 +472,12 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
         println!("d0 runs at {:.2}x the hand-written loop's time", hand / d0);
     }
     Ok(true)
+}
+
+/// Whether `case` was asked for; it leaves `cases`.
+fn take_case(cases: &mut Vec<String>, case: &str) -> bool {
+    let k = cases.iter().position(|c| c == case);
+    k.map(|k| cases.remove(k)).is_some()
 }
 
 /// Rules in the `rules` case.

@@ -370,8 +370,8 @@ fn boot_xen(base: &Path, dom0: &Dom0, payload_img: &Path, deadline: Instant, ver
     // With two, dom0's programs (xl, libxl's save helper, even busybox-static)
     // segfaulted at exec or in malloc now and then, most often when several
     // ran at once, and dom0 later wedged. With one, the default checks ran
-    // twice with no crash (and in a quarter of the time); 20 guests booting at
-    // once (--flows 20) still crash them, so one vCPU makes it rarer, not gone.
+    // clean four times in a row (and in a quarter of the time); 20 guests
+    // booting at once (--flows 20) still crash them: rarer, not gone.
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", "max,-smap,-rdtscp", "-m", "3G", "-smp", "2"])
         .args(["-nographic", "-monitor", "none", "-serial", "stdio", "-no-reboot"])

@@ -286,14 +286,7 @@ fn xen_main(cpuid: xen::XenCpuid, boot: &BootInfo) -> ! {
 
     let mut grants = grants;
     let net = net::Net::start(&mut xs, &mut net::GuestPlatform { xen, grants: &mut grants });
-    let suspend_marker = match xen.evtchn_alloc_unbound(DOMID_SELF) {
-        Ok(port) => Some(port),
-        Err(rc) => {
-            log!("oxclick: no suspend marker port (error {rc}): a cancelled xl save will look like a restore");
-            None
-        }
-    };
-    let mut domain = Domain { xen, xs, domid, grants, net, resumes: 0, suspend_marker };
+    let mut domain = Domain { xen, xs, domid, grants, net, resumes: 0, suspend_marker: suspend_marker(xen) };
 
     if boot.has_flag("selftest") {
         let outcome = match selftest::xen(&mut domain) {
@@ -367,6 +360,18 @@ fn event_loop(domain: &mut Domain, mut responder: Option<netcheck::Responder>) -
     }
 }
 
+/// A port that waits for this domain itself, for
+/// [`Domain::still_the_same_domain`]: at boot, and anew after each restore.
+fn suspend_marker(xen: &Xen) -> Option<EvtchnPort> {
+    match xen.evtchn_alloc_unbound(DOMID_SELF) {
+        Ok(port) => Some(port),
+        Err(rc) => {
+            log!("oxclick: no suspend marker port (error {rc}): a cancelled xl save will look like a restore");
+            None
+        }
+    }
+}
+
 /// Tell the toolstack which `control/shutdown` requests we handle.
 fn advertise_control(xs: &mut Xenstore) {
     for feature in ["control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"] {
@@ -413,7 +418,7 @@ fn suspend_and_resume(domain: &mut Domain) {
         None => domain.xs.read_u32(NO_TX, "domid").map_or(domain.domid, |id| id as DomId),
     };
     // The new domain's marker, for its own next suspend.
-    domain.suspend_marker = domain.xen.evtchn_alloc_unbound(DOMID_SELF).ok();
+    domain.suspend_marker = suspend_marker(domain.xen);
     advertise_control(&mut domain.xs);
     for vif in &mut domain.net.vifs {
         let mut platform = net::GuestPlatform { xen: domain.xen, grants: &mut domain.grants };
