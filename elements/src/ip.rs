@@ -47,18 +47,19 @@ pub fn ip_checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// [`ip_checksum`] of the first 20 bytes of `h` (an option-less IP header), as
-/// five straight-line word additions: the common case, worth its own code.
+/// Whether an option-less IP header's checksum is right, as five straight-line
+/// word additions: the common case, worth its own code.
+///
+/// A header is right when the ones'-complement sum of its 16-bit words is 0xffff,
+/// that is when their plain sum is a nonzero multiple of 0xffff (2^16 is 1 modulo
+/// 0xffff, which is also why 32-bit words can be added whole). The words are added
+/// in the machine's byte order: swapping a word's bytes multiplies it by 2^8
+/// modulo 0xffff, which is prime to 2, so the test holds in either order. The
+/// sum is never zero: the version nibble is 4.
 #[inline(always)]
-fn header_checksum20(h: &[u8]) -> u16 {
-    let Some(h) = h.get(..20) else { return 0 };
-    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-    let mut sum = w(0) + w(4) + w(8) + w(12) + w(16);
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    !(sum as u16)
+fn header_checksum20_ok(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    (w(0) + w(4) + w(8) + w(12) + w(16)) % 0xffff == 0
 }
 
 /// Why a header is invalid, or its length in bytes (header, total).
@@ -79,8 +80,11 @@ pub fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usi
         return Err("bad IP length");
     }
     if checksum {
-        let sum = if hlen == 20 { header_checksum20(data) } else { ip_checksum(&data[..hlen]) };
-        if sum != 0 {
+        let ok = match (hlen, data.first_chunk()) {
+            (20, Some(h)) => header_checksum20_ok(h),
+            _ => ip_checksum(&data[..hlen]) == 0,
+        };
+        if !ok {
             return Err("bad IP checksum");
         }
     }
@@ -107,6 +111,16 @@ impl CheckIPHeader {
     }
     pub fn mark() -> Self {
         CheckIPHeader { offset: 0, bad_src: Vec::new(), checksum: false, drops: 0, mark_only: true }
+    }
+
+    /// Whether `src` is on the bad-source list; the default list (two addresses)
+    /// without a loop.
+    #[inline(always)]
+    fn is_bad_source(&self, src: [u8; 4]) -> bool {
+        match self.bad_src.as_slice() {
+            [a, b] => src == *a || src == *b,
+            list => list.contains(&src),
+        }
     }
 
     #[cold]
@@ -169,15 +183,27 @@ impl Element for CheckIPHeader {
             return Some(p);
         }
         // One look at the bytes: validate, and take what the annotations need.
-        let checked = p.data().get(self.offset..).and_then(|header| {
-            let (hlen, total) = validate(header, self.checksum, &self.bad_src).ok()?;
-            let dst: [u8; 4] = header.get(16..20)?.try_into().ok()?;
-            Some((hlen, header.len() - total, dst))
-        });
-        let Some((hlen, excess, dst)) = checked else {
+        let header = p.data().get(self.offset..).unwrap_or_default();
+        let checked = match header.first_chunk::<20>() {
+            // The common case, an option-less header, in straight-line code.
+            Some(h) if h[0] == 0x45 => {
+                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                let src = [h[12], h[13], h[14], h[15]];
+                let valid = total >= 20
+                    && total <= header.len()
+                    && (!self.checksum || header_checksum20_ok(h))
+                    && !self.is_bad_source(src);
+                valid.then_some((20, total, [h[16], h[17], h[18], h[19]]))
+            }
+            _ => validate(header, self.checksum, &self.bad_src)
+                .ok()
+                .and_then(|(hlen, total)| Some((hlen, total, header.get(16..20)?.try_into().ok()?))),
+        };
+        let Some((hlen, total, dst)) = checked else {
             self.reject(p, cx);
             return None;
         };
+        let excess = header.len() - total;
         p.take(excess);
         p.anno.network_header = Some(self.offset);
         p.anno.transport_header = Some(self.offset + hlen);
@@ -268,12 +294,13 @@ impl Element for DecIPTTL {
 
 #[cfg(test)]
 mod tests {
-    use super::{header_checksum20, ip_checksum};
+    use super::{header_checksum20_ok, ip_checksum};
 
     #[test]
-    fn the_20_byte_checksum_is_the_general_one() {
+    fn the_20_byte_checksum_test_agrees_with_the_general_sum() {
         let mut x = 0x1234_5678_9abc_def0u64;
-        for _ in 0..2000 {
+        let mut counts = [0; 2];
+        for i in 0..4000 {
             let mut h = [0u8; 20];
             for b in &mut h {
                 x ^= x << 13;
@@ -281,11 +308,24 @@ mod tests {
                 x ^= x << 17;
                 *b = x as u8;
             }
-            if x % 7 == 0 {
-                h = [0xff; 20];
+            h[0] = 0x45;
+            match i % 4 {
+                // Made right, then (sometimes) broken by one bit or one word.
+                0 | 1 => {
+                    h[10..12].fill(0);
+                    let sum = ip_checksum(&h);
+                    h[10..12].copy_from_slice(&sum.to_be_bytes());
+                    if i % 4 == 1 {
+                        h[1 + (x as usize % 19)] ^= 1 << (x % 8);
+                    }
+                }
+                _ => {}
             }
-            assert_eq!(header_checksum20(&h), ip_checksum(&h), "{h:?}");
+            let ok = header_checksum20_ok(&h);
+            assert_eq!(ok, ip_checksum(&h) == 0, "{h:?}");
+            counts[usize::from(ok)] += 1;
         }
+        assert!(counts[0] >= 1000 && counts[1] >= 1000, "right and wrong headers both tried: {counts:?}");
     }
 
     /// The straightforward 16-bit RFC 1071 sum, to check the fast one against.

@@ -440,7 +440,10 @@ impl Packet {
     /// The data, writable: copies it first if another packet shares the buffer.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        self.uniqueify();
+        // The same test as `buf_mut` below, so the compiler makes one of the two.
+        if Rc::get_mut(&mut self.0.buf).is_none() {
+            self.copy_out();
+        }
         let (h, t) = (self.head, self.tail);
         match self.buf_mut() {
             Some(b) => &mut b[h..t],
