@@ -48,7 +48,7 @@ use oxclick_lang::args::split_args;
 use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
 
 use crate::ip_decision::{Dag, Node};
-use crate::ip_pattern::{Base, Expr, Rel, Test, parse_with_names};
+use crate::ip_pattern::{Base, Expr, FieldTest, Rel, Test, parse_with_names};
 
 /// Most fields an exact-match rule may compare and still be hashed.
 const MAX_KEY_FIELDS: usize = 4;
@@ -79,7 +79,7 @@ enum Segment {
     Rule(usize),
     /// Rules `first..=last` all test `fields` for equality: look the packet's
     /// values up, giving the first of those rules with that key.
-    Hash { fields: Vec<Test>, table: KeyTable, first: usize, last: usize },
+    Hash { fields: Vec<Test>, fast: Vec<FieldTest>, table: KeyTable, first: usize, last: usize },
     /// Rules `first..first + n` as one decision graph (its leaves count from
     /// `first`).
     Graph { dag: Dag, first: usize, n: usize },
@@ -139,7 +139,8 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
                 }
             }
             let (first, last) = (run[0].0, run[run.len() - 1].0);
-            out.push(Segment::Hash { fields, table, first, last });
+            let fast = fields.iter().map(FieldTest::from).collect();
+            out.push(Segment::Hash { fields, fast, table, first, last });
         } else {
             out.extend(run.iter().map(|(i, _)| Segment::Rule(*i)));
         }
@@ -269,6 +270,7 @@ impl IPClassifier {
     }
 
     /// The rule IP packet `ip` matches first, by the compiled program.
+    #[inline]
     pub fn matching_rule(&self, ip: &[u8]) -> Option<usize> {
         let program = &*self.program;
         for seg in &program.segments {
@@ -283,10 +285,10 @@ impl IPClassifier {
                         return Some(first + k);
                     }
                 }
-                Segment::Hash { fields, table, .. } => {
+                Segment::Hash { fast, table, .. } => {
                     let mut key = [0u32; MAX_KEY_FIELDS];
                     let mut complete = true;
-                    for (k, t) in fields.iter().enumerate() {
+                    for (k, t) in fast.iter().enumerate() {
                         match t.extract(ip) {
                             Some(v) => key[k] = v,
                             None => {
@@ -437,7 +439,7 @@ impl Element for IPClassifier {
                             }
                         }
                     }
-                    Segment::Hash { fields, table, first, last } => {
+                    Segment::Hash { fields, table, first, last, .. } => {
                         s.push_str(&format!("rules {first}-{last}: hash lookup on"));
                         for t in fields {
                             s.push(' ');

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 
-use crate::ip_pattern::{Expr, Rel, Test};
+use crate::ip_pattern::{Expr, FieldTest, Rel, Test};
 
 /// Most nodes a graph may have before we give up on it (rule sets that would
 /// blow up are evaluated rule by rule instead).
@@ -29,6 +29,8 @@ pub enum Node {
 
 pub struct Dag {
     pub tests: Vec<Test>,
+    /// `tests`, laid out for the per-packet path.
+    fast: Vec<FieldTest>,
     pub nodes: Vec<Node>,
     pub root: u32,
 }
@@ -267,7 +269,8 @@ impl Dag {
         if b.too_big {
             return None;
         }
-        Some(Dag { tests: b.tests, nodes: b.nodes, root })
+        let fast = b.tests.iter().map(FieldTest::from).collect();
+        Some(Dag { tests: b.tests, fast, nodes: b.nodes, root })
     }
 
     /// The first rule of the run that `ip` matches.
@@ -278,7 +281,8 @@ impl Dag {
             match self.nodes[k as usize] {
                 Node::Leaf(r) => return r,
                 Node::Branch { test, yes, no } => {
-                    k = if self.tests[test as usize].eval(ip) { yes } else { no };
+                    let passed = self.fast.get(test as usize).is_some_and(|t| t.eval(ip));
+                    k = if passed { yes } else { no };
                 }
             }
         }

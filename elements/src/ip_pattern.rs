@@ -119,6 +119,88 @@ impl Test {
     }
 }
 
+/// A [`Test`] laid out for the per-packet path, which classifiers' compiled
+/// programs use: the protocol list as a 256-bit set, and 1-, 2- and 4-byte
+/// fields read whole. [`Test::eval`] is the reference it must agree with.
+#[derive(Clone, Debug)]
+pub struct FieldTest {
+    /// Bit p set: protocol p may have the field (all set when the test has no
+    /// protocol list).
+    protos: [u64; 4],
+    any_proto: bool,
+    transp: bool,
+    off: u32,
+    len: u32,
+    mask: u32,
+    rel: Rel,
+    value: u32,
+}
+
+impl From<&Test> for FieldTest {
+    fn from(t: &Test) -> FieldTest {
+        let mut protos = [0u64; 4];
+        for &p in &t.protos {
+            protos[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        FieldTest {
+            protos,
+            any_proto: t.protos.is_empty(),
+            transp: t.base == Base::Transp,
+            // Offsets and lengths come from a configuration's `ip[OFF:LEN]`; ones
+            // this large match nothing, as with the reference.
+            off: u32::try_from(t.off).unwrap_or(u32::MAX / 2),
+            len: u32::try_from(t.len).unwrap_or(u32::MAX / 2),
+            mask: t.mask,
+            rel: t.rel,
+            value: t.value,
+        }
+    }
+}
+
+impl FieldTest {
+    /// As [`Test::extract`].
+    #[inline(always)]
+    pub fn extract(&self, ip: &[u8]) -> Option<u32> {
+        if !self.any_proto {
+            let p = *ip.get(9)?;
+            if (self.protos[usize::from(p >> 6)] >> (p & 63)) & 1 == 0 {
+                return None;
+            }
+        }
+        let start = if self.transp {
+            let (&vhl, f) = (ip.first()?, ip.get(6..8)?);
+            let hl = usize::from(vhl & 0x0f) * 4;
+            if (u16::from_be_bytes([f[0], f[1]]) & 0x1fff) != 0 || hl < 20 {
+                return None;
+            }
+            hl
+        } else {
+            0
+        };
+        let at = start + self.off as usize;
+        let v = match self.len {
+            1 => u32::from(*ip.get(at)?),
+            2 => u32::from(u16::from_be_bytes(*ip.get(at..)?.first_chunk::<2>()?)),
+            4 => u32::from_be_bytes(*ip.get(at..)?.first_chunk::<4>()?),
+            n => ip.get(at..at + n as usize)?.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)),
+        };
+        Some(v & self.mask)
+    }
+
+    /// As [`Test::eval`].
+    #[inline(always)]
+    pub fn eval(&self, ip: &[u8]) -> bool {
+        self.extract(ip).is_some_and(|v| match self.rel {
+            Rel::Eq => v == self.value,
+            Rel::Ne => v != self.value,
+            Rel::Lt => v < self.value,
+            Rel::Gt => v > self.value,
+            Rel::Le => v <= self.value,
+            Rel::Ge => v >= self.value,
+        })
+    }
+}
+
 impl Expr {
     pub fn eval(&self, ip: &[u8]) -> bool {
         match self {
