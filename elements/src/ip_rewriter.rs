@@ -56,7 +56,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{Interval, Ipv4Addr, split_args};
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, route_batch};
 
 use crate::rewriter::{Flow, FlowTable, InputSpec, named_patterns, rewrite_packet};
 use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
@@ -73,6 +73,10 @@ enum Kind {
     Addr,
     AddrPair,
 }
+
+/// Mappings beyond which a batch prefetches its lookups: a smaller table stays
+/// in the cache, and the prefetches would be wasted work.
+const PREFETCH_ABOVE: usize = 16_384;
 
 pub struct IPRewriter {
     kind: Kind,
@@ -137,6 +141,15 @@ impl IPRewriter {
         let sport = u16::from_be_bytes([ports[0], ports[1]]);
         let dport = u16::from_be_bytes([ports[2], ports[3]]);
         Some((ip[9], Flow { saddr, sport, daddr, dport }, true))
+    }
+
+    /// The key packet `p`'s mapping would have, for a prefetch (address
+    /// rewriters look up two keys: the first is enough of a hint).
+    #[inline]
+    fn known_key(&self, p: &Packet) -> Option<(u8, Flow)> {
+        let ip = p.data().get(p.anno.network_header?..)?;
+        let (proto, flow, _) = self.flow_of(ip)?;
+        Some(if self.kind == Kind::Addr { (0, Flow { saddr: flow.saddr, ..Flow::default() }) } else { (proto, flow) })
     }
 
     /// Where packet `p`, arriving on `port`, goes (rewritten in place), if anywhere.
@@ -349,6 +362,11 @@ impl Element for IPRewriter {
         Ok(())
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
+        // On a host, the table takes its full size now, so it never pauses to
+        // grow: the memory is reserved, and resident only as mappings land on
+        // it. A guest's memory is small and all of it real: its table grows.
+        #[cfg(feature = "std")]
+        self.table.reserve_capacity();
         if self.specs.len() != cx.ninputs() {
             return Err(format!("need {} input specs, one per input, have {}", cx.ninputs(), self.specs.len()));
         }
@@ -388,11 +406,24 @@ impl Element for IPRewriter {
             None => self.drops += 1,
         }
     }
-    fn push_batch(&mut self, port: usize, mut batch: Batch, cx: &mut Ctx) {
-        for p in batch.drain(..) {
-            self.push(port, p, cx);
+    fn push_batch(&mut self, port: usize, batch: Batch, cx: &mut Ctx) {
+        // First start loading every packet's mapping, so that with many flows
+        // the batch waits for memory about once rather than once a packet.
+        if self.table.map.len() > PREFETCH_ABOVE {
+            for p in &batch {
+                if let Some(key) = self.known_key(p) {
+                    self.table.map.prefetch(self.table.map.hash(&key));
+                }
+            }
         }
-        cx.recycle_batch(batch);
+        let now = cx.now();
+        let mut drops = 0;
+        route_batch(batch, cx, |p| {
+            let out = self.process(port, p, now);
+            drops += u64::from(out.is_none());
+            out
+        });
+        self.drops += drops;
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         let addr = |a: u32| Ipv4Addr(a.to_be_bytes());

@@ -25,6 +25,7 @@ pub mod dump;
 pub mod ether_encap;
 pub mod ether_mirror;
 pub mod fix_ip_src;
+pub mod flow_map;
 #[cfg(feature = "std")]
 pub mod from_ip_summary_dump;
 pub mod from_netfront;

@@ -7,6 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use hashbrown::HashMap;
+
+use crate::flow_map::FlowMap;
 use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
 
 /// A TCP/UDP flow: addresses and ports as numbers.
@@ -433,7 +435,7 @@ impl SeqShift {
 /// Mappings in both directions, keyed by (protocol, flow as it arrives).
 #[derive(Default)]
 pub struct FlowTable {
-    pub map: HashMap<(u8, Flow), Entry>,
+    pub map: FlowMap,
     /// Sequence-number shifts, by the key of the direction whose bytes they
     /// shift. Only for mappings whose entries are `shifted`.
     pub shifts: HashMap<(u8, Flow), SeqShift>,
@@ -446,14 +448,21 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(capacity: usize, timeout: u64, guarantee: u64) -> FlowTable {
-        FlowTable { map: HashMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0 }
+        FlowTable { map: FlowMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0 }
+    }
+
+    /// Size the table for `capacity` mappings now, if it is empty.
+    pub fn reserve_capacity(&mut self) {
+        if self.map.is_empty() {
+            self.map = FlowMap::with_capacity(self.capacity.saturating_mul(2));
+        }
     }
 
     /// The most memory the table can take: `capacity` mappings, two entries
     /// each, and with `shifts`, sequence shifts for both directions of each.
     pub fn worst_case_bytes(&self, shifts: bool) -> usize {
         let entries = self.capacity.saturating_mul(2);
-        let table = oxclick_runtime::hash_table_bytes(entries, core::mem::size_of::<((u8, Flow), Entry)>());
+        let table = FlowMap::bytes_for(entries);
         if shifts {
             table.saturating_add(oxclick_runtime::hash_table_bytes(
                 entries,

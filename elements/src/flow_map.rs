@@ -1,0 +1,432 @@
+//! The rewriters' mapping table (not an element): flow keys to mapping entries,
+//! built for a NAT holding a million flows, where nearly every lookup misses the
+//! cache.
+//!
+//! Open addressing with linear probing over a power-of-two array of slots, each
+//! slot one cache line holding the key, its entry and a tag of the key's hash. A
+//! lookup that finds its key at home (the common case below the 7/8 load limit)
+//! touches one line, where a general hash map touches two (control bytes, then
+//! the bucket). And since the line is known from the hash alone, a batch of
+//! packets can [`FlowMap::prefetch`] all their lines before the first lookup, so
+//! the misses overlap instead of queueing.
+//!
+//! Keys come from packets, so an attacker chooses them: the hash is keyed with a
+//! random seed per table (hashbrown's default hasher), which keeps probe runs
+//! short for any traffic. Removal shifts later members of the run back
+//! (no tombstones), so a table that churns never degrades.
+
+use alloc::vec::Vec;
+use core::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
+
+use crate::rewriter::{Entry, Flow};
+
+/// A mapping's key: the IP protocol (0 for address rewriters) and the flow as
+/// packets of that direction arrive.
+pub type FlowKey = (u8, Flow);
+
+/// One slot, one cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot {
+    /// The key's hash with the top bit set, so 0 marks an empty slot.
+    tag: u32,
+    key: FlowKey,
+    entry: Entry,
+}
+
+const EMPTY: Slot = Slot {
+    tag: 0,
+    key: (0, Flow { saddr: 0, sport: 0, daddr: 0, dport: 0 }),
+    entry: Entry {
+        to: Flow { saddr: 0, sport: 0, daddr: 0, dport: 0 },
+        output: 0,
+        last_used: 0,
+        created: 0,
+        reply: false,
+        shifted: false,
+    },
+};
+
+/// Fewest slots a table has.
+const MIN_SLOTS: usize = 16;
+
+pub struct FlowMap {
+    slots: SlotArray,
+    len: usize,
+    hasher: DefaultHashBuilder,
+}
+
+impl Default for FlowMap {
+    fn default() -> Self {
+        FlowMap::new()
+    }
+}
+
+impl FlowMap {
+    pub fn new() -> FlowMap {
+        FlowMap { slots: SlotArray::new(0), len: 0, hasher: DefaultHashBuilder::default() }
+    }
+
+    /// Bytes a table of `entries` entries takes at most (its slots at the
+    /// largest size it grows to for them).
+    pub fn bytes_for(entries: usize) -> usize {
+        Self::slots_for(entries).saturating_mul(core::mem::size_of::<Slot>())
+    }
+
+    /// Slots a table needs to hold `entries` under the 7/8 load limit.
+    fn slots_for(entries: usize) -> usize {
+        entries.saturating_mul(8).div_ceil(7).max(MIN_SLOTS).checked_next_power_of_two().unwrap_or(usize::MAX)
+    }
+
+    /// An empty table with room for `entries` entries before it grows. Its
+    /// memory is reserved, not touched: pages become resident as entries land
+    /// on them.
+    pub fn with_capacity(entries: usize) -> FlowMap {
+        FlowMap { slots: SlotArray::new(Self::slots_for(entries)), len: 0, hasher: DefaultHashBuilder::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The hash of `key`, for [`FlowMap::prefetch`] and the `_hashed` lookups.
+    #[inline]
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        // The key's 13 bytes as one integer: one hasher step, not five.
+        let (proto, f) = key;
+        let packed = u128::from(*proto)
+            | u128::from(f.saddr) << 8
+            | u128::from(f.daddr) << 40
+            | u128::from(f.sport) << 72
+            | u128::from(f.dport) << 88;
+        self.hasher.hash_one(packed)
+    }
+
+    #[inline(always)]
+    fn tag(hash: u64) -> u32 {
+        (hash >> 32) as u32 | 0x8000_0000
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// Start loading the line where the key with `hash` lives, so a lookup soon
+    /// after does not wait for memory.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(hash as usize & self.mask()) {
+            prefetch_line(slot);
+        }
+    }
+
+    /// The slot holding `key` (with hash `hash`), if any.
+    #[inline]
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        let mask = self.mask();
+        let tag = Self::tag(hash);
+        let mut i = hash as usize & mask;
+        // The load limit leaves empty slots, so every run ends; the count only
+        // bounds the loop for the compiler's and the reader's sake.
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get(i)?;
+            if slot.tag == 0 {
+                return None;
+            }
+            if slot.tag == tag && slot.key == *key {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    #[inline]
+    pub fn get_mut_hashed(&mut self, hash: u64, key: &FlowKey) -> Option<&mut Entry> {
+        let i = self.find(hash, key)?;
+        self.slots.get_mut(i).map(|s| &mut s.entry)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Entry> {
+        self.get_mut_hashed(self.hash(key), key)
+    }
+
+    #[inline]
+    pub fn get(&self, key: &FlowKey) -> Option<&Entry> {
+        let i = self.find(self.hash(key), key)?;
+        self.slots.get(i).map(|s| &s.entry)
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &FlowKey) -> bool {
+        self.find(self.hash(key), key).is_some()
+    }
+
+    /// Map `key` to `entry`, replacing what it had.
+    pub fn insert(&mut self, key: FlowKey, entry: Entry) {
+        let hash = self.hash(&key);
+        if let Some(i) = self.find(hash, &key) {
+            if let Some(s) = self.slots.get_mut(i) {
+                s.entry = entry;
+            }
+            return;
+        }
+        if Self::slots_for(self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        self.place(Slot { tag: Self::tag(hash), key, entry }, hash);
+        self.len += 1;
+    }
+
+    /// Put `slot` (whose key is not in the table) in the first free slot of its run.
+    fn place(&mut self, slot: Slot, hash: u64) {
+        let mask = self.mask();
+        let mut i = hash as usize & mask;
+        while let Some(s) = self.slots.get_mut(i) {
+            if s.tag == 0 {
+                *s = slot;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Double the slots (or make the first ones) and place every entry again.
+    #[cold]
+    fn grow(&mut self) {
+        let size = Self::slots_for(self.len + 1).max(self.slots.len() * 2);
+        let old = core::mem::replace(&mut self.slots, SlotArray::new(size));
+        for s in old.iter().filter(|s| s.tag != 0) {
+            let hash = self.hash(&s.key);
+            self.place(*s, hash);
+        }
+    }
+
+    /// Take `key` out, returning its entry.
+    pub fn remove(&mut self, key: &FlowKey) -> Option<Entry> {
+        let hash = self.hash(key);
+        let mut hole = self.find(hash, key)?;
+        let removed = self.slots.get(hole)?.entry;
+        self.len -= 1;
+        // Backward shift: move up every later member of the run that may live in
+        // the hole (its home is not strictly between the hole and itself).
+        let mask = self.mask();
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let Some(&s) = self.slots.get(i) else { break };
+            if s.tag == 0 {
+                break;
+            }
+            let home = self.hash(&s.key) as usize & mask;
+            let stays = if hole <= i { hole < home && home <= i } else { hole < home || home <= i };
+            if !stays {
+                if let Some(h) = self.slots.get_mut(hole) {
+                    *h = s;
+                }
+                hole = i;
+            }
+        }
+        if let Some(h) = self.slots.get_mut(hole) {
+            *h = EMPTY;
+        }
+        Some(removed)
+    }
+
+    /// Keep only the mappings `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&FlowKey, &mut Entry) -> bool) {
+        let mut gone = Vec::new();
+        for s in self.slots.iter_mut().filter(|s| s.tag != 0) {
+            if !keep(&s.key, &mut s.entry) {
+                gone.push(s.key);
+            }
+        }
+        for k in gone {
+            self.remove(&k);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &Entry)> {
+        self.slots.iter().filter(|s| s.tag != 0).map(|s| (&s.key, &s.entry))
+    }
+}
+
+/// A table's slots: `len` slots aligned to a cache line, in memory that reads
+/// as zero (empty) from the start.
+///
+/// It is allocated zeroed with the allocator's plain alignment and aligned by
+/// hand, because a zeroed allocation with the slots' own 64-byte alignment is
+/// written with zeros first (the system allocator's over-aligned path), which
+/// makes every page of a large table resident at once and rules out huge pages.
+/// A plainly aligned zeroed allocation of this size comes from fresh pages the
+/// allocator does not write; a large one is then given huge pages before its
+/// first touch. (At a million flows every lookup lands on another page, and with
+/// 4 KB pages the address translation misses as surely as the data does.)
+struct SlotArray {
+    /// The allocation, `raw_layout(len)`.
+    raw: *mut u8,
+    /// The first slot: `raw` rounded up to 64.
+    first: *mut Slot,
+    len: usize,
+}
+
+impl SlotArray {
+    fn raw_layout(len: usize) -> Option<core::alloc::Layout> {
+        let bytes = len.checked_mul(core::mem::size_of::<Slot>())?.checked_add(core::mem::align_of::<Slot>())?;
+        core::alloc::Layout::from_size_align(bytes, 16).ok()
+    }
+
+    fn new(len: usize) -> SlotArray {
+        let layout = Self::raw_layout(len).unwrap_or_else(|| panic!("a flow table of {len} slots is too large"));
+        // SAFETY: the layout has nonzero size (it includes the alignment slack).
+        let raw = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        if raw.is_null() {
+            alloc::alloc::handle_alloc_error(layout);
+        }
+        let first = raw.wrapping_add(raw.align_offset(core::mem::align_of::<Slot>())).cast::<Slot>();
+        advise_huge_pages(first.cast(), len * core::mem::size_of::<Slot>());
+        SlotArray { raw, first, len }
+    }
+}
+
+impl core::ops::Deref for SlotArray {
+    type Target = [Slot];
+    fn deref(&self) -> &[Slot] {
+        // SAFETY: `first..first + len` lies inside the allocation (the slack
+        // covers the rounding up), is aligned for `Slot`, and holds `len` valid
+        // slots: zero bytes are an empty slot (EMPTY is all zeros) and writes go
+        // through `&mut [Slot]`.
+        unsafe { core::slice::from_raw_parts(self.first, self.len) }
+    }
+}
+
+impl core::ops::DerefMut for SlotArray {
+    fn deref_mut(&mut self) -> &mut [Slot] {
+        // SAFETY: as for `deref`, and `&mut self` makes this the only view.
+        unsafe { core::slice::from_raw_parts_mut(self.first, self.len) }
+    }
+}
+
+impl Drop for SlotArray {
+    fn drop(&mut self) {
+        if let Some(layout) = Self::raw_layout(self.len) {
+            // SAFETY: `raw` was allocated with this layout and is freed once.
+            unsafe { alloc::alloc::dealloc(self.raw, layout) };
+        }
+    }
+}
+
+/// For tables of 64 MB and more (a configured capacity of a quarter million
+/// mappings or more), ask the host kernel to back `len` bytes at `p` with huge
+/// pages (Linux's transparent huge pages in `madvise` mode need asking), and
+/// fault them in now: a dataplane should not stop for page faults on the packet
+/// path, and in a virtual machine a first touch costs the host a fault too. A
+/// smaller table is left to become resident as entries land on it. In the guest,
+/// memory is mapped with large pages already.
+#[cfg(feature = "std")]
+fn advise_huge_pages(p: *mut u8, len: usize) {
+    const HUGE: usize = 2 << 20;
+    if len < 64 << 20 {
+        return;
+    }
+    let start = (p as usize).next_multiple_of(HUGE);
+    let end = (p as usize + len) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: advice on whole pages inside our own allocation; it changes
+        // how they are backed, never their contents.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+    // SAFETY: the bytes are ours and already zero; writing zero faults the
+    // pages in without changing them.
+    unsafe { core::ptr::write_bytes(p, 0, len) };
+}
+
+#[cfg(not(feature = "std"))]
+fn advise_huge_pages(_p: *mut u8, _len: usize) {}
+
+#[inline(always)]
+fn prefetch_line<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no state a
+    // program can see, and `p` points into a live allocation anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashbrown::HashMap;
+
+    fn key(i: u32) -> FlowKey {
+        (17, Flow { saddr: i, sport: (i % 7) as u16, daddr: i.rotate_left(7), dport: 1500 })
+    }
+
+    fn entry(i: u32) -> Entry {
+        Entry { to: key(i).1, output: i, last_used: u64::from(i), created: 0, reply: false, shifted: false }
+    }
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(core::mem::size_of::<Slot>(), 64);
+    }
+
+    /// Random inserts, replacements, removals and retains, against hashbrown.
+    #[test]
+    fn agrees_with_a_hash_map_through_churn() {
+        let mut ours = FlowMap::new();
+        let mut reference: HashMap<FlowKey, u32> = HashMap::new();
+        let mut x = 0x9e37_79b9u32;
+        for round in 0..60_000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            // Few distinct keys, so operations meet keys already there.
+            let k = key(x % 5000);
+            match x % 5 {
+                0 | 1 => {
+                    ours.insert(k, entry(round));
+                    reference.insert(k, round);
+                }
+                2 => assert_eq!(ours.remove(&k).map(|e| e.output), reference.remove(&k)),
+                3 => assert_eq!(ours.get(&k).map(|e| e.output), reference.get(&k).copied()),
+                _ => {
+                    if round % 5000 == 4 {
+                        ours.retain(|_, e| e.output % 3 != 0);
+                        reference.retain(|_, v| *v % 3 != 0);
+                    }
+                }
+            }
+            assert_eq!(ours.len(), reference.len());
+        }
+        assert!(ours.len() > 1000, "the table was exercised full: {}", ours.len());
+        for (k, v) in &reference {
+            assert_eq!(ours.get(k).map(|e| e.output), Some(*v));
+        }
+        assert_eq!(ours.iter().count(), reference.len());
+    }
+
+    #[test]
+    fn grows_past_its_load_limit_and_keeps_everything() {
+        let mut m = FlowMap::new();
+        for i in 0..100_000 {
+            m.insert(key(i), entry(i));
+        }
+        assert_eq!(m.len(), 100_000);
+        assert!(m.slots.len() >= 100_000 * 8 / 7 && m.slots.len().is_power_of_two());
+        assert!((0..100_000).all(|i| m.get_mut(&key(i)).is_some_and(|e| e.output == i)));
+        assert!(!m.contains_key(&key(100_001)));
+        assert!(FlowMap::bytes_for(100_000) >= m.slots.len() * 64);
+    }
+}
