@@ -66,7 +66,7 @@ impl Default for FlowMap {
 
 impl FlowMap {
     pub fn new() -> FlowMap {
-        FlowMap { slots: SlotArray::new(0), len: 0, hasher: DefaultHashBuilder::default() }
+        FlowMap { slots: SlotArray::empty(), len: 0, hasher: DefaultHashBuilder::default() }
     }
 
     /// Bytes a table of `entries` entries takes at most (its slots at the
@@ -80,11 +80,12 @@ impl FlowMap {
         entries.saturating_mul(8).div_ceil(7).max(MIN_SLOTS).checked_next_power_of_two().unwrap_or(usize::MAX)
     }
 
-    /// An empty table with room for `entries` entries before it grows. Its
-    /// memory is reserved, not touched: pages become resident as entries land
-    /// on them.
-    pub fn with_capacity(entries: usize) -> FlowMap {
-        FlowMap { slots: SlotArray::new(Self::slots_for(entries)), len: 0, hasher: DefaultHashBuilder::default() }
+    /// An empty table with room for `entries` entries before it grows, or
+    /// `None` if there is not that much memory. Its memory is reserved, not
+    /// touched: pages become resident as entries land on them.
+    pub fn with_capacity(entries: usize) -> Option<FlowMap> {
+        let slots = SlotArray::new(Self::slots_for(entries))?;
+        Some(FlowMap { slots, len: 0, hasher: DefaultHashBuilder::default() })
     }
 
     pub fn len(&self) -> usize {
@@ -170,20 +171,28 @@ impl FlowMap {
         self.find(self.hash(key), key).is_some()
     }
 
-    /// Map `key` to `entry`, replacing what it had.
-    pub fn insert(&mut self, key: FlowKey, entry: Entry) {
+    /// Make room for `more` new entries without growing on the way; false if
+    /// the table would have to grow and there is no memory for it.
+    pub fn make_room(&mut self, more: usize) -> bool {
+        Self::slots_for(self.len.saturating_add(more)) <= self.slots.len() || self.grow(more)
+    }
+
+    /// Map `key` to `entry`, replacing what it had; false (and nothing changed)
+    /// if the table had to grow and there was no memory for it.
+    pub fn insert(&mut self, key: FlowKey, entry: Entry) -> bool {
         let hash = self.hash(&key);
         if let Some(i) = self.find(hash, &key) {
             if let Some(s) = self.slots.get_mut(i) {
                 s.entry = entry;
             }
-            return;
+            return true;
         }
-        if Self::slots_for(self.len + 1) > self.slots.len() {
-            self.grow();
+        if !self.make_room(1) {
+            return false;
         }
         self.place(Slot { tag: Self::tag(hash), key, entry }, hash);
         self.len += 1;
+        true
     }
 
     /// Put `slot` (whose key is not in the table) in the first free slot of its run.
@@ -199,15 +208,19 @@ impl FlowMap {
         }
     }
 
-    /// Double the slots (or make the first ones) and place every entry again.
+    /// Double the slots (or more, for `more` new entries; or make the first
+    /// ones) and place every entry again; false, with the table as it was, if
+    /// there is no memory for it.
     #[cold]
-    fn grow(&mut self) {
-        let size = Self::slots_for(self.len + 1).max(self.slots.len() * 2);
-        let old = core::mem::replace(&mut self.slots, SlotArray::new(size));
+    fn grow(&mut self, more: usize) -> bool {
+        let size = Self::slots_for(self.len.saturating_add(more)).max(self.slots.len().saturating_mul(2));
+        let Some(bigger) = SlotArray::new(size) else { return false };
+        let old = core::mem::replace(&mut self.slots, bigger);
         for s in old.iter().filter(|s| s.tag != 0) {
             let hash = self.hash(&s.key);
             self.place(*s, hash);
         }
+        true
     }
 
     /// Take `key` out, returning its entry.
@@ -284,16 +297,25 @@ impl SlotArray {
         core::alloc::Layout::from_size_align(bytes, 16).ok()
     }
 
-    fn new(len: usize) -> SlotArray {
-        let layout = Self::raw_layout(len).unwrap_or_else(|| panic!("a flow table of {len} slots is too large"));
+    /// No slots, and no allocation.
+    fn empty() -> SlotArray {
+        SlotArray { raw: core::ptr::null_mut(), first: core::ptr::NonNull::dangling().as_ptr(), len: 0 }
+    }
+
+    /// `len` empty slots, or `None` if there is not that much memory.
+    fn new(len: usize) -> Option<SlotArray> {
+        if len == 0 {
+            return Some(SlotArray::empty());
+        }
+        let layout = Self::raw_layout(len)?;
         // SAFETY: the layout has nonzero size (it includes the alignment slack).
         let raw = unsafe { alloc::alloc::alloc_zeroed(layout) };
         if raw.is_null() {
-            alloc::alloc::handle_alloc_error(layout);
+            return None;
         }
         let first = raw.wrapping_add(raw.align_offset(core::mem::align_of::<Slot>())).cast::<Slot>();
         advise_huge_pages(first.cast(), len * core::mem::size_of::<Slot>());
-        SlotArray { raw, first, len }
+        Some(SlotArray { raw, first, len })
     }
 }
 
@@ -301,7 +323,8 @@ impl core::ops::Deref for SlotArray {
     type Target = [Slot];
     fn deref(&self) -> &[Slot] {
         // SAFETY: `first..first + len` lies inside the allocation (the slack
-        // covers the rounding up), is aligned for `Slot`, and holds `len` valid
+        // covers the rounding up; with no slots, `first` is aligned and dangling,
+        // which an empty slice allows), is aligned for `Slot`, and holds `len` valid
         // slots: zero bytes are an empty slot (EMPTY is all zeros) and writes go
         // through `&mut [Slot]`.
         unsafe { core::slice::from_raw_parts(self.first, self.len) }
@@ -317,6 +340,9 @@ impl core::ops::DerefMut for SlotArray {
 
 impl Drop for SlotArray {
     fn drop(&mut self) {
+        if self.raw.is_null() {
+            return;
+        }
         if let Some(layout) = Self::raw_layout(self.len) {
             // SAFETY: `raw` was allocated with this layout and is freed once.
             unsafe { alloc::alloc::dealloc(self.raw, layout) };
@@ -396,7 +422,7 @@ mod tests {
             let k = key(x % 5000);
             match x % 5 {
                 0 | 1 => {
-                    ours.insert(k, entry(round));
+                    assert!(ours.insert(k, entry(round)));
                     reference.insert(k, round);
                 }
                 2 => assert_eq!(ours.remove(&k).map(|e| e.output), reference.remove(&k)),
@@ -421,12 +447,20 @@ mod tests {
     fn grows_past_its_load_limit_and_keeps_everything() {
         let mut m = FlowMap::new();
         for i in 0..100_000 {
-            m.insert(key(i), entry(i));
+            assert!(m.insert(key(i), entry(i)));
         }
         assert_eq!(m.len(), 100_000);
         assert!(m.slots.len() >= 100_000 * 8 / 7 && m.slots.len().is_power_of_two());
         assert!((0..100_000).all(|i| m.get_mut(&key(i)).is_some_and(|e| e.output == i)));
         assert!(!m.contains_key(&key(100_001)));
         assert!(FlowMap::bytes_for(100_000) >= m.slots.len() * 64);
+    }
+
+    #[test]
+    fn a_table_too_large_for_memory_is_refused_not_fatal() {
+        assert!(FlowMap::with_capacity(usize::MAX / 2).is_none());
+        assert!(FlowMap::with_capacity(1 << 60).is_none());
+        let mut m = FlowMap::with_capacity(10).expect("a small table");
+        assert!(m.insert(key(1), entry(1)) && m.get(&key(1)).is_some());
     }
 }

@@ -366,7 +366,7 @@ impl Element for IPRewriter {
         // grow: the memory is reserved, and resident only as mappings land on
         // it. A guest's memory is small and all of it real: its table grows.
         #[cfg(feature = "std")]
-        self.table.reserve_capacity();
+        self.table.reserve_capacity()?;
         if self.specs.len() != cx.ninputs() {
             return Err(format!("need {} input specs, one per input, have {}", cx.ninputs(), self.specs.len()));
         }

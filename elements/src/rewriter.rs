@@ -451,11 +451,20 @@ impl FlowTable {
         FlowTable { map: FlowMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0 }
     }
 
-    /// Size the table for `capacity` mappings now, if it is empty.
-    pub fn reserve_capacity(&mut self) {
+    /// Size the table for `capacity` mappings now, if it is empty; an error if
+    /// there is not that much memory.
+    pub fn reserve_capacity(&mut self) -> Result<(), String> {
         if self.map.is_empty() {
-            self.map = FlowMap::with_capacity(self.capacity.saturating_mul(2));
+            let entries = self.capacity.saturating_mul(2);
+            self.map = FlowMap::with_capacity(entries).ok_or_else(|| {
+                format!(
+                    "CAPACITY {}: no memory for its table ({} MB)",
+                    self.capacity,
+                    FlowMap::bytes_for(entries) >> 20
+                )
+            })?;
         }
+        Ok(())
     }
 
     /// The most memory the table can take: `capacity` mappings, two entries
@@ -605,6 +614,12 @@ impl FlowTable {
         // A key reused by a new mapping starts unshifted.
         self.shifts.remove(&fk);
         self.shifts.remove(&rk);
+        // Both entries or neither: room first (a table that cannot grow for
+        // want of memory refuses the mapping as a full one does).
+        if !self.map.make_room(2) {
+            self.failures += 1;
+            return false;
+        }
         self.map.insert(fk, entry(to, forward, false));
         self.map.insert(rk, entry(from.reverse(), reply, true));
         true
