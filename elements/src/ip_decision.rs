@@ -29,11 +29,27 @@ pub enum Node {
 
 pub struct Dag {
     pub tests: Vec<Test>,
-    /// `tests`, laid out for the per-packet path.
-    fast: Vec<FieldTest>,
     pub nodes: Vec<Node>,
     pub root: u32,
+    /// The branches again, laid out for the per-packet walk.
+    steps: Vec<Step>,
+    /// Where the walk starts: a step, or a leaf ([`LEAF`]).
+    start: u32,
 }
+
+/// A branch laid out for the walk: its test inline and its successors, each a
+/// step index or a leaf (`LEAF | rule`, or [`NO_MATCH`]): one record a node,
+/// with nothing more to look up.
+struct Step {
+    test: FieldTest,
+    yes: u32,
+    no: u32,
+}
+
+/// Marks a successor that is a leaf: the rule index is in the low bits.
+const LEAF: u32 = 1 << 31;
+/// The leaf where no rule of the run matched.
+const NO_MATCH: u32 = u32::MAX;
 
 /// What to do when an expression's outcome is known.
 enum Target<'a> {
@@ -269,24 +285,51 @@ impl Dag {
         if b.too_big {
             return None;
         }
-        let fast = b.tests.iter().map(FieldTest::from).collect();
-        Some(Dag { tests: b.tests, fast, nodes: b.nodes, root })
+        let (steps, start) = lay_out(&b.tests, &b.nodes, root)?;
+        Some(Dag { tests: b.tests, nodes: b.nodes, root, steps, start })
     }
 
     /// The first rule of the run that `ip` matches.
     #[inline]
     pub fn eval(&self, ip: &[u8]) -> Option<usize> {
-        let mut k = self.root;
-        loop {
-            match self.nodes[k as usize] {
-                Node::Leaf(r) => return r,
-                Node::Branch { test, yes, no } => {
-                    let passed = self.fast.get(test as usize).is_some_and(|t| t.eval(ip));
-                    k = if passed { yes } else { no };
-                }
-            }
+        let mut k = self.start;
+        while k & LEAF == 0 {
+            let step = self.steps.get(k as usize)?;
+            k = if step.test.eval(ip) { step.yes } else { step.no };
+        }
+        (k != NO_MATCH).then_some((k & !LEAF) as usize)
+    }
+}
+
+/// The walk's steps for graph `nodes` from `root`, and where it starts; `None`
+/// if a rule index would not fit beside the leaf mark (it always fits: a graph
+/// spans a handful of rules).
+fn lay_out(tests: &[Test], nodes: &[Node], root: u32) -> Option<(Vec<Step>, u32)> {
+    // Branch node i becomes step index_of[i].
+    let mut index_of = alloc::vec![u32::MAX; nodes.len()];
+    let mut n = 0u32;
+    for (i, node) in nodes.iter().enumerate() {
+        if matches!(node, Node::Branch { .. }) {
+            index_of[i] = n;
+            n += 1;
         }
     }
+    let target = |k: u32| -> Option<u32> {
+        match nodes.get(k as usize)? {
+            Node::Leaf(None) => Some(NO_MATCH),
+            Node::Leaf(Some(r)) => {
+                u32::try_from(*r).ok().filter(|r| r & LEAF == 0 && r | LEAF != NO_MATCH).map(|r| r | LEAF)
+            }
+            Node::Branch { .. } => index_of.get(k as usize).copied(),
+        }
+    };
+    let mut steps = Vec::with_capacity(n as usize);
+    for node in nodes {
+        if let Node::Branch { test, yes, no } = *node {
+            steps.push(Step { test: FieldTest::from(tests.get(test as usize)?), yes: target(yes)?, no: target(no)? });
+        }
+    }
+    Some((steps, target(root)?))
 }
 
 #[cfg(test)]

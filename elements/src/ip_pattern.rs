@@ -132,12 +132,25 @@ pub struct FieldTest {
     off: u32,
     len: u32,
     mask: u32,
-    rel: Rel,
-    value: u32,
+    /// Every relation as a range: the test passes when the masked field is
+    /// present and `field - lo <= span` (wrapping) differs from `invert`.
+    lo: u32,
+    span: u32,
+    invert: bool,
 }
 
 impl From<&Test> for FieldTest {
     fn from(t: &Test) -> FieldTest {
+        let v = t.value;
+        let (lo, span, invert) = match t.rel {
+            Rel::Eq => (v, 0, false),
+            Rel::Ne => (v, 0, true),
+            Rel::Le => (0, v, false),
+            Rel::Ge => (v, u32::MAX - v, false),
+            // v < value is not v >= value; v > value is not v <= value.
+            Rel::Lt => (v, u32::MAX - v, true),
+            Rel::Gt => (0, v, true),
+        };
         let mut protos = [0u64; 4];
         for &p in &t.protos {
             protos[usize::from(p >> 6)] |= 1 << (p & 63);
@@ -151,8 +164,9 @@ impl From<&Test> for FieldTest {
             off: u32::try_from(t.off).unwrap_or(u32::MAX / 2),
             len: u32::try_from(t.len).unwrap_or(u32::MAX / 2),
             mask: t.mask,
-            rel: t.rel,
-            value: t.value,
+            lo,
+            span,
+            invert,
         }
     }
 }
@@ -190,14 +204,7 @@ impl FieldTest {
     /// As [`Test::eval`].
     #[inline(always)]
     pub fn eval(&self, ip: &[u8]) -> bool {
-        self.extract(ip).is_some_and(|v| match self.rel {
-            Rel::Eq => v == self.value,
-            Rel::Ne => v != self.value,
-            Rel::Lt => v < self.value,
-            Rel::Gt => v > self.value,
-            Rel::Le => v <= self.value,
-            Rel::Ge => v >= self.value,
-        })
+        self.extract(ip).is_some_and(|v| (v.wrapping_sub(self.lo) <= self.span) != self.invert)
     }
 }
 

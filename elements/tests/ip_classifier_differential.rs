@@ -10,7 +10,7 @@ use oxclick_runtime::{ConfigCtx, Element};
 use proptest::prelude::*;
 
 const ADDRS: [&str; 4] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "192.168.1.1"];
-const PORTS: [u16; 4] = [22, 53, 80, 1000];
+const PORTS: [u16; 6] = [0, 22, 53, 80, 1000, 65535];
 const PROTOS: [u8; 4] = [1, 6, 17, 47];
 
 fn primitive() -> impl Strategy<Value = String> {
@@ -32,8 +32,12 @@ fn primitive() -> impl Strategy<Value = String> {
         port.clone().prop_map(|p| format!("src port {p}")),
         port.clone().prop_map(|p| format!("dst port {p}")),
         port.clone().prop_map(|p| format!("tcp dst port {p}")),
-        port.prop_map(|p| format!("dst port > {p}")),
+        port.clone().prop_map(|p| format!("dst port > {p}")),
+        port.clone().prop_map(|p| format!("src port >= {p}")),
+        port.clone().prop_map(|p| format!("dst port <= {p}")),
+        port.prop_map(|p| format!("src port != {p}")),
         (1u8..70).prop_map(|t| format!("ip ttl < {t}")),
+        (0u8..70).prop_map(|t| format!("ip ttl != {t}")),
     ]
 }
 
