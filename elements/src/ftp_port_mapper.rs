@@ -43,7 +43,7 @@ use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, fini
 
 use crate::ip_rewriter::{self, IPRewriter};
 use crate::rewriter::Flow;
-use crate::wire::{IP_PROTO_TCP, set_checksums};
+use crate::wire::{IP_PROTO_TCP, set_checksums, tcp_in_ipv4};
 
 #[derive(Default)]
 pub struct FTPPortMapper {
@@ -94,18 +94,8 @@ struct Layout {
 
 fn tcp_layout(p: &Packet) -> Option<Layout> {
     let ip = p.anno.network_header?;
-    let d = p.data();
-    let h = d.get(ip..ip + 20)?;
-    let hl = usize::from(h[0] & 0x0f) * 4;
-    let first = u16::from_be_bytes([h[6], h[7]]) & 0x1fff == 0;
-    if h[9] != IP_PROTO_TCP || hl < 20 || !first {
-        return None;
-    }
-    let end = ip + usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let tcp = ip + hl;
-    let thl = usize::from(*d.get(tcp + 12)? >> 4) * 4;
-    let payload = tcp + thl;
-    (thl >= 20 && payload <= end && end <= d.len()).then_some(Layout { ip, tcp, payload, end })
+    let at = tcp_in_ipv4(p.data().get(ip..)?)?;
+    Some(Layout { ip, tcp: ip + at.tcp, payload: ip + at.payload, end: ip + at.end })
 }
 
 fn flow_of(ip: &[u8], tcp: &[u8]) -> Flow {

@@ -505,7 +505,8 @@ impl FlowTable {
     /// peer's. Checksum updated incrementally. Short or odd segments are left alone.
     pub fn apply_shifts(&mut self, key: &(u8, Flow), ip: &mut [u8]) {
         let Some(partner) = self.map.get(key).map(|e| e.partner(key)) else { return };
-        let Some(t) = tcp_segment(ip) else { return };
+        let Some(at) = crate::wire::tcp_in_ipv4(ip) else { return };
+        let Some(t) = ip.get_mut(at.tcp..at.end) else { return };
         let seq = u32::from_be_bytes([t[4], t[5], t[6], t[7]]);
         let ack = u32::from_be_bytes([t[8], t[9], t[10], t[11]]);
         let own = self.shifts.get_mut(key).map(|s| {
@@ -644,18 +645,6 @@ fn adjust(sum: u16, old: &[u16], new: &[u16]) -> u16 {
 
 fn words(f: &Flow) -> [u16; 6] {
     [(f.saddr >> 16) as u16, f.saddr as u16, (f.daddr >> 16) as u16, f.daddr as u16, f.sport, f.dport]
-}
-
-/// The TCP header and payload of IP packet `ip` when it is a first fragment
-/// whose whole TCP header (options included) is there.
-fn tcp_segment(ip: &mut [u8]) -> Option<&mut [u8]> {
-    if ip.len() < 20 || ip[9] != 6 || u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
-        return None;
-    }
-    let hl = usize::from(ip[0] & 0x0f) * 4;
-    let t = ip.get_mut(hl..).filter(|_| hl >= 20)?;
-    let thl = usize::from(*t.get(12)? >> 4) * 4;
-    (thl >= 20 && t.len() >= thl).then_some(t)
 }
 
 /// Rewrite the IP packet `ip` (IP header onwards) from flow `from` to flow `to`,

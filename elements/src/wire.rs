@@ -8,6 +8,31 @@ pub const IP_PROTO_ICMP: u8 = 1;
 pub const IP_PROTO_TCP: u8 = 6;
 pub const IP_PROTO_UDP: u8 = 17;
 
+/// Where the TCP segment of an IPv4 packet sits, as offsets from the start of
+/// its IP header: the TCP header, the payload, and the payload's end by the IP
+/// total length (so link-layer padding is not payload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpInIpv4 {
+    pub tcp: usize,
+    pub payload: usize,
+    pub end: usize,
+}
+
+/// The TCP segment of IPv4 packet `ip` (from its IP header on), if it is TCP, a
+/// first fragment, and holds a whole TCP header within its IP length.
+pub fn tcp_in_ipv4(ip: &[u8]) -> Option<TcpInIpv4> {
+    let h = ip.get(..20)?;
+    let hl = usize::from(h[0] & 0x0f) * 4;
+    let first_fragment = u16::from_be_bytes([h[6], h[7]]) & 0x1fff == 0;
+    if h[9] != IP_PROTO_TCP || hl < 20 || !first_fragment {
+        return None;
+    }
+    let end = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let thl = usize::from(*ip.get(hl + 12)? >> 4) * 4;
+    let payload = hl + thl;
+    (thl >= 20 && payload <= end && end <= ip.len()).then_some(TcpInIpv4 { tcp: hl, payload, end })
+}
+
 /// The IPv4 fields of an Ethernet frame that demultiplexing and source checks
 /// look at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +208,8 @@ pub fn set_checksums(ip: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn udp_checksum_verifies_to_zero() {
@@ -207,5 +234,30 @@ mod tests {
         assert_eq!(icmp_type_name(0), Some("echo-reply"));
         assert_eq!(icmp_code_by_name(3, "needfrag"), Some(4));
         assert_eq!(icmp_code_by_name(3, "7"), Some(7));
+    }
+
+    #[test]
+    fn the_tcp_segment_is_found_by_the_ip_length() {
+        // 20-byte IP header, 24-byte TCP header (one option word), 5 payload
+        // bytes, then 3 bytes of link-layer padding.
+        let mut ip = vec![0x45, 0, 0, 49, 0, 1, 0x40, 0, 64, IP_PROTO_TCP, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut tcp = vec![0u8; 24];
+        tcp[12] = 6 << 4;
+        ip.extend(tcp);
+        ip.extend(b"hello");
+        ip.extend([0; 3]);
+        assert_eq!(tcp_in_ipv4(&ip), Some(TcpInIpv4 { tcp: 20, payload: 44, end: 49 }));
+        let with = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut v = ip.clone();
+            f(&mut v);
+            tcp_in_ipv4(&v)
+        };
+        assert_eq!(with(&|v| v[9] = IP_PROTO_UDP), None, "not TCP");
+        assert_eq!(with(&|v| v[7] = 1), None, "a later fragment");
+        assert_eq!(with(&|v| v[32] = 4 << 4), None, "TCP header under 20 bytes");
+        assert_eq!(with(&|v| v[3] = 40), None, "IP length short of the TCP header");
+        assert_eq!(with(&|v| v[3] = 60), None, "IP length past the data");
+        assert_eq!(with(&|v| v.truncate(30)), None, "cut inside the TCP header");
+        assert_eq!(with(&|v| v[0] = 0x44), None, "IP header under 20 bytes");
     }
 }
