@@ -643,10 +643,6 @@ fn adjust(sum: u16, old: &[u16], new: &[u16]) -> u16 {
     !(acc as u16)
 }
 
-fn words(f: &Flow) -> [u16; 6] {
-    [(f.saddr >> 16) as u16, f.saddr as u16, (f.daddr >> 16) as u16, f.daddr as u16, f.sport, f.dport]
-}
-
 /// Rewrite the IP packet `ip` (IP header onwards) from flow `from` to flow `to`,
 /// updating the IP and (if present) TCP/UDP checksums incrementally. Ports are
 /// written only when `ports` (and the transport header is there).
@@ -654,11 +650,20 @@ pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
     if ip.len() < 20 {
         return;
     }
+    // RFC 1624 once for both checksums: the change of the address words (all
+    // the IP header's checksum covers) and of the port words (which the
+    // transport checksum covers besides, through its pseudo-header).
+    let change =
+        |old: u32, new: u32| u32::from(!(old >> 16) as u16) + u32::from(!old as u16) + (new >> 16) + (new & 0xffff);
+    let addresses = change(from.saddr, to.saddr) + change(from.daddr, to.daddr);
+    let ports_too = if ports {
+        addresses + u32::from(!from.sport) + u32::from(to.sport) + u32::from(!from.dport) + u32::from(to.dport)
+    } else {
+        addresses
+    };
     let hl = usize::from(ip[0] & 0x0f) * 4;
-    let (ow, nw) = (words(from), words(to));
-    // IP header: addresses only.
     let sum = u16::from_be_bytes([ip[10], ip[11]]);
-    ip[10..12].copy_from_slice(&adjust(sum, &ow[..4], &nw[..4]).to_be_bytes());
+    ip[10..12].copy_from_slice(&apply_change(sum, addresses).to_be_bytes());
     ip[12..16].copy_from_slice(&to.saddr.to_be_bytes());
     ip[16..20].copy_from_slice(&to.daddr.to_be_bytes());
     let proto = ip[9];
@@ -672,12 +677,11 @@ pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
         17 => (6, 8),
         _ => return,
     };
-    let n = if ports { 6 } else { 4 };
     if t.len() >= min {
         let old = u16::from_be_bytes([t[at], t[at + 1]]);
         // A zero UDP checksum means "none" and stays so.
         if !(proto == 17 && old == 0) {
-            let mut new = adjust(old, &ow[..n], &nw[..n]);
+            let mut new = apply_change(old, ports_too);
             if proto == 17 && new == 0 {
                 new = 0xffff;
             }
@@ -688,6 +692,17 @@ pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
         t[0..2].copy_from_slice(&to.sport.to_be_bytes());
         t[2..4].copy_from_slice(&to.dport.to_be_bytes());
     }
+}
+
+/// Checksum field value `sum` after words whose RFC 1624 change (the sum of the
+/// old words complemented and the new ones, unfolded) is `change`.
+#[inline]
+fn apply_change(sum: u16, change: u32) -> u16 {
+    let mut acc = u32::from(!sum) + change;
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
 }
 
 #[cfg(test)]
@@ -738,6 +753,53 @@ mod tests {
         assert_eq!(ip_checksum(&ip[..20]), 0);
         assert_eq!(transport_checksum([1, 0, 0, 1], [10, 0, 0, 2], 17, &ip[20..]), 0);
         assert_eq!(&ip[20..24], &[4, 0, 0, 40]);
+    }
+
+    #[test]
+    fn incremental_checksums_stay_right_for_any_rewrite() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..3000 {
+            let proto = if i % 2 == 0 { 6 } else { 17 };
+            let ports = i % 3 != 0;
+            let f = |r: u64| Flow {
+                saddr: r as u32,
+                sport: (r >> 32) as u16,
+                daddr: (r >> 13) as u32,
+                dport: (r >> 48) as u16,
+            };
+            let (from, mut to) = (f(next()), f(next()));
+            if !ports {
+                (to.sport, to.dport) = (from.sport, from.dport);
+            }
+            let tlen = if proto == 6 { 20 } else { 8 };
+            let mut ip = alloc::vec![0u8; 20 + tlen + 7];
+            ip[0] = 0x45;
+            let total = ip.len() as u16;
+            ip[2..4].copy_from_slice(&total.to_be_bytes());
+            ip[8] = 64;
+            ip[9] = proto;
+            ip[12..16].copy_from_slice(&from.saddr.to_be_bytes());
+            ip[16..20].copy_from_slice(&from.daddr.to_be_bytes());
+            ip[20..22].copy_from_slice(&from.sport.to_be_bytes());
+            ip[22..24].copy_from_slice(&from.dport.to_be_bytes());
+            if proto == 6 {
+                ip[32] = 5 << 4;
+            }
+            for b in &mut ip[20 + tlen..] {
+                *b = next() as u8;
+            }
+            set_checksums(&mut ip);
+            rewrite_packet(&mut ip, &from, &to, ports);
+            assert_eq!(ip_checksum(&ip[..20]), 0, "case {i}");
+            let (s, d) = (to.saddr.to_be_bytes(), to.daddr.to_be_bytes());
+            assert_eq!(transport_checksum(s, d, proto, &ip[20..]), 0, "case {i}: {from:?} -> {to:?}");
+        }
     }
 
     #[test]
