@@ -65,34 +65,47 @@ fn header_checksum20_ok(h: &[u8; 20]) -> bool {
 /// Why a header is invalid, or its length in bytes (header, total).
 #[inline]
 pub fn validate(data: &[u8], checksum: bool, bad_src: &[[u8; 4]]) -> Result<(usize, usize), &'static str> {
-    if data.len() < 20 {
-        return Err("too small");
-    }
-    if data[0] >> 4 != 4 {
-        return Err("bad IP version");
-    }
-    let hlen = ((data[0] & 0x0f) as usize) * 4;
-    if hlen < 20 || hlen > data.len() {
-        return Err("bad IP header length");
-    }
-    let total = u16::from_be_bytes([data[2], data[3]]) as usize;
+    // The fixed header as an array: the checks below need no bounds checks.
+    let Some(h) = data.first_chunk::<20>() else { return Err("too small") };
+    // Version 4 with no options, the common case, passes both first checks.
+    let hlen = if h[0] == 0x45 { 20 } else { header_length(h[0], data.len())? };
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
     if total < hlen || total > data.len() {
         return Err("bad IP length");
     }
     if checksum {
-        let ok = match (hlen, data.first_chunk()) {
-            (20, Some(h)) => header_checksum20_ok(h),
-            _ => ip_checksum(&data[..hlen]) == 0,
-        };
+        let ok = if hlen == 20 { header_checksum20_ok(h) } else { ip_checksum(&data[..hlen]) == 0 };
         if !ok {
             return Err("bad IP checksum");
         }
     }
-    let src = &data[12..16];
-    if bad_src.iter().any(|b| b == src) {
+    if is_bad_source(bad_src, [h[12], h[13], h[14], h[15]]) {
         return Err("bad source address");
     }
     Ok((hlen, total))
+}
+
+/// The header length the first byte `vhl` gives, if it is version 4 and the
+/// header fits in `len` bytes.
+fn header_length(vhl: u8, len: usize) -> Result<usize, &'static str> {
+    if vhl >> 4 != 4 {
+        return Err("bad IP version");
+    }
+    let hlen = usize::from(vhl & 0x0f) * 4;
+    if hlen < 20 || hlen > len {
+        return Err("bad IP header length");
+    }
+    Ok(hlen)
+}
+
+/// Whether `src` is on the bad-source list `bad`; the default list (two
+/// addresses) without a loop.
+#[inline(always)]
+fn is_bad_source(bad: &[[u8; 4]], src: [u8; 4]) -> bool {
+    match bad {
+        [a, b] => src == *a || src == *b,
+        list => list.contains(&src),
+    }
 }
 
 const DEFAULT_BAD_SRC: [[u8; 4]; 2] = [[0, 0, 0, 0], [255, 255, 255, 255]];
@@ -111,16 +124,6 @@ impl CheckIPHeader {
     }
     pub fn mark() -> Self {
         CheckIPHeader { offset: 0, bad_src: Vec::new(), checksum: false, drops: 0, mark_only: true }
-    }
-
-    /// Whether `src` is on the bad-source list; the default list (two addresses)
-    /// without a loop.
-    #[inline(always)]
-    fn is_bad_source(&self, src: [u8; 4]) -> bool {
-        match self.bad_src.as_slice() {
-            [a, b] => src == *a || src == *b,
-            list => list.contains(&src),
-        }
     }
 
     #[cold]
@@ -184,21 +187,9 @@ impl Element for CheckIPHeader {
         }
         // One look at the bytes: validate, and take what the annotations need.
         let header = p.data().get(self.offset..).unwrap_or_default();
-        let checked = match header.first_chunk::<20>() {
-            // The common case, an option-less header, in straight-line code.
-            Some(h) if h[0] == 0x45 => {
-                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-                let src = [h[12], h[13], h[14], h[15]];
-                let valid = total >= 20
-                    && total <= header.len()
-                    && (!self.checksum || header_checksum20_ok(h))
-                    && !self.is_bad_source(src);
-                valid.then_some((20, total, [h[16], h[17], h[18], h[19]]))
-            }
-            _ => validate(header, self.checksum, &self.bad_src)
-                .ok()
-                .and_then(|(hlen, total)| Some((hlen, total, header.get(16..20)?.try_into().ok()?))),
-        };
+        let checked = validate(header, self.checksum, &self.bad_src)
+            .ok()
+            .and_then(|(hlen, total)| Some((hlen, total, *header.get(16..)?.first_chunk::<4>()?)));
         let Some((hlen, total, dst)) = checked else {
             self.reject(p, cx);
             return None;
