@@ -96,7 +96,7 @@ impl FlowMap {
         self.len == 0
     }
 
-    /// The hash of `key`, for [`FlowMap::prefetch`] and the `_hashed` lookups.
+    /// The hash of `key`, for [`FlowMap::prefetch`].
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
         // The key's 13 bytes as one integer: one hasher step, not five.
@@ -150,14 +150,9 @@ impl FlowMap {
     }
 
     #[inline]
-    pub fn get_mut_hashed(&mut self, hash: u64, key: &FlowKey) -> Option<&mut Entry> {
-        let i = self.find(hash, key)?;
-        self.slots.get_mut(i).map(|s| &mut s.entry)
-    }
-
-    #[inline]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Entry> {
-        self.get_mut_hashed(self.hash(key), key)
+        let i = self.find(self.hash(key), key)?;
+        self.slots.get_mut(i).map(|s| &mut s.entry)
     }
 
     #[inline]

@@ -143,13 +143,25 @@ impl IPRewriter {
         Some((ip[9], Flow { saddr, sport, daddr, dport }, true))
     }
 
-    /// The key packet `p`'s mapping would have, for a prefetch (address
-    /// rewriters look up two keys: the first is enough of a hint).
+    /// The keys a mapping of `flow` may be under, in the order to look: address
+    /// rewriters by source address, then by destination; the others by the flow
+    /// (twice, so the lookup loop has one shape).
+    #[inline]
+    fn lookup_keys(&self, proto: u8, flow: Flow) -> [(u8, Flow); 2] {
+        if self.kind == Kind::Addr {
+            [(0, Flow { saddr: flow.saddr, ..Flow::default() }), (0, Flow { daddr: flow.daddr, ..Flow::default() })]
+        } else {
+            [(proto, flow), (proto, flow)]
+        }
+    }
+
+    /// The key packet `p`'s mapping would have, for a prefetch (the first of
+    /// its lookup keys is enough of a hint).
     #[inline]
     fn known_key(&self, p: &Packet) -> Option<(u8, Flow)> {
         let ip = p.data().get(p.anno.network_header?..)?;
         let (proto, flow, _) = self.flow_of(ip)?;
-        Some(if self.kind == Kind::Addr { (0, Flow { saddr: flow.saddr, ..Flow::default() }) } else { (proto, flow) })
+        Some(self.lookup_keys(proto, flow)[0])
     }
 
     /// Where packet `p`, arriving on `port`, goes (rewritten in place), if anywhere.
@@ -177,13 +189,8 @@ impl IPRewriter {
     /// What becomes of a packet of `flow` arriving on input `port`: its known
     /// mapping, a new one made by the input's spec, a pass, or (None) a drop.
     fn route(&mut self, port: usize, proto: u8, flow: Flow, now: u64) -> Option<Route> {
-        // Known flow? (Address rewriters: by source address, then by destination.)
-        let keys: [(u8, Flow); 2] = if self.kind == Kind::Addr {
-            [(0, Flow { saddr: flow.saddr, ..Flow::default() }), (0, Flow { daddr: flow.daddr, ..Flow::default() })]
-        } else {
-            [(proto, flow), (proto, flow)]
-        };
-        for key in keys {
+        // Known flow?
+        for key in self.lookup_keys(proto, flow) {
             if let Some(e) = self.table.map.get_mut(&key) {
                 e.last_used = now;
                 let target = if self.kind == Kind::Addr {

@@ -7,9 +7,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use hashbrown::HashMap;
+use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
 
 use crate::flow_map::FlowMap;
-use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
 
 /// A TCP/UDP flow: addresses and ports as numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -517,7 +517,7 @@ impl FlowTable {
         let mut sum = u16::from_be_bytes([t[16], t[17]]);
         let set = |t: &mut [u8], at: usize, new: u32, sum: &mut u16| {
             let old = u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
-            *sum = adjust(*sum, &[(old >> 16) as u16, old as u16], &[(new >> 16) as u16, new as u16]);
+            *sum = apply_change(*sum, word_change(old, new));
             t[at..at + 4].copy_from_slice(&new.to_be_bytes());
         };
         if let Some(own) = own {
@@ -627,22 +627,6 @@ impl FlowTable {
     }
 }
 
-/// Fold `delta` (old words subtracted, new added, RFC 1624) into checksum field
-/// value `sum`.
-fn adjust(sum: u16, old: &[u16], new: &[u16]) -> u16 {
-    let mut acc = u32::from(!sum);
-    for &o in old {
-        acc += u32::from(!o);
-    }
-    for &n in new {
-        acc += u32::from(n);
-    }
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
-
 /// Rewrite the IP packet `ip` (IP header onwards) from flow `from` to flow `to`,
 /// updating the IP and (if present) TCP/UDP checksums incrementally. Ports are
 /// written only when `ports` (and the transport header is there).
@@ -653,9 +637,7 @@ pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
     // RFC 1624 once for both checksums: the change of the address words (all
     // the IP header's checksum covers) and of the port words (which the
     // transport checksum covers besides, through its pseudo-header).
-    let change =
-        |old: u32, new: u32| u32::from(!(old >> 16) as u16) + u32::from(!old as u16) + (new >> 16) + (new & 0xffff);
-    let addresses = change(from.saddr, to.saddr) + change(from.daddr, to.daddr);
+    let addresses = word_change(from.saddr, to.saddr) + word_change(from.daddr, to.daddr);
     let ports_too = if ports {
         addresses + u32::from(!from.sport) + u32::from(to.sport) + u32::from(!from.dport) + u32::from(to.dport)
     } else {
@@ -692,6 +674,13 @@ pub fn rewrite_packet(ip: &mut [u8], from: &Flow, to: &Flow, ports: bool) {
         t[0..2].copy_from_slice(&to.sport.to_be_bytes());
         t[2..4].copy_from_slice(&to.dport.to_be_bytes());
     }
+}
+
+/// The RFC 1624 change (the old 16-bit words complemented plus the new ones,
+/// unfolded) of a 32-bit field going from `old` to `new`.
+#[inline]
+fn word_change(old: u32, new: u32) -> u32 {
+    u32::from(!(old >> 16) as u16) + u32::from(!old as u16) + (new >> 16) + (new & 0xffff)
 }
 
 /// Checksum field value `sum` after words whose RFC 1624 change (the sum of the
