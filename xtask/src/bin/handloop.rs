@@ -30,7 +30,8 @@ fn main() {
     let file = File::open(&path).expect("open");
     let started = Instant::now();
     // SAFETY: read-only map of a file nobody changes during the run.
-    let map = unsafe { libc_map(&file) };
+    let map = unsafe { memmap2::Mmap::map(&file) }.expect("mmap");
+    let _ = map.advise(memmap2::Advice::Sequential);
     let bytes: &[u8] = &map;
     let mut frame = [0u8; 2048];
     let mut start = 24usize;
@@ -42,8 +43,9 @@ fn main() {
         start += 16 + caplen;
         if start - released >= 4 << 20 {
             let len = (start - released) & !((4 << 20) - 1);
-            // SAFETY: the parsed pages are not used again.
-            unsafe { libc::madvise(map.as_ptr().add(released) as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+            // SAFETY: the map is read-only and shared, and the parsed pages are
+            // not used again.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, len) };
             released += len;
         }
         let len = data.len().min(frame.len());
@@ -93,34 +95,4 @@ fn main() {
         let kb: String = line.chars().filter(char::is_ascii_digit).collect();
         println!("handloop-peak-rss-kb {kb}");
     }
-}
-
-/// The whole file mapped read-only, as a byte slice that unmaps when dropped.
-struct Map(*const u8, usize);
-
-impl std::ops::Deref for Map {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: the mapping is `self.1` bytes long and lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.0, self.1) }
-    }
-}
-
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: unmapping what `libc_map` mapped.
-        unsafe { libc::munmap(self.0 as *mut libc::c_void, self.1) };
-    }
-}
-
-/// # Safety
-/// The file must not be truncated while mapped.
-unsafe fn libc_map(file: &File) -> Map {
-    use std::os::fd::AsRawFd;
-    let len = file.metadata().expect("stat").len() as usize;
-    // SAFETY: a fresh read-only shared mapping of the whole file.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
-    assert!(p != libc::MAP_FAILED, "mmap failed");
-    unsafe { libc::madvise(p, len, libc::MADV_SEQUENTIAL) };
-    Map(p as *const u8, len)
 }
