@@ -446,3 +446,26 @@ fn a_flat_configuration_naming_no_element_is_an_error_not_a_panic() {
     let errors = Router::new(&out.flat, &reg, opts).err().expect("refused");
     assert_eq!(errors, ["a connection names element 32 of 2", "Router could not be initialized!"]);
 }
+
+#[test]
+fn packets_pushed_back_into_a_running_element_arrive_when_it_returns() {
+    // Each guard pushes a frame on to its tenant, whose answer comes back into the
+    // guard's other input while the guard is still running. Two guards take the
+    // frames in turn, so each has answers waiting while the other runs.
+    let b = build(
+        "InfiniteSource(LIMIT 7, BURST 4, STOP true) -> UDPIPEncap(10.0.0.9, 1234, 10.0.0.1, 53)
+           -> EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> sw :: RoundRobinSwitch;
+         sw [0] -> a :: TenantGuard(TRUST client, ADDR 10.0.0.1) -> IPMirror -> ac :: Counter -> [1] a;
+         sw [1] -> b :: TenantGuard(TRUST client, ADDR 10.0.0.1) -> IPMirror -> bc :: Counter -> [1] b;
+         a [1] -> out :: Counter -> Discard;
+         b [1] -> out;",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "ac", "count"), "4");
+    assert_eq!(handler(&r, "bc", "count"), "3");
+    assert_eq!(handler(&r, "a", "out_packets"), "4");
+    assert_eq!(handler(&r, "b", "out_packets"), "3");
+    assert_eq!(handler(&r, "a", "drops"), "0");
+    assert_eq!(handler(&r, "out", "count"), "7");
+}

@@ -164,7 +164,7 @@ pub struct Core {
     /// Elements that manage the driver (DriverManager, driver scripts).
     pub(crate) managers: Vec<usize>,
     /// Write handler calls to elements that were running: (element, handler, value).
-    deferred: Vec<(usize, String, String)>,
+    deferred: Vec<(usize, (String, String))>,
     /// A new configuration written to `hotconfig` while the router ran; swapped
     /// in between task runs.
     pub(crate) pending_hotconfig: Option<String>,
@@ -172,7 +172,7 @@ pub struct Core {
     /// ARPQuerier whose queries come back as replies, or a tenant's guard, whose
     /// tenant answers through it): (element, port, batch), delivered in order as
     /// soon as it returns.
-    reentrant: Vec<(usize, usize, Batch)>,
+    reentrant: Vec<(usize, (usize, Batch))>,
 }
 
 /// Packets delivered through push cycles per return of the element they go to; a
@@ -218,6 +218,11 @@ struct Node {
     ninputs: u32,
     out_base: u32,
     noutputs: u32,
+    /// Entries for this element in `Core::reentrant` and `Core::deferred`: what
+    /// `restore` checks, so the elements a packet passes on its way back to a
+    /// running one (a tenant's filter and counter, on the way to its guard) do
+    /// not search those lists for themselves.
+    waiting: u32,
 }
 
 /// `Scheduler::task_of` for an element without a task.
@@ -375,12 +380,11 @@ impl Core {
     /// that waited for it.
     #[inline(always)]
     pub(crate) fn restore(&mut self, i: usize, e: Box<dyn Element>) {
-        if let Some(slot) = self.nodes.get_mut(i).map(|n| &mut n.element) {
-            // The slot is empty while its element runs; `forget` spares the hot
-            // path the drop code for an old value that is never there.
-            core::mem::forget(slot.replace(e));
-        }
-        if !self.deferred.is_empty() || !self.reentrant.is_empty() {
+        let Some(node) = self.nodes.get_mut(i) else { return };
+        // The slot is empty while its element runs; `forget` spares the hot path
+        // the drop code for an old value that is never there.
+        core::mem::forget(node.element.replace(e));
+        if node.waiting != 0 {
             self.after_restore(i);
         }
     }
@@ -397,11 +401,33 @@ impl Core {
         }
     }
 
+    /// Queue `batch` for input `port` of running element `to`, to be delivered
+    /// when it returns.
+    fn queue_reentrant(&mut self, to: usize, port: usize, batch: Batch) {
+        if let Some(node) = self.nodes.get_mut(to) {
+            node.waiting += 1;
+            self.reentrant.push((to, (port, batch)));
+        } else {
+            self.recycle_batch(batch);
+        }
+    }
+
+    /// The first entry of `list` for element `i`, taken out (keeping the others'
+    /// order), with `i`'s waiting count lowered.
+    fn take_waiting<T>(nodes: &mut [Node], list: &mut Vec<(usize, T)>, i: usize) -> Option<T> {
+        let k = list.iter().position(|r| r.0 == i)?;
+        // Usually the only entry: popping spares the shift.
+        let (_, v) = if k + 1 == list.len() { list.pop()? } else { list.remove(k) };
+        if let Some(node) = nodes.get_mut(i) {
+            node.waiting = node.waiting.saturating_sub(1);
+        }
+        Some(v)
+    }
+
     /// Deliver the packets pushed to element `i` while it ran, in order.
     fn run_reentrant(&mut self, i: usize) {
         let mut budget = REENTRANT_BUDGET;
-        while let Some(k) = self.reentrant.iter().position(|r| r.0 == i) {
-            let (_, port, batch) = self.reentrant.remove(k);
+        while let Some((port, batch)) = Self::take_waiting(&mut self.nodes, &mut self.reentrant, i) {
             if budget < batch.len() {
                 self.recycle_batch(batch);
                 continue;
@@ -418,8 +444,7 @@ impl Core {
 
     #[cold]
     fn run_deferred(&mut self, i: usize) {
-        while let Some(k) = self.deferred.iter().position(|d| d.0 == i) {
-            let (_, h, v) = self.deferred.remove(k);
+        while let Some((h, v)) = Self::take_waiting(&mut self.nodes, &mut self.deferred, i) {
             let Some(mut el) = self.nodes[i].element.take() else { return };
             if let Some(Err(e)) = el.call_handler(&h, true, &v, &mut Ctx { core: self, me: i }) {
                 (self.console)(&format!("While calling '{}.{h}': {e}", self.meta[i].name));
@@ -431,7 +456,7 @@ impl Core {
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
         let Some(to) = self.push_peer(from, port) else { return };
         let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
-            self.reentrant.push((to.element, to.port, batch));
+            self.queue_reentrant(to.element, to.port, batch);
             return;
         };
         e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
@@ -517,7 +542,7 @@ impl Core {
         let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
             let mut batch = self.new_batch();
             batch.push(p);
-            self.reentrant.push((to.element, to.port, batch));
+            self.queue_reentrant(to.element, to.port, batch);
             return;
         };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
@@ -552,7 +577,8 @@ impl Core {
             // The element is running (it called us, perhaps through others): a write
             // waits until it returns, as if called right after; a read cannot.
             if write {
-                self.deferred.push((i, h.into(), value.into()));
+                self.nodes[i].waiting += 1;
+                self.deferred.push((i, (h.into(), value.into())));
                 return Ok(String::new());
             }
             return Err(format!("'{target}' cannot be read while it is running"));
@@ -910,7 +936,7 @@ impl Router {
         for (i, element) in slots.into_iter().enumerate() {
             let counts = (u32::try_from(ninputs[i]), u32::try_from(noutputs[i]));
             let (Ok(ni), Ok(no)) = counts else { return Err(too_many_ports()) };
-            nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no });
+            nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no, waiting: 0 });
             let (Some(next_in), Some(next_out)) = (in_at.checked_add(ni), out_at.checked_add(no)) else {
                 return Err(too_many_ports());
             };
