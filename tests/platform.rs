@@ -258,3 +258,41 @@ fn a_burst_of_new_flows_is_booted_a_few_at_a_time_and_every_packet_answered() {
         assert_eq!(lab.row(&format!("c{k}"))[6], "1", "c{k} booted once");
     }
 }
+
+#[test]
+fn a_boot_that_fails_is_tried_again_and_its_first_packet_still_answered() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let mut lab = Lab::new("pr", "10.72.0", &["flaky"]);
+    let dir = lab.dir();
+    std::fs::write(dir.join("pong.click"), "input -> ICMPPingResponder -> EtherMirror -> output;\n").unwrap();
+    std::fs::write(
+        dir.join("tenants.toml"),
+        "[[tenant]]\nname = \"flaky\"\naddresses = [\"10.72.0.10\"]\nconfig = \"pong.click\"\n",
+    )
+    .unwrap();
+    lab.start_daemon();
+    let (ok, out) = lab.ctl(&["add-tenant", dir.join("tenants.toml").to_str().unwrap()]);
+    assert!(ok, "{out}");
+    // The first boot cannot write the router's log (a directory is in its way),
+    // so it fails; the way is cleared before the retry a second later.
+    let blocker = lab.state.join("tenants").join("flaky").join("router.log");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let answered = std::thread::scope(|s| {
+        let lab = &lab;
+        let ping = s.spawn(move || lab.ping("10.72.0.10", 1));
+        let t = Instant::now();
+        while !lab.log().contains("boot 1 of 3 failed") && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::remove_dir(&blocker).unwrap();
+        ping.join().unwrap()
+    });
+    let log = lab.log();
+    assert!(log.contains("boot 1 of 3 failed") && log.contains("holding 1 frames"), "{log}");
+    assert_eq!(answered, 1, "the held first packet was answered; daemon log:\n{log}");
+    let row = lab.row("flaky");
+    assert_eq!((row[1].as_str(), row[6].as_str()), ("running", "1"), "one boot that worked: {row:?}");
+}

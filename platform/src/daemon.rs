@@ -96,6 +96,21 @@ struct TenantState {
     buffer: VecDeque<Vec<u8>>,
     last_active: Instant,
     counts: Counts,
+    /// Boots in a row that failed; reset by one that works.
+    failed_boots: u32,
+    /// When a failed boot is tried again (its frames are held meanwhile).
+    retry_at: Option<Instant>,
+}
+
+/// Boots tried before a tenant is left failed and its held frames dropped: a
+/// boot can fail for a passing reason (under emulated Xen, `xl` itself crashes
+/// now and then, and a guest booted beside others has crashed at its first
+/// instruction), and a flow whose first frames wait should not lose them for it.
+const BOOT_ATTEMPTS: u32 = 3;
+
+/// The wait before boot attempt `n + 1` after `n` failed: 1 s, then 2 s.
+fn boot_retry_delay(failed: u32) -> Duration {
+    Duration::from_secs(u64::from(failed.clamp(1, 4)))
 }
 
 /// What a worker thread reports.
@@ -258,6 +273,8 @@ impl Platform {
             buffer: VecDeque::new(),
             last_active: Instant::now(),
             counts: Counts::default(),
+            failed_boots: 0,
+            retry_at: None,
         });
         self.index(i);
         Ok(i)
@@ -317,6 +334,7 @@ impl Platform {
             _ => return,
         };
         t.phase = Phase::Starting;
+        t.retry_at = None;
         let name = t.spec.tenant.name.clone();
         self.start_queue.push_back((name, resume));
         self.start_queued();
@@ -396,7 +414,8 @@ impl Platform {
         } else {
             t.counts.buffer_drops += 1;
         }
-        if matches!(t.phase, Phase::Stopped | Phase::Suspended(_) | Phase::Failed(_)) {
+        // A failed boot waiting to be tried again holds its frames until then.
+        if matches!(t.phase, Phase::Stopped | Phase::Suspended(_) | Phase::Failed(_)) && t.retry_at.is_none() {
             self.start(i);
         }
     }
@@ -441,6 +460,7 @@ impl Platform {
                 let Some(i) = self.index_of(&name) else { return };
                 match r {
                     Ok(at) => {
+                        self.tenants[i].failed_boots = 0;
                         if resumed {
                             self.tenants[i].counts.resumes += 1;
                         } else {
@@ -455,10 +475,25 @@ impl Platform {
                     }
                     Err(e) => {
                         let t = &mut self.tenants[i];
-                        t.counts.buffer_drops += t.buffer.len() as u64;
-                        t.buffer.clear();
                         t.phase = Phase::Failed(e.clone());
-                        self.say(&format!("tenant '{name}': {e}"));
+                        if !resumed {
+                            t.failed_boots += 1;
+                        }
+                        if !resumed && t.failed_boots < BOOT_ATTEMPTS {
+                            let wait = boot_retry_delay(t.failed_boots);
+                            t.retry_at = Some(Instant::now() + wait);
+                            let (n, held) = (t.failed_boots, t.buffer.len());
+                            self.say(&format!(
+                                "tenant '{name}': boot {n} of {BOOT_ATTEMPTS} failed: {e}; trying again in {} s, holding {held} frames",
+                                wait.as_secs()
+                            ));
+                        } else {
+                            t.counts.buffer_drops += t.buffer.len() as u64;
+                            t.buffer.clear();
+                            t.failed_boots = 0;
+                            t.retry_at = None;
+                            self.say(&format!("tenant '{name}': {e}"));
+                        }
                     }
                 }
             }
@@ -502,6 +537,12 @@ impl Platform {
     /// Idle routers are suspended (stateless ones stopped); dead ones restarted.
     fn housekeeping(&mut self) {
         for i in 0..self.tenants.len() {
+            let t = &mut self.tenants[i];
+            if matches!(t.phase, Phase::Failed(_)) && t.retry_at.is_some_and(|at| at <= Instant::now()) {
+                t.retry_at = None;
+                self.start(i);
+                continue;
+            }
             let Phase::Running(at) = self.tenants[i].phase.clone() else { continue };
             let name = self.tenants[i].spec.tenant.name.clone();
             if !self.backend.alive(&at) {
