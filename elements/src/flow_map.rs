@@ -151,7 +151,16 @@ impl FlowMap {
 
     #[inline]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Entry> {
-        let i = self.find(self.hash(key), key)?;
+        self.get_mut_hashed(self.hash(key), key)
+    }
+
+    /// [`FlowMap::get_mut`] with the key's hash already known: `hash` must be
+    /// `self.hash(key)` from this table (a batch hashes its keys once, to
+    /// prefetch, and looks them up with the same hashes).
+    #[inline]
+    pub fn get_mut_hashed(&mut self, hash: u64, key: &FlowKey) -> Option<&mut Entry> {
+        debug_assert_eq!(hash, self.hash(key));
+        let i = self.find(hash, key)?;
         self.slots.get_mut(i).map(|s| &mut s.entry)
     }
 

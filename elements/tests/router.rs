@@ -469,3 +469,47 @@ fn packets_pushed_back_into_a_running_element_arrive_when_it_returns() {
     assert_eq!(handler(&r, "a", "drops"), "0");
     assert_eq!(handler(&r, "out", "count"), "7");
 }
+
+#[cfg(feature = "std")] // FromDump reads a file
+#[test]
+fn a_nat_with_many_flows_finds_every_mapping_again() {
+    // Above 16,384 mappings IPRewriter loads a batch's mappings ahead of use and
+    // looks each up by the hash it loaded it with (FromDump pushes batches; a
+    // debug build checks every such hash against its key). Every flow's second
+    // packet must find the mapping its first made: the
+    // pattern has exactly one port per flow, so a lookup that missed would find
+    // no port left and fail.
+    let flows = 20_000u32;
+    // A pcap of UDP frames 10.x.y.z:1000+ -> 8.8.8.8:53, every flow twice.
+    let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+    for _ in 0..2 {
+        for i in 0..flows {
+            let mut frame = vec![0u8; 12];
+            frame.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0]);
+            frame.extend_from_slice(&[10, (i >> 16) as u8, (i >> 8) as u8, i as u8, 8, 8, 8, 8]);
+            frame.extend_from_slice(&(1000 + (i % 7) as u16).to_be_bytes());
+            frame.extend_from_slice(&[0, 53, 0, 8, 0, 0]);
+            let len = (frame.len() as u32).to_le_bytes();
+            pcap.extend_from_slice(&[0; 8]);
+            pcap.extend_from_slice(&len);
+            pcap.extend_from_slice(&len);
+            pcap.extend_from_slice(&frame);
+        }
+    }
+    let path = std::env::temp_dir().join(format!("oxclick-nat-flows-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap).unwrap();
+    let b = build(&format!(
+        "FromDump({}, STOP true) -> Strip(14) -> MarkIPHeader
+           -> rw :: IPRewriter(pattern 1.0.0.1 1024-{} - - 0 1, drop, CAPACITY 30000)
+           -> c :: Counter -> Discard;
+         Idle -> [1] rw [1] -> Discard;",
+        path.display(),
+        1024 + flows - 1
+    ));
+    let mut r = b.router.unwrap();
+    r.run();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(handler(&r, "rw", "mapping_failures"), "0");
+    assert_eq!(handler(&r, "rw", "nmappings"), flows.to_string());
+    assert_eq!(handler(&r, "c", "count"), (2 * flows).to_string());
+}

@@ -51,6 +51,8 @@ pub fn simple_action_batch<E: Element + ?Sized>(e: &mut E, mut batch: Batch, cx:
 /// (classifiers, switches, routing tables): `route` picks the output, and may
 /// change the packet on the way. Consecutive packets for the same output travel
 /// on as one batch, in arrival order, so the elements after keep batching.
+/// `route` is called once per packet, in the batch's order (callers may count
+/// calls to know which packet they are given).
 pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Packet) -> Option<usize>) {
     // The common case first: every packet goes out of one output, and the batch
     // goes on whole (a demux at 10,000 tenants sees batches of one).
