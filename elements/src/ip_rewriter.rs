@@ -178,7 +178,12 @@ impl IPRewriter {
             let ip = p.data().get(nh..)?;
             self.flow_of(ip)?
         };
-        match self.route(port, proto, flow, now, hint)? {
+        // The known flow inline, a new one out of line.
+        let route = match self.known(proto, flow, now, hint) {
+            Some(r) => r,
+            None => self.unknown(port, proto, flow, now)?,
+        };
+        match route {
             Route::Pass(out) => Some(out),
             Route::Rewrite { target, out, key, shifted } => {
                 if let Some(ip) = p.data_mut().get_mut(nh..) {
@@ -195,8 +200,17 @@ impl IPRewriter {
 
     /// What becomes of a packet of `flow` arriving on input `port`: its known
     /// mapping, a new one made by the input's spec, a pass, or (None) a drop.
-    fn route(&mut self, port: usize, proto: u8, flow: Flow, now: u64, hint: Option<u64>) -> Option<Route> {
-        // Known flow?
+    fn route(&mut self, port: usize, proto: u8, flow: Flow, now: u64) -> Option<Route> {
+        match self.known(proto, flow, now, None) {
+            Some(r) => Some(r),
+            None => self.unknown(port, proto, flow, now),
+        }
+    }
+
+    /// The mapping of a known flow (the per-packet case, kept apart from making
+    /// new ones so that it stays small enough to inline).
+    #[inline(always)]
+    fn known(&mut self, proto: u8, flow: Flow, now: u64, hint: Option<u64>) -> Option<Route> {
         for (k, key) in self.lookup_keys(proto, flow).into_iter().enumerate() {
             let found = match hint {
                 Some(hash) if k == 0 => self.table.map.get_mut_hashed(hash, &key),
@@ -212,6 +226,13 @@ impl IPRewriter {
                 return Some(Route::Rewrite { target, out: e.output as usize, key, shifted: e.shifted });
             }
         }
+        None
+    }
+
+    /// What becomes of a packet of a flow with no mapping: a new mapping made by
+    /// input `port`'s spec, a pass, or (None) a drop.
+    #[inline(never)]
+    fn unknown(&mut self, port: usize, proto: u8, flow: Flow, now: u64) -> Option<Route> {
         let spec = self.specs.get_mut(port)?;
         let (to, forward, reply) = match spec {
             InputSpec::Drop => return None,
@@ -265,7 +286,7 @@ impl IPRewriter {
         if !self.takes(proto) || self.addresses_only() {
             return None;
         }
-        match self.route(input, proto, flow, now, None)? {
+        match self.route(input, proto, flow, now)? {
             Route::Rewrite { target, .. } => Some(target),
             Route::Pass(_) => None,
         }
