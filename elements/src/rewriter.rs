@@ -612,9 +612,12 @@ impl FlowTable {
             reply,
             shifted: false,
         };
-        // A key reused by a new mapping starts unshifted.
-        self.shifts.remove(&fk);
-        self.shifts.remove(&rk);
+        // A key reused by a new mapping starts unshifted. (Most tables never
+        // have a shift: then there is nothing to hash and look for.)
+        if !self.shifts.is_empty() {
+            self.shifts.remove(&fk);
+            self.shifts.remove(&rk);
+        }
         // Both entries or neither: room first (a table that cannot grow for
         // want of memory refuses the mapping as a full one does).
         if !self.map.make_room(2) {
