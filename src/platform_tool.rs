@@ -18,7 +18,8 @@ use oxclick_platform::{Options, Platform, call, process::ProcessBackend, xl::XlB
 Tenants are described as for `oxclick consolidate` (a TOML manifest of [[tenant]]
 entries: name, addresses, flows, config, trust, memory). Each gets its own router,
 booted when the first packet for one of its addresses arrives on the uplink; the
-packets wait (up to --buffer) until it takes frames, then go in order. A router
+packets wait (up to --buffer) until it takes frames, then go in order; a boot that
+fails is tried twice more, 1 s and 2 s later, the packets still held. A router
 idle for --idle is suspended (its state kept) if it keeps per-flow state, else
 stopped; the next packet resumes or boots it. A router that dies is restarted.
 State lives in --state (tenants, registrations, where routers are), so the daemon
