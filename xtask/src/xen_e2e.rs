@@ -36,12 +36,11 @@ smallest memory that boots, and a Linux PVH domU as the baseline. Needs root
 (apt-get, debootstrap) the first time.
 
 options:
-  --flows N           first (while dom0 is fresh), send N concurrent first
-                      packets to N guestless tenants of the platform daemon,
-                      booted one at a time, then time one guest's suspend and
-                      resume beside the others (a figure; off by default:
-                      dom0's own programs crash under this emulation after a
-                      few dozen guests, and have hung the run)
+  --flows N           also send N concurrent first packets to N guestless
+                      tenants of the platform daemon, then time one guest's
+                      suspend and resume beside the others (a figure; off by
+                      default: dom0's own tools crash under this emulation when
+                      many run at once, and have hung the run)
   --timeout MINUTES   stop QEMU after this long (default 45)
   -v, --verbose       echo the whole serial console, not just results
   --rebuild-dom0      rebuild the cached dom0 disk";
