@@ -488,11 +488,19 @@ impl Platform {
                                 wait.as_secs()
                             ));
                         } else {
-                            t.counts.buffer_drops += t.buffer.len() as u64;
+                            let (n, held) = (t.failed_boots, t.buffer.len());
+                            t.counts.buffer_drops += held as u64;
                             t.buffer.clear();
+                            // The next frame for it starts a new round of attempts.
                             t.failed_boots = 0;
                             t.retry_at = None;
-                            self.say(&format!("tenant '{name}': {e}"));
+                            if resumed {
+                                self.say(&format!("tenant '{name}': resume failed: {e}; {held} held frames dropped"));
+                            } else {
+                                self.say(&format!(
+                                    "tenant '{name}': boot {n} of {BOOT_ATTEMPTS} failed: {e}; giving up, {held} held frames dropped"
+                                ));
+                            }
                         }
                     }
                 }
