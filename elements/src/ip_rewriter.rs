@@ -151,7 +151,7 @@ impl IPRewriter {
 
     /// The keys a mapping of `flow` may be under, in the order to look: address
     /// rewriters by source address, then by destination; the others by the flow
-    /// (twice, so the lookup loop has one shape).
+    /// alone (repeated in the second slot, which their lookups skip).
     #[inline]
     fn lookup_keys(&self, proto: u8, flow: Flow) -> [(u8, Flow); 2] {
         if self.kind == Kind::Addr {
@@ -211,22 +211,25 @@ impl IPRewriter {
     /// new ones so that it stays small enough to inline).
     #[inline(always)]
     fn known(&mut self, proto: u8, flow: Flow, now: u64, hint: Option<u64>) -> Option<Route> {
-        for (k, key) in self.lookup_keys(proto, flow).into_iter().enumerate() {
-            let found = match hint {
-                Some(hash) if k == 0 => self.table.map.get_mut_hashed(hash, &key),
-                _ => self.table.map.get_mut(&key),
-            };
-            if let Some(e) = found {
-                e.last_used = now;
-                let target = if self.kind == Kind::Addr {
-                    if e.reply { Flow { daddr: e.to.daddr, ..flow } } else { Flow { saddr: e.to.saddr, ..flow } }
-                } else {
-                    e.to
-                };
-                return Some(Route::Rewrite { target, out: e.output as usize, key, shifted: e.shifted });
-            }
-        }
-        None
+        let [first, second] = self.lookup_keys(proto, flow);
+        let found = match hint {
+            Some(hash) => self.table.map.get_mut_hashed(hash, &first),
+            None => self.table.map.get_mut(&first),
+        };
+        // Only address rewriters have a second key to try (the others' second
+        // key is the first again).
+        let (key, e) = match found {
+            Some(e) => (first, e),
+            None if self.kind == Kind::Addr => (second, self.table.map.get_mut(&second)?),
+            None => return None,
+        };
+        e.last_used = now;
+        let target = if self.kind == Kind::Addr {
+            if e.reply { Flow { daddr: e.to.daddr, ..flow } } else { Flow { saddr: e.to.saddr, ..flow } }
+        } else {
+            e.to
+        };
+        Some(Route::Rewrite { target, out: e.output as usize, key, shifted: e.shifted })
     }
 
     /// What becomes of a packet of a flow with no mapping: a new mapping made by
