@@ -22,7 +22,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oxclick_lang::args::{ArgType, Ipv4Addr, Ipv4Prefix, split_spacevec};
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args, simple_action_batch};
+use oxclick_runtime::{
+    Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, filter_map_batch, finish_args, simple_action_batch,
+};
 
 /// The Internet checksum of `data` (RFC 1071), folded and complemented. Sums
 /// 32-bit words into a 64-bit accumulator (the ones'-complement sum is the same
@@ -108,6 +110,23 @@ fn is_bad_source(bad: &[[u8; 4]], src: [u8; 4]) -> bool {
     }
 }
 
+/// Check the IPv4 header `offset` bytes into `p`; if it is valid, trim the packet
+/// to the header's total length and set the header and destination annotations.
+/// Inlined into the batch loop: the per-packet call frame cost as much as the checks.
+#[inline(always)]
+fn check_and_mark(p: &mut Packet, offset: usize, checksum: bool, bad_src: &[[u8; 4]]) -> Option<()> {
+    // One look at the bytes: validate, and take what the annotations need.
+    let header = p.data().get(offset..)?;
+    let (hlen, total) = validate(header, checksum, bad_src).ok()?;
+    let dst = *header.get(16..)?.first_chunk::<4>()?;
+    let excess = header.len() - total;
+    p.take(excess);
+    p.anno.network_header = Some(offset);
+    p.anno.transport_header = Some(offset + hlen);
+    p.anno.dst_ip = dst;
+    Some(())
+}
+
 const DEFAULT_BAD_SRC: [[u8; 4]; 2] = [[0, 0, 0, 0], [255, 255, 255, 255]];
 
 pub struct CheckIPHeader {
@@ -178,31 +197,37 @@ impl Element for CheckIPHeader {
         }
         finish_args(a)
     }
-    // Inlined into the batch loop: the per-packet call frame cost as much as the checks.
-    #[inline(always)]
     fn simple_action(&mut self, mut p: Packet, cx: &mut Ctx) -> Option<Packet> {
         if self.mark_only {
             p.anno.network_header = Some(self.offset);
             return Some(p);
         }
-        // One look at the bytes: validate, and take what the annotations need.
-        let header = p.data().get(self.offset..).unwrap_or_default();
-        let checked = validate(header, self.checksum, &self.bad_src)
-            .ok()
-            .and_then(|(hlen, total)| Some((hlen, total, *header.get(16..)?.first_chunk::<4>()?)));
-        let Some((hlen, total, dst)) = checked else {
+        let checked = check_and_mark(&mut p, self.offset, self.checksum, &self.bad_src);
+        if checked.is_none() {
             self.reject(p, cx);
             return None;
-        };
-        let excess = header.len() - total;
-        p.take(excess);
-        p.anno.network_header = Some(self.offset);
-        p.anno.transport_header = Some(self.offset + hlen);
-        p.anno.dst_ip = dst;
+        }
         Some(p)
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
-        simple_action_batch(self, batch, cx)
+        if self.mark_only {
+            return simple_action_batch(self, batch, cx);
+        }
+        // The settings in locals, the drops counted after: the batch loop keeps
+        // them in registers instead of loading them again for every packet.
+        let (offset, checksum, bad_src) = (self.offset, self.checksum, self.bad_src.as_slice());
+        let mut drops = 0;
+        filter_map_batch(batch, cx, |mut p, cx| {
+            if check_and_mark(&mut p, offset, checksum, bad_src).is_some() {
+                return Some(p);
+            }
+            drops += 1;
+            if cx.noutputs() > 1 {
+                cx.push(1, p);
+            }
+            None
+        });
+        self.drops += drops;
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "drops" && !self.mark_only).then(|| format!("{}", self.drops))

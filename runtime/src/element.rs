@@ -26,18 +26,27 @@ pub const MAX_BATCH: usize = 32;
 /// `simple_action`, the survivors on to output 0 as one batch. Survivors are
 /// compacted in place in the batch's own vector, so a packet moves as little as
 /// possible.
-pub fn simple_action_batch<E: Element + ?Sized>(e: &mut E, mut batch: Batch, cx: &mut Ctx) {
+pub fn simple_action_batch<E: Element + ?Sized>(e: &mut E, batch: Batch, cx: &mut Ctx) {
+    filter_map_batch(batch, cx, |p, cx| e.simple_action(p, cx));
+}
+
+/// [`simple_action_batch`] with the per-packet work as a closure: an element
+/// that copies its settings into locals first lets the compiler keep them in
+/// registers across the batch, where `&mut self` (which the work may change)
+/// makes it load them again for every packet.
+#[inline(always)]
+pub fn filter_map_batch(mut batch: Batch, cx: &mut Ctx, mut f: impl FnMut(Packet, &mut Ctx) -> Option<Packet>) {
     let n = batch.len();
     let base = batch.as_mut_ptr();
     // SAFETY: with the length at 0, nothing below can drop a packet twice: slots
     // `0..kept` hold survivors written back, slots `i+1..n` are read at most once,
-    // and if `simple_action` unwinds the unread ones leak, which is safe.
+    // and if `f` unwinds the unread ones leak, which is safe.
     unsafe {
         batch.set_len(0);
         let mut kept = 0;
         for i in 0..n {
             let p = core::ptr::read(base.add(i));
-            if let Some(q) = e.simple_action(p, cx) {
+            if let Some(q) = f(p, cx) {
                 core::ptr::write(base.add(kept), q);
                 kept += 1;
             }

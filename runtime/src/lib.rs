@@ -13,7 +13,7 @@ pub mod spec;
 pub use device::{DEVICE_QUEUE_CAPACITY, Device, DeviceInfo};
 pub use element::{
     Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, ElementMeta, MAX_BATCH, STORED_PACKET_BYTES,
-    SharedForms, State, finish_args, hash_table_bytes, route_batch, simple_action_batch,
+    SharedForms, State, filter_map_batch, finish_args, hash_table_bytes, route_batch, simple_action_batch,
 };
 pub use packet::{Annotations, Packet, PacketMaker, PacketPool, PacketType};
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};

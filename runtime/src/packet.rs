@@ -102,18 +102,28 @@ impl FreeLists {
             return Some(header);
         }
         let reusable = header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some();
-        if reusable {
-            if self.ready.len() < POOL_CAPACITY {
-                self.ready.push(header);
-                return None;
-            }
-        } else {
-            // Dropping the buffer here only lowers a count or frees plain bytes.
-            header.buf = self.empty_buffer();
-            if self.headers.len() < POOL_CAPACITY {
-                self.headers.push(header);
-                return None;
-            }
+        if !reusable {
+            return self.keep_header(header);
+        }
+        if self.ready.len() < POOL_CAPACITY {
+            self.ready.push(header);
+            return None;
+        }
+        Some(header)
+    }
+
+    /// Keep `header` (of this pool, its buffer not reusable) without its buffer;
+    /// gives it back if there is no room, as [`FreeLists::keep`] does.
+    #[inline]
+    fn keep_header(&mut self, mut header: Box<Header>) -> Option<Box<Header>> {
+        if self.closed {
+            return Some(header);
+        }
+        // Dropping the buffer here only lowers a count or frees plain bytes.
+        header.buf = self.empty_buffer();
+        if self.headers.len() < POOL_CAPACITY {
+            self.headers.push(header);
+            return None;
         }
         Some(header)
     }
@@ -187,20 +197,63 @@ impl PacketPool {
         let mut spill = Vec::new();
         {
             let mut f = self.0.borrow_mut();
-            // Popped, not drained: the same packets come back either way, and a
-            // pop is cheaper than setting up and tearing down a drain (batches of
-            // one are common behind a demux).
-            while let Some(p) = batch.pop() {
-                let mut p = ManuallyDrop::new(p);
-                // SAFETY: `p` is never used or dropped again.
-                let header = unsafe { ManuallyDrop::take(&mut p.0) };
-                let mine = header.pool.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.0));
-                if mine {
-                    if let Some(h) = f.keep(header) {
+            let lists = &mut *f;
+            // The common case, a whole batch of this pool's packets with room for
+            // all of them: written straight into the ready list's spare room, so
+            // the loop checks neither capacity nor the pool's state per packet.
+            let room = if lists.closed { 0 } else { POOL_CAPACITY.saturating_sub(lists.ready.len()) };
+            if batch.len() <= room {
+                // Shared buffers, whose headers are kept without them.
+                let mut unbuffered = Vec::new();
+                lists.ready.reserve(batch.len());
+                let n = batch.len();
+                let from = batch.as_ptr();
+                let to = lists.ready.spare_capacity_mut().as_mut_ptr();
+                let mut kept = 0;
+                // SAFETY: with `batch`'s length at 0 each of its `n` packets is read
+                // exactly once and then owned here (as its header); `to` has room
+                // for `n` (reserved above) and gets at most `n`.
+                unsafe {
+                    batch.set_len(0);
+                    for i in 0..n {
+                        let mut p = ManuallyDrop::new(core::ptr::read(from.add(i)));
+                        let mut header = ManuallyDrop::take(&mut p.0);
+                        let mine = header.pool.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.0));
+                        if mine && header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some() {
+                            (*to.add(kept)).write(header);
+                            kept += 1;
+                        } else if mine {
+                            unbuffered.push(header);
+                        } else {
+                            spill.push(header);
+                        }
+                    }
+                }
+                let len = lists.ready.len();
+                // SAFETY: the first `kept` spare slots were written just above.
+                unsafe { lists.ready.set_len(len + kept) };
+                // `keep` looks again: once one of two clones in the batch let go
+                // of its buffer, the other's buffer is reusable.
+                for header in unbuffered {
+                    if let Some(h) = lists.keep(header) {
                         spill.push(h);
                     }
-                } else {
-                    spill.push(header);
+                }
+            } else {
+                // Popped, not drained: a pop is cheaper than setting up and
+                // tearing down a drain.
+                while let Some(p) = batch.pop() {
+                    let mut p = ManuallyDrop::new(p);
+                    // SAFETY: `p` is never used or dropped again.
+                    let header = unsafe { ManuallyDrop::take(&mut p.0) };
+                    let mine = header.pool.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.0));
+                    if mine {
+                        if let Some(h) = lists.keep(header) {
+                            spill.push(h);
+                        }
+                    } else {
+                        spill.push(header);
+                    }
                 }
             }
         }
@@ -437,7 +490,11 @@ impl Packet {
 
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf()[self.head..self.tail]
+        debug_assert!(self.head <= self.tail && self.tail <= self.buf().len());
+        // SAFETY: `head <= tail <= buf.len()` is the header's invariant: every
+        // method that moves `head` or `tail` or replaces `buf` keeps it. Skipping
+        // the two checks matters: every element on a packet's path reads its data.
+        unsafe { self.buf().get_unchecked(self.head..self.tail) }
     }
 
     /// The data, writable: copies it first if another packet shares the buffer.
@@ -449,7 +506,11 @@ impl Packet {
         }
         let (h, t) = (self.head, self.tail);
         match self.buf_mut() {
-            Some(b) => &mut b[h..t],
+            Some(b) => {
+                debug_assert!(h <= t && t <= b.len());
+                // SAFETY: the header's invariant, as in `data`.
+                unsafe { b.get_unchecked_mut(h..t) }
+            }
             None => &mut [],
         }
     }
@@ -702,6 +763,20 @@ mod tests {
         let mut mixed = alloc::vec![other.packet(b"o"), pool.packet(b"p")];
         pool.recycle(&mut mixed);
         assert_eq!((pool.free_buffers(), other.free_buffers()), (4, 1));
+    }
+
+    #[test]
+    fn recycling_clones_together_keeps_their_buffer() {
+        let pool = PacketPool::new();
+        let a = pool.packet(b"tee");
+        let b = a.clone();
+        let mut batch = alloc::vec![a, b, pool.packet(b"own")];
+        pool.recycle(&mut batch);
+        // Two buffers: the clones' shared one (once both let go) and the third's.
+        assert_eq!(pool.free_buffers(), 2);
+        let mut c = pool.packet(b"x");
+        c.push(8);
+        assert_eq!(c.data(), b"\0\0\0\0\0\0\0\0x");
     }
 
     #[test]
