@@ -603,12 +603,15 @@ impl Packet {
     #[inline]
     fn shift_headers(&mut self, n: usize, pulled: bool) {
         let a = &mut self.0.anno;
-        if n == 0 || (a.network_header.is_none() && a.transport_header.is_none()) {
-            return;
-        }
-        for h in [&mut a.network_header, &mut a.transport_header] {
-            *h = h.and_then(|o| if pulled { o.checked_sub(n) } else { o.checked_add(n) });
-        }
+        // Two separate tests: packets without header annotations (as they come
+        // off the wire) pay two compares and nothing else.
+        let shift = |h: &mut Option<usize>| {
+            if let Some(o) = *h {
+                *h = if pulled { o.checked_sub(n) } else { o.checked_add(n) };
+            }
+        };
+        shift(&mut a.network_header);
+        shift(&mut a.transport_header);
     }
 
     /// Give back `n` bytes in front of the data: the bytes a `pull` removed when they
