@@ -249,12 +249,17 @@ pub fn decrement_ttl(p: &mut Packet) -> bool {
     }
     h[8] -= 1;
     // RFC 1624: the TTL is the high byte of its 16-bit word, so the word fell by
-    // 0x0100; add that back into the complemented sum.
-    let old = u16::from_be_bytes([h[10], h[11]]);
-    let mut sum = (!old as u32) + 0xfeff;
+    // 0x0100; add that back (as 0xfeff, its ones'-complement negation) into the
+    // complemented sum. The sum is kept in the machine's byte order, as Click's
+    // DecIPTTL does: ones'-complement addition commutes with swapping the bytes
+    // of every word, so 0xfeff goes in swapped and no byte of the checksum needs
+    // swapping.
+    let old = u16::from_ne_bytes([h[10], h[11]]);
+    let delta = u16::from_ne_bytes(0xfeffu16.to_be_bytes());
+    let mut sum = u32::from(!old) + u32::from(delta);
     sum = (sum & 0xffff) + (sum >> 16);
     let new = !(sum as u16);
-    h[10..12].copy_from_slice(&new.to_be_bytes());
+    h[10..12].copy_from_slice(&new.to_ne_bytes());
     true
 }
 
@@ -310,7 +315,43 @@ impl Element for DecIPTTL {
 
 #[cfg(test)]
 mod tests {
-    use super::{header_checksum20_ok, ip_checksum};
+    use super::{decrement_ttl, header_checksum20_ok, ip_checksum};
+    use oxclick_runtime::Packet;
+
+    #[test]
+    fn a_decremented_ttl_leaves_a_valid_checksum() {
+        let mut x = 0x0bad_cafe_1234_5678u64;
+        for i in 0..20_000u32 {
+            let mut h = [0u8; 20];
+            for b in &mut h {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            h[0] = 0x45;
+            // Every TTL that can be decremented, the edges included.
+            h[8] = (2 + i % 254) as u8;
+            h[10..12].fill(0);
+            let sum = ip_checksum(&h);
+            h[10..12].copy_from_slice(&sum.to_be_bytes());
+            let mut p = Packet::from_data(&h);
+            p.anno.network_header = Some(0);
+            assert!(decrement_ttl(&mut p));
+            let d = p.data();
+            assert_eq!(d[8], h[8] - 1);
+            assert_eq!(ip_checksum(d), 0, "header {h:02x?} -> {d:02x?}");
+        }
+        // TTL 1 and 0 are not decremented.
+        for ttl in [0u8, 1] {
+            let mut h = [0u8; 20];
+            h[8] = ttl;
+            let mut p = Packet::from_data(&h);
+            p.anno.network_header = Some(0);
+            assert!(!decrement_ttl(&mut p));
+            assert_eq!(p.data(), &h);
+        }
+    }
 
     #[test]
     fn the_20_byte_checksum_test_agrees_with_the_general_sum() {
