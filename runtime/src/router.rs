@@ -193,6 +193,12 @@ pub(crate) struct Scheduler {
     global_pass: u64,
     /// Set by a running task that asks to sleep.
     pub(crate) sleep_request: bool,
+    /// The last run-loop epoch handed out (see [`Task::idle_epoch`]). It lives
+    /// here, not in the run loop, because the guest calls
+    /// [`Router::run_while_busy`] again and again: an epoch number used in one
+    /// call must never come back in the next, or a task counted idle then is
+    /// never counted idle again and an idle router spins.
+    epoch: u64,
 }
 
 pub(crate) struct Task {
@@ -260,6 +266,12 @@ const STEPS_PER_CLOCK_READ: u32 = 32;
 const BUSY_BUDGET: u64 = 4096;
 
 impl Scheduler {
+    /// A run-loop epoch no task has seen yet.
+    fn next_epoch(&mut self) -> u64 {
+        self.epoch += 1;
+        self.epoch
+    }
+
     fn add(&mut self, element: usize, tickets: u32) {
         let stride = STRIDE1 / u64::from(tickets.clamp(1, 1 << 15));
         self.task_of[element] = u32::try_from(self.tasks.len()).unwrap_or(NO_TASK);
@@ -1072,7 +1084,7 @@ impl Router {
         // The router is idle when every scheduled task has run without work since
         // the last run that did some. `epoch` counts runs with work; a task is
         // counted in `idle_tasks` once per epoch (`Task::idle_epoch`).
-        let mut epoch = 1u64;
+        let mut epoch = self.core.sched.next_epoch();
         let mut idle_tasks = 0usize;
         let mut since_clock = 0u32;
         loop {
@@ -1098,7 +1110,7 @@ impl Router {
                     return (steps, wake);
                 }
                 self.clock.sleep_until(wake.unwrap_or(self.core.now.saturating_add(10_000_000)));
-                epoch += 1;
+                epoch = self.core.sched.next_epoch();
                 idle_tasks = 0;
                 since_clock = 0;
                 continue;
@@ -1118,11 +1130,12 @@ impl Router {
                 worked = e.run_task(&mut Ctx { core: &mut self.core, me: i });
                 self.core.restore(i, e);
             }
-            let task = &mut self.core.sched.tasks[k];
             if worked {
-                epoch += 1;
+                epoch = self.core.sched.next_epoch();
                 idle_tasks = 0;
-            } else if task.idle_epoch != epoch && !self.core.sched.sleep_request {
+            }
+            let task = &mut self.core.sched.tasks[k];
+            if !worked && task.idle_epoch != epoch && !self.core.sched.sleep_request {
                 task.idle_epoch = epoch;
                 idle_tasks += 1;
             }
@@ -1144,7 +1157,7 @@ impl Router {
             }
             if self.core.pending_hotconfig.is_some() {
                 self.apply_pending_hotconfig();
-                epoch += 1;
+                epoch = self.core.sched.next_epoch();
                 idle_tasks = 0;
                 since_clock = 0;
             }
