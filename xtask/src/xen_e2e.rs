@@ -39,9 +39,7 @@ options:
   --flows N           also send N concurrent first packets to N guestless
                       tenants of the platform daemon, then time one guest's
                       suspend and resume beside the others (a figure; off by
-                      default: under this emulation dom0's own tools crash
-                      once two of our guests run at once, and have hung the
-                      run)
+                      default, as it adds minutes)
   --timeout MINUTES   stop QEMU after this long (default 45)
   -v, --verbose       echo the whole serial console, not just results
   --rebuild-dom0      rebuild the cached dom0 disk
@@ -386,9 +384,10 @@ fn boot_xen(base: &Path, dom0: &Dom0, payload_img: &Path, deadline: Instant, ver
     // default checks passed that way too). Two control runs: eleven Linux PVH
     // domUs, six at once, left dom0 clean; two oxclick guests booted with plain
     // `oxclick boot` were enough to crash xl. Six of our guests without a vif
-    // left it clean; two or three with a vif that only receives crashed it. So
-    // something our guests' vifs do brings it on, and the default checks pass
-    // because they never run two of our guests at once.
+    // left it clean; two or three with a vif that only receives crashed it.
+    // The cause on our side: every idle guest with a vif spun at 100% of a CPU
+    // (the runtime never saw its router go idle after the first call; fixed
+    // 2026-11-29). With the fix, --flows 8 ran with no crash in dom0's log.
     let cpu = std::env::var("OXCLICK_QEMU_CPU").unwrap_or_else(|_| "max,-smap,-rdtscp".into());
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", &cpu, "-m", "3G", "-smp", "2"])

@@ -18,9 +18,10 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # Programs here (xl as much as oxclick) died now and then of heap corruption or
 # a segfault inside libc or ld.so, under this emulated dom0 only; keeping glibc
 # off AVX2 (GLIBC_TUNABLES) did not stop it; one dom0 vCPU made it rare (see
-# xen_e2e.rs), and two or three of our guests with vifs running at once still
-# bring it on (without vifs, or with Linux domUs, they did not). The checks boot
-# one of our guests at a time, retry what they can and say so.
+# xen_e2e.rs); two or three of our guests with vifs running at once brought it
+# back, because each idle one spun at 100% of a CPU (fixed 2026-11-29; see
+# xen_e2e.rs). The checks boot one of our guests at a time, retry what they can
+# and say so.
 
 pass() { echo "xen-e2e: PASS $*"; }
 fail() { echo "xen-e2e: FAIL $*"; }
