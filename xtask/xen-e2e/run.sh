@@ -592,13 +592,10 @@ else
 fi
 xl destroy linux 2>/dev/null
 
-# --- 10. With --flows N only, and last: dom0's programs crash under this
-# emulation when many guests come and go, and that has left dom0 unable to run
-# anything and hung the run. Tried first, on a fresh dom0, and one boot at a time:
-# xl still crashed (libc and lock assertions) from the first boots and dom0
-# wedged, so it stays last, where it cannot cost the other checks. N new flows at
-# once through the platform daemon, then one guest's suspend and resume beside
-# the others.
+# --- 10. With --flows N only, and last: N new flows at once through the
+# platform daemon, then one guest's suspend and resume beside the others. Until
+# idle guests stopped spinning (2026-11-29), dom0's programs crashed here and
+# dom0 wedged; it stays last, where a wedge cannot cost the other checks.
 if [ "$FLOWS" -gt 0 ]; then
 PL="$WORK/platform2"
 mkdir -p "$PL"
