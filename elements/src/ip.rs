@@ -318,18 +318,24 @@ mod tests {
     use super::{decrement_ttl, header_checksum20_ok, ip_checksum};
     use oxclick_runtime::Packet;
 
+    /// An option-less IPv4 header of random bytes (xorshift state `x`).
+    fn random_header(x: &mut u64) -> [u8; 20] {
+        let mut h = [0u8; 20];
+        for b in &mut h {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *b = *x as u8;
+        }
+        h[0] = 0x45;
+        h
+    }
+
     #[test]
     fn a_decremented_ttl_leaves_a_valid_checksum() {
         let mut x = 0x0bad_cafe_1234_5678u64;
         for i in 0..20_000u32 {
-            let mut h = [0u8; 20];
-            for b in &mut h {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
-            h[0] = 0x45;
+            let mut h = random_header(&mut x);
             // Every TTL that can be decremented, the edges included.
             h[8] = (2 + i % 254) as u8;
             h[10..12].fill(0);
@@ -358,14 +364,7 @@ mod tests {
         let mut x = 0x1234_5678_9abc_def0u64;
         let mut counts = [0; 2];
         for i in 0..4000 {
-            let mut h = [0u8; 20];
-            for b in &mut h {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
-            h[0] = 0x45;
+            let mut h = random_header(&mut x);
             match i % 4 {
                 // Made right, then (sometimes) broken by one bit or one word.
                 0 | 1 => {
