@@ -14,6 +14,7 @@
 //!   and `platform` (the In-Net platform daemon).
 
 mod consolidate_tool;
+mod dom0_xenstore;
 mod driver;
 mod platform_tool;
 mod xen_tool;

@@ -2,17 +2,18 @@
 //! guests, from dom0.
 //!
 //! `image` needs nothing but the guest ELF (`cargo xtask guest` builds it);
-//! `boot` and `ctl` run Xen's own tools (`xl`, `xenstore-read`,
-//! `xenstore-write`, `xenstore-rm`), so they work wherever an administrator's
-//! shell does, and speak ClickOS's xenstore layout (see the guest library's
-//! `clickos` module), so ClickOS's tools can drive our guests too.
+//! `boot` runs `xl create`, and then `boot` and `ctl` talk to xenstored
+//! directly (see [`crate::dom0_xenstore`]) in ClickOS's xenstore layout (see
+//! the guest library's `clickos` module), so ClickOS's tools can drive our
+//! guests too.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
+use crate::dom0_xenstore::Store;
 use oxclick_images::ImageOptions;
 use oxclick_unikernel::clickos::CHUNK;
 
@@ -46,6 +47,12 @@ struct GuestArgs {
     /// Keep the domain if it crashes (xl on_crash="preserve"), for xenctx.
     #[arg(long)]
     preserve_on_crash: bool,
+    /// Bring bridged vifs up with Xen's own vif-bridge hotplug script instead
+    /// of oxclick's (written as oxclick-vif-bridge beside the xl
+    /// configuration): vif-bridge also runs your site's iptables rules, and
+    /// takes 100-300 ms a vif on hardware, seconds under emulation.
+    #[arg(long)]
+    stock_hotplug: bool,
     /// The guest ELF to start from (default: $OXCLICK_GUEST, or the one
     /// `cargo xtask guest` built in this source tree).
     #[arg(long, value_name = "PATH")]
@@ -171,16 +178,39 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
     }
     std::fs::write(elf_out, &elf).map_err(|e| format!("{}: {e}", elf_out.display()))?;
     let kernel = elf_out.canonicalize().unwrap_or_else(|_| elf_out.to_path_buf());
+    let vif_script = if g.stock_hotplug || vifs.is_empty() { None } else { Some(write_vif_script(xl_out)?) };
     let opts = ImageOptions {
         name: name.clone(),
         memory_mb: g.memory,
         vifs,
         cmdline: g.cmdline.clone(),
         preserve_on_crash: g.preserve_on_crash,
+        vif_script,
     };
     std::fs::write(xl_out, oxclick_images::xl_config(&kernel, &opts))
         .map_err(|e| format!("{}: {e}", xl_out.display()))?;
     Ok(text)
+}
+
+/// Write oxclick's vif hotplug script beside xl configuration `xl_out`
+/// (executable, the same text every time); its absolute path.
+fn write_vif_script(xl_out: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match xl_out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("oxclick-vif-bridge");
+    // Another boot may be running it: replace it whole, never rewrite it in place.
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(oxclick_images::VIF_BRIDGE_HOTPLUG) {
+        let tmp = dir.join(format!(".oxclick-vif-bridge.{}", std::process::id()));
+        std::fs::write(&tmp, oxclick_images::VIF_BRIDGE_HOTPLUG).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(path)
 }
 
 pub fn image_main(args: Vec<OsString>) -> i32 {
@@ -211,47 +241,14 @@ pub fn image_main(args: Vec<OsString>) -> i32 {
     }
 }
 
-/// Run a command; its standard output, or an error naming it and what it said.
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program).args(args).output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            format!("{program}: not found (run this in a Xen dom0 with xen-utils installed)")
-        }
-        _ => format!("{program}: {e}"),
-    })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        Err(format!("{program} {}: {}", args.join(" "), err.trim()))
-    }
-}
-
 /// A guest's xenstore home from its name or id.
-fn domain_home(domain: &str) -> Result<String, String> {
-    let id = if domain.bytes().all(|b| b.is_ascii_digit()) {
-        domain.to_string()
-    } else {
-        run("xl", &["domid", domain]).map_err(|_| format!("no domain named '{domain}'"))?.trim().to_string()
-    };
-    Ok(format!("/local/domain/{id}"))
-}
-
-/// A node's value, exactly (`-R`: raw, no escaping and no newline added).
-fn xs_read(path: &str) -> Option<String> {
-    run("xenstore-read", &["-R", path]).ok()
-}
-
-/// Write `path value` pairs in one transaction, raw (`-R`: backslashes stay).
-fn xs_write(pairs: &[&str]) -> Result<(), String> {
-    let mut args = vec!["-R"];
-    args.extend_from_slice(pairs);
-    run("xenstore-write", &args).map(drop)
+fn domain_home(xs: &mut Store, domain: &str) -> Result<String, String> {
+    Ok(format!("/local/domain/{}", xs.domid(domain)?))
 }
 
 /// Write `text` as the configuration chunks of router `base` and set its
-/// status, in one xenstore transaction (one xenstore-write call).
-fn install(base: &str, name: &str, text: &str, status: Option<&str>) -> Result<(), String> {
+/// status, in one xenstore transaction.
+fn install(xs: &mut Store, base: &str, name: &str, text: &str, status: Option<&str>) -> Result<(), String> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let chunks = chunk_text(text);
     for (i, chunk) in chunks.iter().enumerate() {
@@ -261,14 +258,13 @@ fn install(base: &str, name: &str, text: &str, status: Option<&str>) -> Result<(
     if let Some(s) = status {
         pairs.push((format!("{base}/status"), s.to_string()));
     }
-    let args: Vec<&str> = pairs.iter().flat_map(|(p, v)| [p.as_str(), v.as_str()]).collect();
-    xs_write(&args)?;
+    xs.write_all(&pairs)?;
     // Chunks left over from a longer configuration go after the new ones are in
     // place: a reader in between sees a configuration that fails to parse, and
     // the running router keeps going.
     let mut i = chunks.len();
-    while xs_read(&format!("{base}/config/{i}")).is_some() {
-        run("xenstore-rm", &[&format!("{base}/config/{i}")])?;
+    while xs.read(&format!("{base}/config/{i}"))?.is_some() {
+        xs.rm(&format!("{base}/config/{i}"))?;
         i += 1;
     }
     Ok(())
@@ -290,25 +286,19 @@ fn chunk_text(text: &str) -> Vec<String> {
 }
 
 /// Ask router `base` for handler `spec` (`elem/handler`), waiting up to `timeout`.
-fn read_handler(base: &str, spec: &str, timeout: Duration) -> Result<String, String> {
+fn read_handler(xs: &mut Store, base: &str, spec: &str, timeout: Duration) -> Result<String, String> {
     let answer = format!("{base}/elements/{spec}");
     let error = format!("{base}/control/errors/{spec}");
-    let _ = run("xenstore-rm", &[&answer]);
-    let _ = run("xenstore-rm", &[&error]);
-    xs_write(&[&format!("{base}/control/read/{spec}"), ""])?;
-    let start = Instant::now();
-    loop {
-        if let Some(v) = xs_read(&answer) {
-            return Ok(v);
+    xs.rm(&answer)?;
+    xs.rm(&error)?;
+    xs.write(&format!("{base}/control/read/{spec}"), "")?;
+    let got = xs.wait_until(&[&answer, &error], timeout, |xs| {
+        if let Some(v) = xs.read(&answer)? {
+            return Ok(Some(Ok(v)));
         }
-        if let Some(e) = xs_read(&error) {
-            return Err(e);
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("no answer from the guest within {} s", timeout.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        Ok(xs.read(&error)?.map(Err))
+    })?;
+    got.unwrap_or_else(|| Err(format!("no answer from the guest within {} s", timeout.as_secs_f32())))
 }
 
 /// `elem.handler` as ClickOS's path form `elem/handler` (compound names keep their `/`).
@@ -319,10 +309,6 @@ fn handler_path(spec: &str) -> String {
     }
 }
 
-/// `xl create` the domain of xl configuration `xl`, named `name`. Under
-/// emulated Xen, xl itself has been seen to crash (a segfault or abort in libc)
-/// before or after building the domain: a domain that exists is up, and one
-/// that does not gets one more try.
 /// How long `xl create` may take before we stop waiting for it (if the domain
 /// exists by then, it goes on without xl's word).
 const XL_CREATE_PATIENCE: Duration = Duration::from_secs(90);
@@ -332,6 +318,10 @@ fn xl_create_once(path: &str, log: &Path) -> Result<(), String> {
     oxclick_platform::tool::run_logged(Path::new("xl"), &["create", path], XL_CREATE_PATIENCE, log).map(drop)
 }
 
+/// `xl create` the domain of xl configuration `xl`, named `name`. Under
+/// emulated Xen, xl itself has been seen to crash (a segfault or abort in libc)
+/// before or after building the domain: a domain that exists is up, and one
+/// that does not gets one more try.
 fn xl_create(xl: &Path, name: &str) -> Result<(), String> {
     let path = xl.display().to_string();
     let log = xl.with_extension("xl.log");
@@ -339,7 +329,7 @@ fn xl_create(xl: &Path, name: &str) -> Result<(), String> {
     for attempt in 1..=2 {
         match xl_create_once(&path, &log) {
             Ok(()) => return Ok(()),
-            Err(e) if domain_home(name).is_ok() => {
+            Err(e) if Store::open().and_then(|mut xs| xs.domid(name)).is_ok() => {
                 eprintln!("oxclick boot: warning: {e}; the domain exists, going on");
                 return Ok(());
             }
@@ -378,26 +368,42 @@ fn boot(a: &BootArgs) -> Result<(), String> {
     xl_create(&xl, &name)?;
     let created = started.elapsed();
     println!("{name}: xl create took {} ms", created.as_millis());
-    let base = format!("{}/data/clickos/0", domain_home(&name)?);
+    let mut xs = Store::open()?;
+    let base = format!("{}/data/clickos/0", domain_home(&mut xs, &name)?);
     if !a.guest.embed {
-        install(&base, &name, &text, Some("Running"))?;
+        install(&mut xs, &base, &name, &text, Some("Running"))?;
+        println!("{name}: configuration installed {} ms after xl create started", started.elapsed().as_millis());
     }
     let timeout = Duration::from_secs(a.timeout);
-    loop {
-        if xs_read(&format!("{base}/status")).as_deref().map(str::trim) == Some("Error") {
-            let errors = xs_read(&format!("{base}/errors")).unwrap_or_default();
+    // The router answers handler reads once it runs. A request that comes
+    // before the router is built gets "not running": ask again when anything
+    // under the router's node changes.
+    let status = format!("{base}/status");
+    let answer = format!("{base}/elements/list");
+    let error = format!("{base}/control/errors/list");
+    let request = format!("{base}/control/read/list");
+    xs.rm(&answer)?;
+    xs.rm(&error)?;
+    xs.write(&request, "")?;
+    let running = xs.wait_until(&[&base], timeout, |xs| {
+        if xs.read(&status)?.as_deref().map(str::trim) == Some("Error") {
+            let errors = xs.read(&format!("{base}/errors"))?.unwrap_or_default();
             return Err(format!("{name}: the guest refused the configuration:\n{errors}"));
         }
-        // The router answers handler reads once it runs.
-        if read_handler(&base, "list", Duration::from_millis(500)).is_ok() {
-            break;
+        if xs.read(&answer)?.is_some() {
+            return Ok(Some(()));
         }
-        if started.elapsed() > timeout {
-            return Err(format!(
-                "{name}: the router did not start within {} s (see xl dmesg / its console log)",
-                a.timeout
-            ));
+        if xs.read(&error)?.is_some() {
+            xs.rm(&error)?;
+            xs.write(&request, "")?;
         }
+        Ok(None)
+    })?;
+    if running.is_none() {
+        return Err(format!(
+            "{name}: the router did not start within {} s (see xl dmesg / its console log)",
+            a.timeout
+        ));
     }
     println!("{name}: router running {} ms after xl create started", started.elapsed().as_millis());
     Ok(())
@@ -423,21 +429,23 @@ pub fn ctl_main(args: Vec<OsString>) -> i32 {
 }
 
 fn ctl(a: &CtlArgs) -> Result<String, String> {
-    let home = domain_home(&a.domain)?;
+    let mut xs = Store::open()?;
+    let xs = &mut xs;
+    let home = domain_home(xs, &a.domain)?;
     let base = format!("{home}/data/clickos/{}", a.rid);
     let timeout = Duration::from_secs(a.timeout);
     let words: Vec<&str> = a.command.iter().map(String::as_str).collect();
     match words.as_slice() {
-        ["read", spec] => read_handler(&base, &handler_path(spec), timeout),
+        ["read", spec] => read_handler(xs, &base, &handler_path(spec), timeout),
         ["write", spec, value @ ..] => {
             let path = handler_path(spec);
             let error = format!("{base}/control/errors/{path}");
-            let _ = run("xenstore-rm", &[&error]);
-            xs_write(&[&format!("{base}/elements/{path}"), &value.join(" ")])?;
+            xs.rm(&error)?;
+            xs.write(&format!("{base}/elements/{path}"), &value.join(" "))?;
             // The guest handles requests in order: once a later read is
             // answered, the write has been made.
-            read_handler(&base, "list", timeout)?;
-            match xs_read(&error) {
+            read_handler(xs, &base, "list", timeout)?;
+            match xs.read(&error)? {
                 Some(e) => Err(format!("{spec}: {e}")),
                 None => Ok(String::new()),
             }
@@ -445,7 +453,7 @@ fn ctl(a: &CtlArgs) -> Result<String, String> {
         ["config"] => {
             let mut text = String::new();
             for i in 0.. {
-                match xs_read(&format!("{base}/config/{i}")) {
+                match xs.read(&format!("{base}/config/{i}"))? {
                     Some(chunk) => text.push_str(&chunk),
                     None => break,
                 }
@@ -454,17 +462,17 @@ fn ctl(a: &CtlArgs) -> Result<String, String> {
         }
         ["config", file] => {
             let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-            let running = xs_read(&format!("{base}/status")).as_deref().map(str::trim) == Some("Running");
-            let _ = run("xenstore-rm", &[&format!("{base}/errors")]);
+            let running = xs.read(&format!("{base}/status"))?.as_deref().map(str::trim) == Some("Running");
+            xs.rm(&format!("{base}/errors"))?;
             let name = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            install(&base, &name, &text, (!running).then_some("Running"))?;
+            install(xs, &base, &name, &text, (!running).then_some("Running"))?;
             // Wait for the guest to take it (or say why not).
             let start = Instant::now();
             loop {
-                if let Some(e) = xs_read(&format!("{base}/errors")) {
+                if let Some(e) = xs.read(&format!("{base}/errors"))? {
                     return Err(format!("the guest refused {file}:\n{e}"));
                 }
-                if let Ok(config) = read_handler(&base, "config", Duration::from_millis(500))
+                if let Ok(config) = read_handler(xs, &base, "config", Duration::from_millis(500))
                     && config == text
                 {
                     return Ok(String::new());
@@ -472,14 +480,16 @@ fn ctl(a: &CtlArgs) -> Result<String, String> {
                 if start.elapsed() > timeout {
                     return Err(format!("the guest did not take {file} within {} s", a.timeout));
                 }
+                // The old configuration still runs: give the guest a moment.
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
-        ["start"] => xs_write(&[&format!("{base}/status"), "Running"]).map(|_| String::new()),
-        ["stop"] => xs_write(&[&format!("{base}/status"), "Halted"]).map(|_| String::new()),
+        ["start"] => xs.write(&format!("{base}/status"), "Running").map(|_| String::new()),
+        ["stop"] => xs.write(&format!("{base}/status"), "Halted").map(|_| String::new()),
         ["status"] => {
             let status =
-                xs_read(&format!("{base}/status")).ok_or_else(|| format!("no router {} in {}", a.rid, a.domain))?;
-            match xs_read(&format!("{base}/errors")) {
+                xs.read(&format!("{base}/status"))?.ok_or_else(|| format!("no router {} in {}", a.rid, a.domain))?;
+            match xs.read(&format!("{base}/errors"))? {
                 Some(e) if !e.is_empty() => Ok(format!("{status}\n{e}")),
                 _ => Ok(status),
             }
@@ -500,6 +510,30 @@ mod tests {
         assert!(chunks.iter().all(|c| c.len() <= CHUNK));
         assert_eq!(chunks[0].len(), CHUNK - 1);
         assert!(chunk_text("").is_empty());
+    }
+
+    #[test]
+    fn handler_reads_get_the_guests_answer_or_its_error() {
+        use crate::dom0_xenstore::{Dom0Transport, test_daemon};
+        let base = "/local/domain/3/data/clickos/0";
+        let guest = Box::new(move |path: &str, _: &test_daemon::Tree| {
+            let Some(spec) = path.strip_prefix(&format!("{base}/control/read/")) else { return vec![] };
+            match spec {
+                "c/count" => vec![(format!("{base}/elements/c/count"), "1000".to_string())],
+                _ => vec![(format!("{base}/control/errors/{spec}"), format!("no element '{spec}'"))],
+            }
+        });
+        // A stale answer from an earlier read must not be taken for this one's.
+        let tree = [(format!("{base}/elements/c/count"), "7".to_string())].into_iter().collect();
+        let path = test_daemon::spawn(tree, guest);
+        let mut xs = Store::over(Dom0Transport::connect_socket(path.to_str().unwrap()).unwrap());
+        assert_eq!(read_handler(&mut xs, base, "c/count", Duration::from_secs(5)), Ok("1000".to_string()));
+        assert_eq!(read_handler(&mut xs, base, "d/count", Duration::from_secs(5)), Err("no element 'd/count'".into()));
+        install(&mut xs, base, "big", &"x".repeat(3 * CHUNK), Some("Running")).unwrap();
+        install(&mut xs, base, "small", "Idle -> Discard;", None).unwrap();
+        assert_eq!(xs.read(&format!("{base}/config/0")).unwrap().as_deref(), Some("Idle -> Discard;"));
+        assert_eq!(xs.read(&format!("{base}/config/1")).unwrap(), None, "a longer configuration's chunks stay");
+        assert_eq!(xs.read(&format!("{base}/status")).unwrap().as_deref(), Some("Running"));
     }
 
     #[test]
