@@ -199,6 +199,13 @@ impl Domain {
     /// Sleep until an event channel of ours fires or Xen system time
     /// reaches `deadline`.
     pub fn sleep(&mut self, deadline: u64) {
+        // Events read while some call waited for its reply (a router's
+        // handler answer, a vif's handshake) sit in the client's queue, and
+        // their notification is long consumed: sleeping now would leave them
+        // until the deadline (a vif's "connected" waited a whole second so).
+        if self.xs.has_queued_events() {
+            return;
+        }
         let mut ports: alloc::vec::Vec<u32> = self.net.ports().collect();
         let xs_port = self.xs.transport().port();
         ports.push(xs_port);

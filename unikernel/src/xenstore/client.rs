@@ -163,6 +163,13 @@ impl<T: Transport> Client<T> {
         self.transport
     }
 
+    /// Watch events already taken off the transport (while a call waited for
+    /// its reply) and not yet handed out. No notification will come for them:
+    /// a caller about to sleep on the event channel must look here first.
+    pub fn has_queued_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Replies that matched no request, and watch events dropped for lack of room.
     pub fn anomalies(&self) -> (u64, u64) {
         (self.stray_replies, self.dropped_events)
@@ -436,8 +443,12 @@ mod tests {
         assert_eq!(xs.read(NO_TX, "control/shutdown").unwrap(), b"poweroff");
         // Events that arrive while a request waits for its reply are kept.
         xs.transport().daemon().external_write("/local/domain/7/control/shutdown", b"reboot");
+        assert!(!xs.has_queued_events());
         xs.write(NO_TX, "data/x", b"y").unwrap();
+        // Read off the ring with the write's reply: a sleeper must see it here.
+        assert!(xs.has_queued_events());
         assert_eq!(xs.next_watch_event(false).unwrap().unwrap().token, "sd");
+        assert!(!xs.has_queued_events());
         xs.unwatch("control/shutdown", "sd").unwrap();
         xs.transport().daemon().external_write("/local/domain/7/control/shutdown", b"x");
         xs.transport().notify();
