@@ -8,7 +8,9 @@
 //! Without a label the line starts with the length.
 //!
 //! Keywords: `MAXLENGTH`, `CONTENTS` (`true`/`false`, default true), `ACTIVE`
-//! (default true).
+//! (default true), `TIMESTAMP` (default false: when true, the packet's timestamp
+//! annotation follows the label, in seconds since the epoch with microseconds:
+//! `LABEL: 1764400000.123456:    64 | ...`).
 
 use alloc::format;
 use alloc::string::String;
@@ -20,11 +22,12 @@ pub struct Print {
     max_length: i64,
     contents: bool,
     active: bool,
+    timestamp: bool,
 }
 
 impl Default for Print {
     fn default() -> Self {
-        Print { label: String::new(), max_length: 24, contents: true, active: true }
+        Print { label: String::new(), max_length: 24, contents: true, active: true, timestamp: false }
     }
 }
 
@@ -66,6 +69,7 @@ impl Element for Print {
         self.max_length = a.read_p("MAXLENGTH").unwrap_or(24);
         self.contents = a.read_or("CONTENTS", true);
         self.active = a.read_or("ACTIVE", true);
+        self.timestamp = a.read_or("TIMESTAMP", false);
         finish_args(a)
     }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
@@ -80,7 +84,14 @@ impl Element for Print {
             } else {
                 p.len().min(self.max_length as usize)
             };
-            let line = format_line(&self.label, p.len(), &p.data()[..shown]);
+            let line = if self.timestamp {
+                let ts = p.anno.timestamp;
+                let stamp = format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1000);
+                let label = if self.label.is_empty() { stamp } else { format!("{}: {stamp}", self.label) };
+                format_line(&label, p.len(), &p.data()[..shown])
+            } else {
+                format_line(&self.label, p.len(), &p.data()[..shown])
+            };
             cx.console(&line);
         }
         Some(p)

@@ -91,6 +91,16 @@ fn sources_stop_the_driver_and_print_prints() {
 }
 
 #[test]
+fn print_shows_the_timestamp_annotation_when_asked() {
+    let b = build(
+        "InfiniteSource(DATA \"ab\", LIMIT 1, STOP true) -> SetTimestamp(1000.0000305) -> Print(x, TIMESTAMP true) -> Print(TIMESTAMP true, CONTENTS false) -> Discard",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(*b.console.borrow(), ["x: 1000.000030:    2 | 6162", "1000.000030:    2"]);
+}
+
+#[test]
 fn rated_source_is_paced_in_simulated_time() {
     let b = build("s :: RatedSource(RATE 100, LIMIT 5, STOP true) -> c :: Counter -> Discard");
     let mut r = b.router.unwrap();
