@@ -52,10 +52,7 @@ impl Dom0Transport {
             Ok(file) => Dom0Transport::from_fd(OwnedFd::from(file)),
             Err(e) => {
                 tried.push(format!("{XENBUS_DEVICE}: {e}"));
-                Err(format!(
-                    "cannot reach xenstore (run this in a Xen dom0 as root): {}",
-                    tried.join("; ")
-                ))
+                Err(format!("cannot reach xenstore (run this in a Xen dom0 as root): {}", tried.join("; ")))
             }
         }
     }
@@ -73,7 +70,10 @@ impl Dom0Transport {
             flags >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
         };
         if !ok {
-            return Err(format!("xenstore: cannot make the connection non-blocking: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "xenstore: cannot make the connection non-blocking: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         Ok(Dom0Transport { file: File::from(fd), patience: REPLY_PATIENCE })
     }
@@ -145,7 +145,9 @@ pub struct Store {
 
 fn failed(what: &str, path: &str, e: Error) -> String {
     match e {
-        Error::Transport(TransportError::Corrupt) => format!("xenstore: lost the connection to xenstored ({what} {path})"),
+        Error::Transport(TransportError::Corrupt) => {
+            format!("xenstore: lost the connection to xenstored ({what} {path})")
+        }
         e => format!("xenstore: {what} {path}: {e}"),
     }
 }

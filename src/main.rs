@@ -16,6 +16,7 @@
 mod consolidate_tool;
 mod dom0_xenstore;
 mod driver;
+mod hotplug_tool;
 mod platform_tool;
 mod xen_tool;
 mod xform_tool;
@@ -145,6 +146,7 @@ fn main() -> ExitCode {
             Some("image") => xen_tool::image_main(tail(&args, "oxclick image")),
             Some("boot") => xen_tool::boot_main(tail(&args, "oxclick boot")),
             Some("ctl") => xen_tool::ctl_main(tail(&args, "oxclick ctl")),
+            Some("hotplug-vif") => hotplug_tool::hotplug_main(tail(&args, "oxclick hotplug-vif")),
             Some("consolidate") => consolidate_tool::consolidate_main(tail(&args, "oxclick consolidate")),
             Some("platform") => platform_tool::platform_main(tail(&args, "oxclick platform")),
             Some("help") if args.len() == 3 => help_main(&args[2].to_string_lossy()),

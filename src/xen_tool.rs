@@ -65,7 +65,10 @@ struct GuestArgs {
     about = "Make a Xen guest image and xl configuration for a Click configuration",
     after_help = "\
 The configuration is checked as the guest will build it (its element classes,
-one network device per --vif) before anything is written.
+one network device per --vif) before anything is written. Bridged vifs are
+brought up by oxclick-vif-bridge, written beside the xl configuration, which
+runs `oxclick hotplug-vif` (one process where Xen's vif-bridge runs twenty);
+--stock-hotplug keeps vif-bridge.
 
 Examples:
   oxclick image mirror.click --embed -o mirror.elf
@@ -192,8 +195,8 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
     Ok(text)
 }
 
-/// Write oxclick's vif hotplug script beside xl configuration `xl_out`
-/// (executable, the same text every time); its absolute path.
+/// Write oxclick's vif hotplug script (see [`crate::hotplug_tool`]) beside xl
+/// configuration `xl_out`, executable; its absolute path.
 fn write_vif_script(xl_out: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let dir = match xl_out.parent() {
@@ -201,11 +204,20 @@ fn write_vif_script(xl_out: &Path) -> Result<PathBuf, String> {
         _ => PathBuf::from("."),
     };
     let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("where is this oxclick binary? {e}"))?;
+    // The kernel reads at most 255 bytes of a #! line.
+    if exe.as_os_str().len() > 200 || exe.to_string_lossy().contains(char::is_whitespace) {
+        return Err(format!(
+            "{}: this path cannot start a script (too long, or has spaces); use --stock-hotplug",
+            exe.display()
+        ));
+    }
+    let text = crate::hotplug_tool::script(&exe);
     let path = dir.join("oxclick-vif-bridge");
     // Another boot may be running it: replace it whole, never rewrite it in place.
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(oxclick_images::VIF_BRIDGE_HOTPLUG) {
+    if std::fs::read_to_string(&path).ok() != Some(text.clone()) {
         let tmp = dir.join(format!(".oxclick-vif-bridge.{}", std::process::id()));
-        std::fs::write(&tmp, oxclick_images::VIF_BRIDGE_HOTPLUG).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::write(&tmp, &text).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -29,7 +29,8 @@ pub struct ImageOptions {
     /// `xenctx` reads its registers) instead of destroying it.
     pub preserve_on_crash: bool,
     /// The hotplug script (an absolute path) for vifs on a bridge that name
-    /// none: [`VIF_BRIDGE_HOTPLUG`] written out. `None`: Xen's `vif-bridge`.
+    /// none (`oxclick image` writes one that runs `oxclick hotplug-vif`).
+    /// `None`: the toolstack's default, Xen's `vif-bridge`.
     pub vif_script: Option<PathBuf>,
 }
 
@@ -45,39 +46,6 @@ impl Default for ImageOptions {
         }
     }
 }
-
-/// A vif hotplug script for bridged vifs that does only what a dataplane
-/// guest needs: the vif joins its bridge with the bridge's MTU and comes up.
-///
-/// Why: `xl create` runs the hotplug script of every vif and waits for it, and
-/// Xen's `vif-bridge` sources four helper scripts and runs some twenty programs
-/// (locking, iptables, xenstore reads) on the way. On real hardware that is
-/// 100-300 ms, several times our guest's whole boot; under emulation, seconds.
-/// ClickOS cut the same cost from its toolstack to boot in 30 ms. This one
-/// runs three programs. It speaks libxl's hotplug protocol: `$1` is the
-/// action, `$vif` the dom0 device, `$XENBUS_PATH` the backend's xenstore
-/// directory, where it reports `hotplug-status` (and `hotplug-error`, which
-/// `xl create` prints, when the bridge is missing).
-pub const VIF_BRIDGE_HOTPLUG: &str = r#"#!/bin/sh
-# oxclick's vif hotplug script for bridged vifs (see `oxclick image --help`).
-fail() {
-    xenstore-write "$XENBUS_PATH/hotplug-error" "$*" "$XENBUS_PATH/hotplug-status" error
-    exit 1
-}
-case "$1" in
-    online|add)
-        [ -n "$vif" ] && [ -n "$XENBUS_PATH" ] || { echo "$0: run by xl as a vif hotplug script" >&2; exit 1; }
-        bridge=$(xenstore-read "$XENBUS_PATH/bridge") || fail "$vif: no bridge in the vif's configuration"
-        [ -d "/sys/class/net/$bridge/bridge" ] || fail "$vif: bridge $bridge does not exist"
-        read -r mtu < "/sys/class/net/$bridge/mtu" || mtu=1500
-        # dom0 has no business sending IPv6 router solicitations into a middlebox.
-        echo 1 > "/proc/sys/net/ipv6/conf/$vif/disable_ipv6" 2>/dev/null
-        ip link set dev "$vif" mtu "$mtu" master "$bridge" up || fail "$vif: cannot join bridge $bridge"
-        xenstore-write "$XENBUS_PATH/hotplug-status" connected
-        ;;
-esac
-exit 0
-"#;
 
 /// `spec` naming `script` as its hotplug script, when it is a bridged vif
 /// that names none.
@@ -223,14 +191,16 @@ mod tests {
     #[test]
     fn bridged_vifs_get_the_lean_hotplug_script_unless_they_name_one() {
         let script = Path::new("/var/lib/oxclick/oxclick-vif-bridge");
-        assert_eq!(with_vif_script("bridge=xenbr0", script), "bridge=xenbr0,script=/var/lib/oxclick/oxclick-vif-bridge");
+        assert_eq!(
+            with_vif_script("bridge=xenbr0", script),
+            "bridge=xenbr0,script=/var/lib/oxclick/oxclick-vif-bridge"
+        );
         assert_eq!(with_vif_script("bridge=br1, script=vif-openvswitch", script), "bridge=br1, script=vif-openvswitch");
         // Not bridged: whatever the administrator's default is.
         assert_eq!(with_vif_script("mac=00:16:3e:00:00:01", script), "mac=00:16:3e:00:00:01");
         let opts = ImageOptions { vif_script: Some(script.to_path_buf()), ..ImageOptions::default() };
         let text = xl_config(Path::new("/g.elf"), &opts);
         assert!(text.contains("vif = [\"bridge=xenbr0,script=/var/lib/oxclick/oxclick-vif-bridge\"]\n"), "{text}");
-        assert!(VIF_BRIDGE_HOTPLUG.contains("hotplug-status\" connected"));
     }
 
     #[test]
