@@ -523,3 +523,42 @@ fn a_nat_with_many_flows_finds_every_mapping_again() {
     assert_eq!(handler(&r, "rw", "nmappings"), flows.to_string());
     assert_eq!(handler(&r, "c", "count"), (2 * flows).to_string());
 }
+
+/// A frame from `src` to `dst` (IPv4 in Ethernet; the checksum does not matter here).
+fn frame_from(src: [u8; 4], dst: [u8; 4]) -> String {
+    let mut hex = String::from("\\<000000000001 000000000002 0800 450000140001000040110000");
+    for b in src.iter().chain(&dst) {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex.push('>');
+    hex
+}
+
+/// A tenant's guard sees the same traffic one packet at a time (a demux
+/// interleaving tenants) and in batches, its tenant's answers coming back to it
+/// while it runs: the counts and the verdicts must not depend on which.
+#[test]
+fn a_tenant_guard_counts_alike_one_packet_at_a_time_and_in_batches() {
+    let counts = |burst: u32| {
+        let src = format!(
+            "in :: InfiniteSource(DATA {}, LIMIT 6, STOP true, BURST {burst}) -> g :: TenantGuard(TRUST client, ADDR 10.0.0.1) -> tenant :: Counter -> [1] g;
+             spoof :: InfiniteSource(DATA {}, LIMIT 3, STOP false, BURST {burst}) -> [1] g;
+             g [1] -> out :: Counter -> Discard;
+             DriverManager(wait_stop)",
+            frame_from([10, 0, 0, 9], [10, 0, 0, 1]),
+            frame_from([6, 6, 6, 6], [10, 0, 0, 9]),
+        );
+        let b = build(&src);
+        let mut r = b.router.unwrap();
+        r.run();
+        ["in_packets", "out_packets", "spoof_drops", "peers"]
+            .map(|h| handler(&r, "g", h))
+            .into_iter()
+            .chain([handler(&r, "tenant", "count"), handler(&r, "out", "count")])
+            .collect::<Vec<_>>()
+    };
+    // 6 in; the tenant echoes all 6 from its peer 10.0.0.9, which pass; 3 spoofed stop.
+    let expected = ["6", "6", "3", "1", "6", "6"];
+    assert_eq!(counts(1), expected);
+    assert_eq!(counts(4), expected);
+}

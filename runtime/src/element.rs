@@ -85,23 +85,18 @@ pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Pa
         return;
     };
     // Packets 0..k go out of `out`, packet k out of `kth` (routed already), and
-    // the rest in runs of consecutive packets bound for the same output.
+    // the rest in runs of consecutive packets bound for the same output. A run of
+    // one goes out as a single push: no batch vector is taken for it and given
+    // back downstream, which with many tenants round-robin is every run.
     let mut rest = cx.new_batch();
     rest.extend(batch.drain(k..));
-    let (mut run, mut run_out) = match out {
-        Some(o) => (batch, o),
-        None => {
-            cx.recycle_batch(batch);
-            (cx.new_batch(), usize::MAX)
-        }
-    };
+    let (mut run, mut run_out) = (batch, out.unwrap_or(usize::MAX));
     let mut tail = rest.drain(..);
     let mut next = tail.next().map(|p| (p, kth));
     while let Some((p, o)) = next {
         if let Some(o) = o {
             if o != run_out && !run.is_empty() {
-                let full = core::mem::replace(&mut run, cx.new_batch());
-                cx.push_batch(run_out, full);
+                send_run(&mut run, run_out, cx);
             }
             run_out = o;
             run.push(p);
@@ -113,10 +108,26 @@ pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Pa
     }
     drop(tail);
     cx.recycle_batch(rest);
+    if run.len() == 1 {
+        send_run(&mut run, run_out, cx);
+    }
     if run.is_empty() {
         cx.recycle_batch(run);
     } else {
         cx.push_batch(run_out, run);
+    }
+}
+
+/// Send `run` (not empty) out of `port`, leaving an empty batch in its place.
+#[inline]
+fn send_run(run: &mut Batch, port: usize, cx: &mut Ctx) {
+    if run.len() == 1
+        && let Some(p) = run.pop()
+    {
+        cx.push(port, p);
+    } else {
+        let full = core::mem::replace(run, cx.new_batch());
+        cx.push_batch(port, full);
     }
 }
 
@@ -379,11 +390,15 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Send `p` out of push output `port` (dropped if the port is unconnected).
+    /// Inlined into the pushing element: a hop is then one call, the next
+    /// element's, with no frame of its own in between.
+    #[inline(always)]
     pub fn push(&mut self, port: usize, p: Packet) {
         self.core.push_from(self.me, port, p);
     }
 
     /// Send a batch out of push output `port` (dropped if the port is unconnected).
+    #[inline(always)]
     pub fn push_batch(&mut self, port: usize, batch: Batch) {
         if !batch.is_empty() {
             self.core.push_batch_from(self.me, port, batch);

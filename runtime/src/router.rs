@@ -170,9 +170,9 @@ pub struct Core {
     pub(crate) pending_hotconfig: Option<String>,
     /// Packets pushed to an element while it was running (a push cycle, like an
     /// ARPQuerier whose queries come back as replies, or a tenant's guard, whose
-    /// tenant answers through it): (element, port, batch), delivered in order as
+    /// tenant answers through it): (element, port, what), delivered in order as
     /// soon as it returns.
-    reentrant: Vec<(usize, (usize, Batch))>,
+    reentrant: Vec<(usize, (usize, Waiting))>,
 }
 
 /// Packets delivered through push cycles per return of the element they go to; a
@@ -218,6 +218,12 @@ pub(crate) struct Task {
 /// the others: one table per kind, not a vector per element, keeps a router of
 /// 30,000 elements small and dense). Kept together, so a push reads one line for
 /// where its output leads and one for the element there.
+/// What waits for a running element: a batch, or one packet pushed alone.
+enum Waiting {
+    Batch(Batch),
+    One(Packet),
+}
+
 struct Node {
     element: Option<Box<dyn Element>>,
     in_base: u32,
@@ -418,7 +424,7 @@ impl Core {
     fn queue_reentrant(&mut self, to: usize, port: usize, batch: Batch) {
         if let Some(node) = self.nodes.get_mut(to) {
             node.waiting += 1;
-            self.reentrant.push((to, (port, batch)));
+            self.reentrant.push((to, (port, Waiting::Batch(batch))));
         } else {
             self.recycle_batch(batch);
         }
@@ -439,14 +445,23 @@ impl Core {
     /// Deliver the packets pushed to element `i` while it ran, in order.
     fn run_reentrant(&mut self, i: usize) {
         let mut budget = REENTRANT_BUDGET;
-        while let Some((port, batch)) = Self::take_waiting(&mut self.nodes, &mut self.reentrant, i) {
-            if budget < batch.len() {
-                self.recycle_batch(batch);
+        while let Some((port, waiting)) = Self::take_waiting(&mut self.nodes, &mut self.reentrant, i) {
+            let n = match &waiting {
+                Waiting::Batch(batch) => batch.len(),
+                Waiting::One(_) => 1,
+            };
+            if budget < n {
+                if let Waiting::Batch(batch) = waiting {
+                    self.recycle_batch(batch);
+                }
                 continue;
             }
-            budget -= batch.len();
+            budget -= n;
             let Some(mut el) = self.nodes[i].element.take() else { return };
-            el.push_batch(port, batch, &mut Ctx { core: self, me: i });
+            match waiting {
+                Waiting::Batch(batch) => el.push_batch(port, batch, &mut Ctx { core: self, me: i }),
+                Waiting::One(p) => el.push(port, p, &mut Ctx { core: self, me: i }),
+            }
             self.nodes[i].element = Some(el);
             if !self.deferred.is_empty() {
                 self.run_deferred(i);
@@ -465,6 +480,18 @@ impl Core {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn queue_reentrant_packet(&mut self, to: usize, port: usize, p: Packet) {
+        // No batch vector for one packet: a tenant's answers come back to its
+        // guard this way, one at a time when tenants interleave.
+        if let Some(node) = self.nodes.get_mut(to) {
+            node.waiting += 1;
+            self.reentrant.push((to, (port, Waiting::One(p))));
+        }
+    }
+
+    #[inline(always)]
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
         let Some(to) = self.push_peer(from, port) else { return };
         let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
@@ -547,15 +574,13 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
         let Some(to) = self.push_peer(from, port) else { return };
         // An element pushing into itself through a cycle finds its slot empty; the
         // packet waits until it returns.
         let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
-            let mut batch = self.new_batch();
-            batch.push(p);
-            self.queue_reentrant(to.element, to.port, batch);
-            return;
+            return self.queue_reentrant_packet(to.element, to.port, p);
         };
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
         self.restore(to.element, e);
