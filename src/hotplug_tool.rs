@@ -40,15 +40,20 @@ pub fn script(exe: &std::path::Path) -> String {
     )
 }
 
-pub fn hotplug_main(args: Vec<OsString>) -> i32 {
+/// `oxclick hotplug-vif` (`bridged`: the vif joins its bridge) or
+/// `oxclick hotplug-vif-up` (it only comes up).
+pub fn hotplug_main(args: Vec<OsString>, bridged: bool) -> i32 {
     let words: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if words.iter().any(|w| w == "-h" || w == "--help") || words.is_empty() {
         println!(
-            "usage: oxclick hotplug-vif [SCRIPT] ACTION [KEY=VALUE...]\n\n\
-             The vif hotplug script of oxclick guests' bridged vifs, run by xl (through the\n\
-             oxclick-vif-bridge file `oxclick image` writes), not by hand. On online/add it\n\
-             puts $vif on the bridge named in $XENBUS_PATH/bridge with the bridge's MTU,\n\
-             brings it up and writes hotplug-status; offline/remove need nothing."
+            "usage: oxclick hotplug-vif [SCRIPT] ACTION [KEY=VALUE...]\n\
+             \x20      oxclick hotplug-vif-up [SCRIPT] ACTION [KEY=VALUE...]\n\n\
+             The vif hotplug script of oxclick guests, run by xl (through the\n\
+             oxclick-vif-bridge file `oxclick image` writes, or the platform daemon's\n\
+             oxclick-vif), not by hand. On online/add, hotplug-vif puts $vif on the bridge\n\
+             named in $XENBUS_PATH/bridge with the bridge's MTU and brings it up;\n\
+             hotplug-vif-up only brings it up (the platform daemon's vifs are on no\n\
+             bridge). Both write hotplug-status; offline/remove need nothing."
         );
         return if words.is_empty() { 2 } else { 0 };
     }
@@ -73,7 +78,8 @@ pub fn hotplug_main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    match attach(&mut xs, &vif, &backend).and_then(|()| xs.write(&format!("{backend}/hotplug-status"), "connected")) {
+    let attached = if bridged { attach(&mut xs, &vif, &backend) } else { bring_up(&vif) };
+    match attached.and_then(|()| xs.write(&format!("{backend}/hotplug-status"), "connected")) {
         Ok(()) => 0,
         Err(e) => {
             let message = format!("{vif}: {e}");
@@ -108,6 +114,12 @@ pub fn attach(xs: &mut Store, vif: &str, backend: &str) -> Result<(), String> {
     ifs.set_mtu(vif, mtu)?;
     ifs.add_to_bridge(&bridge, vif)?;
     ifs.set_up(vif)
+}
+
+/// Bring `vif` up, on no bridge.
+pub fn bring_up(vif: &str) -> Result<(), String> {
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{vif}/disable_ipv6"), "1");
+    Interfaces::open()?.set_up(vif)
 }
 
 /// Interface ioctls on a datagram socket (the socket only names the netns).
@@ -238,6 +250,11 @@ mod tests {
             assert!(e.contains("no interface named nosuch0"), "{e}");
             let e = attach(&mut xs, "vift1.0", "/b/4").unwrap_err();
             assert!(e.contains("no bridge in the vif's configuration"), "{e}");
+            // The platform's vifs: up, on no bridge.
+            ip("link set dev plain0 down");
+            bring_up("plain0").unwrap();
+            let link = ip("-o link show dev plain0");
+            assert!(link.contains(",UP") && !link.contains("master"), "{link}");
         })
         .join()
         .unwrap();

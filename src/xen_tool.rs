@@ -381,7 +381,9 @@ fn boot(a: &BootArgs) -> Result<(), String> {
     let created = started.elapsed();
     println!("{name}: xl create took {} ms", created.as_millis());
     let mut xs = Store::open()?;
-    let base = format!("{}/data/clickos/0", domain_home(&mut xs, &name)?);
+    let domid = xs.domid(&name)?;
+    println!("{name}: domain {domid}");
+    let base = format!("/local/domain/{domid}/data/clickos/0");
     if !a.guest.embed {
         install(&mut xs, &base, &name, &text, Some("Running"))?;
         println!("{name}: configuration installed {} ms after xl create started", started.elapsed().as_millis());

@@ -20,18 +20,17 @@ pub struct XlBackend {
     pub memory: u32,
 }
 
-/// The hotplug script: up, and connected, and nothing else.
-const VIF_SCRIPT: &str = "#!/bin/sh
-# oxclick platform: a tenant guest's vif goes on no bridge; the platform daemon
-# reads and writes its frames. Bring it up and tell xl it is ready.
-case \"$1\" in
-    online|add)
-        ip link set dev \"$vif\" up
-        xenstore-write \"$XENBUS_PATH/hotplug-status\" connected
-        ;;
-esac
-exit 0
-";
+/// The hotplug script for the guests' vifs, which go on no bridge: the
+/// kernel runs `oxclick hotplug-vif-up SCRIPT ACTION`, one process that brings
+/// the vif up and tells xl it is ready (a shell script doing the same ran three).
+fn vif_script_for(oxclick: &Path) -> String {
+    format!(
+        "#!{} hotplug-vif-up\n\
+         # oxclick platform: a tenant guest's vif goes on no bridge; the platform daemon\n\
+         # reads and writes its frames. This brings it up and tells xl it is ready.\n",
+        oxclick.display()
+    )
+}
 
 /// Run a tool for at most `patience` (see [`crate::tool`]), its output in a
 /// temporary file.
@@ -52,14 +51,19 @@ fn xl(args: &[&str]) -> Result<String, String> {
     run(Path::new("xl"), args)
 }
 
-/// The dom0 end of domain `name`'s first vif, up (the hotplug script did it;
-/// doing it again costs nothing and does not depend on the script's environment).
-fn vif_of(name: &str) -> Result<String, String> {
-    let domid = xl(&["domid", name])?;
-    let vif = format!("vif{}.0", domid.trim());
-    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{vif}/disable_ipv6"), "1");
-    run(Path::new("ip"), &["link", "set", "dev", &vif, "up"])?;
-    Ok(vif)
+/// The dom0 end of domain `name`'s first vif (the hotplug script brought it
+/// up), from its domain id if known (`oxclick boot` prints it), else xl's.
+fn vif_of(name: &str, domid: Option<u32>) -> Result<String, String> {
+    let domid = match domid {
+        Some(id) => id.to_string(),
+        None => xl(&["domid", name])?.trim().to_string(),
+    };
+    Ok(format!("vif{domid}.0"))
+}
+
+/// The domain id in `oxclick boot`'s output (its line `NAME: domain ID`).
+fn booted_domid(output: &str, name: &str) -> Option<u32> {
+    output.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(": domain ")?.trim().parse().ok())
 }
 
 /// The state flags (`r-----`, `---c--`: running, blocked, paused, shutdown,
@@ -74,7 +78,7 @@ impl XlBackend {
     pub fn new(oxclick: PathBuf, dir: &Path, memory: u32) -> Result<XlBackend, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let vif_script = dir.join("oxclick-vif");
-        std::fs::write(&vif_script, VIF_SCRIPT).map_err(|e| format!("{}: {e}", vif_script.display()))?;
+        std::fs::write(&vif_script, vif_script_for(&oxclick)).map_err(|e| format!("{}: {e}", vif_script.display()))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&vif_script, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
         Ok(XlBackend { oxclick, vif_script, memory })
@@ -106,8 +110,8 @@ impl Backend for XlBackend {
         let config = config.display().to_string();
         let dir = spec.dir.display().to_string();
         let args = ["boot", &config, "--name", name, "--memory", &memory, "--vif", &vif, "--dir", &dir];
-        run_for(&self.oxclick, &args, Duration::from_secs(240))?;
-        Ok(Attached { port: vif_of(name)?, handle: name.clone() })
+        let output = run_for(&self.oxclick, &args, Duration::from_secs(240))?;
+        Ok(Attached { port: vif_of(name, booted_domid(&output, name))?, handle: name.clone() })
     }
 
     fn suspend(&self, spec: &StartSpec, at: &Attached) -> Result<(), String> {
@@ -133,7 +137,7 @@ impl Backend for XlBackend {
         xl(&["restore", &file.display().to_string()])?;
         let _ = std::fs::remove_file(&file);
         // A new domain: a new vif name in dom0.
-        Ok(Attached { port: vif_of(&at.handle)?, handle: at.handle.clone() })
+        Ok(Attached { port: vif_of(&at.handle, None)?, handle: at.handle.clone() })
     }
 
     fn destroy(&self, spec: &StartSpec, at: &Attached) -> Result<(), String> {
@@ -152,7 +156,7 @@ impl Backend for XlBackend {
 
 #[cfg(test)]
 mod tests {
-    use super::domain_state;
+    use super::{booted_domid, domain_state};
 
     #[test]
     fn the_state_column_of_xl_list() {
@@ -161,5 +165,13 @@ mod tests {
         assert_eq!(domain_state(list), Some("---c--"));
         assert_eq!(domain_state("Name ID Mem VCPUs State Time(s)\n"), None);
         assert_eq!(domain_state("pt1 5 3 1 -b---- 12.0\n"), Some("-b----"));
+    }
+
+    #[test]
+    fn the_domain_id_oxclick_boot_printed() {
+        let out = "pt1: xl create took 1112 ms\npt1: domain 7\npt1: router running 1206 ms after xl create started\n";
+        assert_eq!(booted_domid(out, "pt1"), Some(7));
+        assert_eq!(booted_domid(out, "pt"), None, "another tenant's name is not a prefix match");
+        assert_eq!(booted_domid("pt1: router running 5 ms\n", "pt1"), None);
     }
 }
