@@ -896,10 +896,10 @@ mod tests {
         let vals = split_line(line);
         let mut b = Builder::new(IP_PROTO_TCP);
         for i in apply_order(&fs) {
-            if let (Some(f), Some(v)) = (fs[i], vals.get(i)) {
-                if *v != "-" {
-                    b.apply(f, v);
-                }
+            if let (Some(f), Some(v)) = (fs[i], vals.get(i))
+                && *v != "-"
+            {
+                b.apply(f, v);
             }
         }
         let (buf, extra, _, _) = b.finish(false);
@@ -954,7 +954,7 @@ mod tests {
                     b.apply(f, v);
                 }
             }
-            let (buf, _, _, _) = b.finish(x % 2 == 0);
+            let (buf, _, _, _) = b.finish(x.is_multiple_of(2));
             let p = Packet::from_data(&buf);
             for &(_, f) in NAMES {
                 let _ = unparse(f, &p);

@@ -78,7 +78,7 @@ fn packet(src: u8, dst: u8, proto: u8, sport: u16, dport: u16, ttl: u8, frag: u1
     p.extend_from_slice(&addr(src));
     p.extend_from_slice(&addr(dst));
     if proto == 1 {
-        p.extend_from_slice(&[if sport % 2 == 0 { 8 } else { 0 }, 0, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(&[if sport.is_multiple_of(2) { 8 } else { 0 }, 0, 0, 0, 0, 0, 0, 0]);
     } else {
         p.extend_from_slice(&sport.to_be_bytes());
         p.extend_from_slice(&dport.to_be_bytes());
