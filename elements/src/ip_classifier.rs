@@ -79,7 +79,16 @@ enum Segment {
     Rule(usize),
     /// Rules `first..=last` all test `fields` for equality: look the packet's
     /// values up, giving the first of those rules with that key.
-    Hash { fields: Vec<Test>, fast: Vec<FieldTest>, table: KeyTable, first: usize, last: usize },
+    Hash {
+        fields: Vec<Test>,
+        fast: Vec<FieldTest>,
+        table: KeyTable,
+        first: usize,
+        last: usize,
+        /// Where the key is when it is one whole 4-byte field of the IP header
+        /// for any protocol (the demux's `dst host`): read straight from there.
+        addr_at: Option<usize>,
+    },
     /// Rules `first..first + n` as one decision graph (its leaves count from
     /// `first`).
     Graph { dag: Dag, first: usize, n: usize },
@@ -140,7 +149,11 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
             }
             let (first, last) = (run[0].0, run[run.len() - 1].0);
             let fast = fields.iter().map(FieldTest::from).collect();
-            out.push(Segment::Hash { fields, fast, table, first, last });
+            let addr_at = match fields.as_slice() {
+                [t] if t.base == Base::Ip && t.protos.is_empty() && t.len == 4 && t.mask == u32::MAX => Some(t.off),
+                _ => None,
+            };
+            out.push(Segment::Hash { fields, fast, table, first, last, addr_at });
         } else {
             out.extend(run.iter().map(|(i, _)| Segment::Rule(*i)));
         }
@@ -283,6 +296,13 @@ impl IPClassifier {
                 Segment::Graph { dag, first, .. } => {
                     if let Some(k) = dag.eval(ip) {
                         return Some(first + k);
+                    }
+                }
+                Segment::Hash { table: KeyTable::One(t), addr_at: Some(at), .. } => {
+                    // The demux's case: one address, at a fixed place.
+                    let key = ip.get(*at..).and_then(|b| b.first_chunk::<4>()).map(|b| u32::from_be_bytes(*b));
+                    if let Some(&i) = key.and_then(|k| t.get(&k)) {
+                        return Some(i as usize);
                     }
                 }
                 Segment::Hash { fast, table, .. } => {
