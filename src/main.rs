@@ -85,6 +85,7 @@ Subcommands (oxclick only):
   oxclick image FILE      make a Xen guest image (and xl config) running FILE
   oxclick boot FILE       boot FILE as a Xen guest (in dom0: xl create + install)
   oxclick ctl NAME ...    read/write handlers, swap configurations in a running guest
+  oxclick hotplug-vif ... the vif hotplug script xl runs for oxclick guests (see --help)
   oxclick consolidate M   merge many tenants' configurations into one (M: a TOML manifest)
   oxclick platform ...    the platform daemon: boot tenants on their first packet (run,
                           add-tenant, remove-tenant, status, stop)
