@@ -47,6 +47,19 @@ impl Element for Counter {
         }
         Ok(())
     }
+    /// One packet, as a demux interleaving tenants sends them: counted and
+    /// pushed on in one frame.
+    fn push(&mut self, _port: usize, p: Packet, cx: &mut Ctx) {
+        if self.count_call.is_some() {
+            if let Some(p) = self.simple_action(p, cx) {
+                cx.push(0, p);
+            }
+            return;
+        }
+        self.count += 1;
+        self.bytes += p.len() as u64;
+        cx.push(0, p);
+    }
     fn simple_action(&mut self, p: Packet, cx: &mut Ctx) -> Option<Packet> {
         self.count += 1;
         self.bytes += p.len() as u64;
