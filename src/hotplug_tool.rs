@@ -1,5 +1,6 @@
-//! `oxclick hotplug-vif`: the vif hotplug script xl runs for bridged vifs of
-//! our guests, as one process.
+//! `oxclick hotplug-vif` and `hotplug-vif-up`: the vif hotplug script xl runs
+//! for our guests, as one process (`-up`, for the platform daemon's vifs,
+//! which go on no bridge, only brings the vif up).
 //!
 //! `xl create` (and `xl restore`) runs a hotplug script for every vif and
 //! waits for it before the guest may start: Xen's `vif-bridge` sources four
