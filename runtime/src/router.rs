@@ -213,17 +213,17 @@ pub(crate) struct Task {
     pub(crate) idle_epoch: u64,
 }
 
-/// One element of the dispatch table: the element itself (out of its node while
-/// it runs) and where its ports are in the flat port tables (`Core::push_to` and
-/// the others: one table per kind, not a vector per element, keeps a router of
-/// 30,000 elements small and dense). Kept together, so a push reads one line for
-/// where its output leads and one for the element there.
 /// What waits for a running element: a batch, or one packet pushed alone.
 enum Waiting {
     Batch(Batch),
     One(Packet),
 }
 
+/// One element of the dispatch table: the element itself (out of its node while
+/// it runs) and where its ports are in the flat port tables (`Core::push_to` and
+/// the others: one table per kind, not a vector per element, keeps a router of
+/// 30,000 elements small and dense). Kept together, so a push reads one line for
+/// where its output leads and one for the element there.
 struct Node {
     element: Option<Box<dyn Element>>,
     in_base: u32,
