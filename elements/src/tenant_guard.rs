@@ -251,48 +251,44 @@ impl TenantGuard {
         }
     }
 
+    /// A frame for the tenant: counted, and its source remembered as a peer.
+    fn take_inbound(&mut self, p: &Packet, now: u64) {
+        self.in_packets += 1;
+        self.in_bytes += p.len() as u64;
+        if self.trust != Trust::Operator
+            && let Some(h) = frame_ipv4(p.data())
+        {
+            self.note_peer(h.src, now);
+        }
+    }
+
+    /// A frame from the tenant: whether it may leave, counted either way.
+    fn pass_outbound(&mut self, p: &Packet, now: u64) -> bool {
+        match self.verdict(p.data(), now) {
+            Verdict::Pass => {
+                self.out_packets += 1;
+                self.out_bytes += p.len() as u64;
+                return true;
+            }
+            Verdict::NotIp => self.other_drops += 1,
+            Verdict::Spoofed => self.spoof_drops += 1,
+            Verdict::Denied => self.denied_drops += 1,
+        }
+        false
+    }
+
     fn push_inbound(&mut self, batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
         for p in &batch {
-            self.in_packets += 1;
-            self.in_bytes += p.len() as u64;
-            if self.trust != Trust::Operator
-                && let Some(h) = frame_ipv4(p.data())
-            {
-                self.note_peer(h.src, now);
-            }
+            self.take_inbound(p, now);
         }
         cx.push_batch(0, batch);
     }
 
     fn push_outbound(&mut self, mut batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
-        let (mut packets, mut bytes, mut not_ip, mut spoofed, mut denied) = (0u64, 0u64, 0u64, 0u64, 0u64);
         // In place: the batch goes on with the frames that may leave.
-        batch.retain(|p| match self.verdict(p.data(), now) {
-            Verdict::Pass => {
-                packets += 1;
-                bytes += p.len() as u64;
-                true
-            }
-            Verdict::NotIp => {
-                not_ip += 1;
-                false
-            }
-            Verdict::Spoofed => {
-                spoofed += 1;
-                false
-            }
-            Verdict::Denied => {
-                denied += 1;
-                false
-            }
-        });
-        self.out_packets += packets;
-        self.out_bytes += bytes;
-        self.other_drops += not_ip;
-        self.spoof_drops += spoofed;
-        self.denied_drops += denied;
+        batch.retain(|p| self.pass_outbound(p, now));
         cx.push_batch(1, batch);
     }
 }
@@ -381,24 +377,10 @@ impl Element for TenantGuard {
     fn push(&mut self, port: usize, p: Packet, cx: &mut Ctx) {
         let now = cx.now();
         if port == 0 {
-            self.in_packets += 1;
-            self.in_bytes += p.len() as u64;
-            if self.trust != Trust::Operator
-                && let Some(h) = frame_ipv4(p.data())
-            {
-                self.note_peer(h.src, now);
-            }
-            return cx.push(0, p);
-        }
-        match self.verdict(p.data(), now) {
-            Verdict::Pass => {
-                self.out_packets += 1;
-                self.out_bytes += p.len() as u64;
-                cx.push(1, p);
-            }
-            Verdict::NotIp => self.other_drops += 1,
-            Verdict::Spoofed => self.spoof_drops += 1,
-            Verdict::Denied => self.denied_drops += 1,
+            self.take_inbound(&p, now);
+            cx.push(0, p);
+        } else if self.pass_outbound(&p, now) {
+            cx.push(1, p);
         }
     }
     fn push_batch(&mut self, port: usize, batch: Batch, cx: &mut Ctx) {
