@@ -21,6 +21,19 @@ pub struct Counter {
     count_call: Option<(u64, String, String)>,
 }
 
+impl Counter {
+    /// `COUNT_CALL`: call its handler when the count is reached.
+    #[cold]
+    fn call_at_count(&mut self, cx: &mut Ctx) {
+        if let Some((n, h, v)) = &self.count_call
+            && *n == self.count
+            && let Err(e) = cx.write_handler(h, v)
+        {
+            cx.console(&e);
+        }
+    }
+}
+
 impl Element for Counter {
     fn class_name(&self) -> &'static str {
         "Counter"
@@ -47,27 +60,14 @@ impl Element for Counter {
         }
         Ok(())
     }
-    /// One packet, as a demux interleaving tenants sends them: counted and
-    /// pushed on in one frame.
-    fn push(&mut self, _port: usize, p: Packet, cx: &mut Ctx) {
-        if self.count_call.is_some() {
-            if let Some(p) = self.simple_action(p, cx) {
-                cx.push(0, p);
-            }
-            return;
-        }
-        self.count += 1;
-        self.bytes += p.len() as u64;
-        cx.push(0, p);
-    }
+    /// Inlined into the default `push`: one packet, as a demux interleaving
+    /// tenants sends them, is counted and pushed on in one frame.
+    #[inline]
     fn simple_action(&mut self, p: Packet, cx: &mut Ctx) -> Option<Packet> {
         self.count += 1;
         self.bytes += p.len() as u64;
-        if let Some((n, h, v)) = &self.count_call
-            && *n == self.count
-            && let Err(e) = cx.write_handler(h, v)
-        {
-            cx.console(&e);
+        if self.count_call.is_some() {
+            self.call_at_count(cx);
         }
         Some(p)
     }
