@@ -12,6 +12,7 @@
 //! annotation follows the label, in seconds since the epoch with microseconds:
 //! `LABEL: 1764400000.123456:    64 | ...`).
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 
@@ -84,14 +85,14 @@ impl Element for Print {
             } else {
                 p.len().min(self.max_length as usize)
             };
-            let line = if self.timestamp {
+            let label = if self.timestamp {
                 let ts = p.anno.timestamp;
                 let stamp = format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1000);
-                let label = if self.label.is_empty() { stamp } else { format!("{}: {stamp}", self.label) };
-                format_line(&label, p.len(), &p.data()[..shown])
+                Cow::Owned(if self.label.is_empty() { stamp } else { format!("{}: {stamp}", self.label) })
             } else {
-                format_line(&self.label, p.len(), &p.data()[..shown])
+                Cow::Borrowed(self.label.as_str())
             };
+            let line = format_line(&label, p.len(), &p.data()[..shown]);
             cx.console(&line);
         }
         Some(p)
