@@ -297,13 +297,20 @@ fn chunk_text(text: &str) -> Vec<String> {
     chunks
 }
 
-/// Ask router `base` for handler `spec` (`elem/handler`), waiting up to `timeout`.
-fn read_handler(xs: &mut Store, base: &str, spec: &str, timeout: Duration) -> Result<String, String> {
+/// Ask router `base` for handler `spec` (`elem/handler`), clearing any earlier
+/// answer or error first; the nodes where the answer and the error will be.
+fn request_read(xs: &mut Store, base: &str, spec: &str) -> Result<(String, String), String> {
     let answer = format!("{base}/elements/{spec}");
     let error = format!("{base}/control/errors/{spec}");
     xs.rm(&answer)?;
     xs.rm(&error)?;
     xs.write(&format!("{base}/control/read/{spec}"), "")?;
+    Ok((answer, error))
+}
+
+/// Ask router `base` for handler `spec` (`elem/handler`), waiting up to `timeout`.
+fn read_handler(xs: &mut Store, base: &str, spec: &str, timeout: Duration) -> Result<String, String> {
+    let (answer, error) = request_read(xs, base, spec)?;
     let got = xs.wait_until(&[&answer, &error], timeout, |xs| {
         if let Some(v) = xs.read(&answer)? {
             return Ok(Some(Ok(v)));
@@ -393,12 +400,7 @@ fn boot(a: &BootArgs) -> Result<(), String> {
     // before the router is built gets "not running": ask again when anything
     // under the router's node changes.
     let status = format!("{base}/status");
-    let answer = format!("{base}/elements/list");
-    let error = format!("{base}/control/errors/list");
-    let request = format!("{base}/control/read/list");
-    xs.rm(&answer)?;
-    xs.rm(&error)?;
-    xs.write(&request, "")?;
+    let (answer, error) = request_read(&mut xs, &base, "list")?;
     let running = xs.wait_until(&[&base], timeout, |xs| {
         if xs.read(&status)?.as_deref().map(str::trim) == Some("Error") {
             let errors = xs.read(&format!("{base}/errors"))?.unwrap_or_default();
@@ -408,8 +410,7 @@ fn boot(a: &BootArgs) -> Result<(), String> {
             return Ok(Some(()));
         }
         if xs.read(&error)?.is_some() {
-            xs.rm(&error)?;
-            xs.write(&request, "")?;
+            request_read(xs, &base, "list")?;
         }
         Ok(None)
     })?;
