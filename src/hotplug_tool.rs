@@ -108,17 +108,16 @@ pub fn attach(xs: &mut Store, vif: &str, backend: &str) -> Result<(), String> {
         .read(&format!("{backend}/bridge"))?
         .filter(|b| !b.is_empty())
         .ok_or("no bridge in the vif's configuration (bridge=...)")?;
-    // dom0 has no business sending IPv6 router solicitations into a middlebox.
-    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{vif}/disable_ipv6"), "1");
     let ifs = Interfaces::open()?;
     let mtu = ifs.mtu(&bridge).map_err(|e| format!("bridge {bridge}: {e}"))?;
     ifs.set_mtu(vif, mtu)?;
     ifs.add_to_bridge(&bridge, vif)?;
-    ifs.set_up(vif)
+    bring_up(vif)
 }
 
-/// Bring `vif` up, on no bridge.
+/// Bring `vif` up (on no bridge, or on the one `attach` put it on).
 pub fn bring_up(vif: &str) -> Result<(), String> {
+    // dom0 has no business sending IPv6 router solicitations into a middlebox.
     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{vif}/disable_ipv6"), "1");
     Interfaces::open()?.set_up(vif)
 }
