@@ -7,7 +7,9 @@
 //! configuration of 10,000 tenants does not count as packet time) and the peak
 //! resident memory of the process (its own VmHWM, which oxclick reports when
 //! `OXCLICK_REPORT_PEAK_RSS` is set; else `wait4`'s rusage), and check that every
-//! packet was counted so a broken build cannot post a good number.
+//! packet was counted so a broken build cannot post a good number. Before a case
+//! runs, its trace is settled in the page cache (see [`settle_trace`]), so no case
+//! pays for how an earlier one left the cache.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -225,6 +227,59 @@ fn ensure_trace(path: &Path, packets: u64, make: &dyn Fn(u64) -> [u8; 64]) -> Re
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Put `trace` in the page cache the same way before every case that reads it:
+/// written back, dropped from the cache, then read once from start to end.
+///
+/// Why: FromDump (and the hand loop) map their trace, so a run's time includes the
+/// page faults on it, and what a fault costs depends on how the kernel happened to
+/// cache the file. A trace that was written out, partly evicted, then faulted back
+/// in page by page sits in small folios; one read in sequence sits in the large
+/// folios readahead makes. The same chain over two such copies of one trace ran
+/// 24 ms against 41 ms on 2M packets, and a trace partly evicted is read from disk
+/// inside the timed run. Settling gives every case and every trace the same start.
+fn settle_trace(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    // Dirty pages are not dropped: write them back first.
+    f.sync_data().map_err(err)?;
+    // SAFETY: a plain advice call on a descriptor we own; it touches no memory of ours.
+    unsafe {
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    }
+    let mut buf = vec![0u8; 4 << 20];
+    while f.read(&mut buf).map_err(err)? > 0 {}
+    let (resident, total) = resident_pages(&f).map_err(err)?;
+    if resident < total {
+        eprintln!(
+            "warning: only {resident} of {total} pages of {} stay in the page cache; its runs include disk reads",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// How many of `f`'s pages are in the page cache, of how many.
+fn resident_pages(f: &std::fs::File) -> std::io::Result<(usize, usize)> {
+    // SAFETY: a read-only map of a file nobody writes while the bench runs; its
+    // bytes are never read, only their residency asked.
+    let map = unsafe { memmap2::Mmap::map(f) }?;
+    let page = 4096;
+    let total = map.len().div_ceil(page);
+    let mut vec = vec![0u8; total];
+    if total == 0 {
+        return Ok((0, 0));
+    }
+    // SAFETY: `vec` has one byte per page of the mapping, as mincore requires.
+    let rc = unsafe { libc::mincore(map.as_ptr() as *mut libc::c_void, map.len(), vec.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((vec.iter().filter(|&&b| b & 1 != 0).count(), total))
+}
+
 fn build() -> Result<PathBuf, String> {
     let root = workspace_root();
     eprintln!("building release binaries...");
@@ -345,6 +400,14 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 t.push(measure(&mut q)?.seconds);
             }
             setup = median(&mut t);
+        }
+        let trace = match case.as_str() {
+            "d0" | "hand" | "d" => Some(pcap.clone()),
+            "nat" => Some(nat_trace.clone()),
+            c => c.strip_prefix('c').map(|n| data_dir.join(format!("tenants_{n}_{tenant_packets}_p1500.pcap"))),
+        };
+        if let Some(trace) = trace {
+            settle_trace(&trace)?;
         }
         let mut secs = Vec::new();
         let mut rss = 0u64;
@@ -573,6 +636,7 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
         }
         let (merge, build) = (median(&mut merge), median(&mut build));
         let expect = tenant_packets.div_ceil(n);
+        settle_trace(&trace)?;
         let (m, rss) = run_consolidated(oxclick, &merged, &format!("t{n}"), expect, tenant_packets, build, runs)?;
         per_packet.push(m / tenant_packets as f64);
         idle_rss.push((built_rss, build_rss));
@@ -605,6 +669,7 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
             std::fs::write(&fed, text.replace(&trace.display().to_string(), &trains.display().to_string()))
                 .map_err(|e| format!("{}: {e}", fed.display()))?;
             let expect = (0..tenant_packets).filter(|&i| tenant_of(i) == 0).count() as u64;
+            settle_trace(&trains)?;
             let (m, _) =
                 run_consolidated(oxclick, &fed, &format!("t{n}/{TRAIN}"), expect, tenant_packets, build, runs)?;
             train_per_packet = Some(m / tenant_packets as f64);
