@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read};
 
 use alloc::vec;
-use oxclick_runtime::{Annotations, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{Annotations, ConfigCtx, ConfigErrors, Ctx, Element, MAX_BATCH, Packet, finish_args};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapParser, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
@@ -216,7 +216,7 @@ impl Default for FromDump {
             filename: String::new(),
             stop: false,
             active: true,
-            burst: 32,
+            burst: MAX_BATCH as u32,
             mmap: true,
             trace: None,
             count: 0,
@@ -240,7 +240,7 @@ impl Element for FromDump {
         self.filename = a.read_mp("FILENAME").unwrap_or_default();
         self.stop = a.read_or("STOP", false);
         self.active = a.read_or("ACTIVE", true);
-        self.burst = a.read_or("BURST", 32);
+        self.burst = a.read_or("BURST", MAX_BATCH as u32);
         self.mmap = a.read_or("MMAP", true);
         finish_args(a)
     }

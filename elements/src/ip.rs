@@ -127,6 +127,16 @@ fn check_and_mark(p: &mut Packet, offset: usize, checksum: bool, bad_src: &[[u8;
     Some(())
 }
 
+/// A bad packet out of output 1, or dropped if there is none. Out of line: inlined
+/// into the batch loop, the push took registers the good path needed.
+#[cold]
+#[inline(never)]
+fn reject_out_of_line(p: Packet, cx: &mut Ctx) {
+    if cx.noutputs() > 1 {
+        cx.push(1, p);
+    }
+}
+
 const DEFAULT_BAD_SRC: [[u8; 4]; 2] = [[0, 0, 0, 0], [255, 255, 255, 255]];
 
 pub struct CheckIPHeader {
@@ -148,9 +158,7 @@ impl CheckIPHeader {
     #[cold]
     fn reject(&mut self, p: Packet, cx: &mut Ctx) {
         self.drops += 1;
-        if cx.noutputs() > 1 {
-            cx.push(1, p);
-        }
+        reject_out_of_line(p, cx);
     }
 }
 
@@ -222,9 +230,7 @@ impl Element for CheckIPHeader {
                 return Some(p);
             }
             drops += 1;
-            if cx.noutputs() > 1 {
-                cx.push(1, p);
-            }
+            reject_out_of_line(p, cx);
             None
         });
         self.drops += drops;
@@ -270,8 +276,10 @@ pub struct DecIPTTL {
 
 impl DecIPTTL {
     /// A packet whose TTL ran out (or that had no IP header): counted, and
-    /// out of output 1 if there is one.
+    /// out of output 1 if there is one. Never inlined: in the batch loop its
+    /// push would take registers from the common path.
     #[cold]
+    #[inline(never)]
     fn expired(&mut self, p: Packet, cx: &mut Ctx) {
         self.drops += 1;
         if cx.noutputs() > 1 {

@@ -177,12 +177,15 @@ impl PacketPool {
         h.head = DEFAULT_HEADROOM;
         h.tail = DEFAULT_HEADROOM + data.len();
         h.anno = anno;
+        let used = core::mem::replace(&mut h.headroom_used, false);
         if let Some(b) = Rc::get_mut(&mut h.buf)
             && let Some(room) = b.get_mut(..DEFAULT_HEADROOM + data.len())
         {
             // Zero headroom: an unpull must never show an earlier packet's bytes.
             let (head, body) = room.split_at_mut(DEFAULT_HEADROOM);
-            head.fill(0);
+            if used {
+                head.fill(0);
+            }
             copy_frame(body, data);
         }
         Packet(ManuallyDrop::new(h))
@@ -273,7 +276,7 @@ impl PacketPool {
     #[inline]
     fn make(&self, headroom: usize, len: usize) -> Packet {
         let buf = pooled_buffer(&self.0, headroom + len, headroom);
-        wrap(&self.0, buf, headroom, len, Annotations::default())
+        wrap(&self.0, buf, headroom, len, Annotations::default(), false)
     }
 
     /// A packet of `len` zero bytes after `headroom` bytes of headroom.
@@ -336,6 +339,7 @@ impl PacketMaker<'_> {
                     head: DEFAULT_HEADROOM,
                     tail: DEFAULT_HEADROOM + data.len(),
                     anno,
+                    headroom_used: false,
                 };
                 Packet(ManuallyDrop::new(Box::new(h)))
             }
@@ -345,7 +349,11 @@ impl PacketMaker<'_> {
 
 /// A packet linked to the pool `link` around `buf`.
 #[inline]
-fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations) -> Packet {
+///
+/// `headroom_used`: whether `buf`'s first `DEFAULT_HEADROOM` bytes may be nonzero
+/// (the data starting inside them counts too).
+fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations, headroom_used: bool) -> Packet {
+    let headroom_used = headroom_used || head < DEFAULT_HEADROOM;
     let free = link.borrow_mut().headers.pop();
     let boxed = match free {
         Some(mut b) => {
@@ -353,9 +361,10 @@ fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotatio
             b.head = head;
             b.tail = head + len;
             b.anno = anno;
+            b.headroom_used = headroom_used;
             b
         }
-        None => Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno }),
+        None => Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno, headroom_used }),
     };
     Packet(ManuallyDrop::new(boxed))
 }
@@ -410,6 +419,10 @@ pub struct Header {
     head: usize,
     tail: usize,
     pub anno: Annotations,
+    /// Whether the first `DEFAULT_HEADROOM` bytes of `buf` may hold something
+    /// other than zeros: the data began inside them at some point. False for
+    /// nearly every packet, which saves the pool zeroing them on each reuse.
+    headroom_used: bool,
 }
 
 /// A packet: a pointer to its [`Header`], so handing one along moves 8 bytes.
@@ -458,13 +471,14 @@ impl Clone for Packet {
     fn clone(&self) -> Packet {
         let buf = self.buf.clone();
         match &self.pool {
-            Some(link) => wrap(link, buf, self.head, self.len(), self.anno),
+            Some(link) => wrap(link, buf, self.head, self.len(), self.anno, self.headroom_used),
             None => Packet(ManuallyDrop::new(Box::new(Header {
                 buf,
                 pool: None,
                 head: self.head,
                 tail: self.tail,
                 anno: self.anno,
+                headroom_used: self.headroom_used,
             }))),
         }
     }
@@ -495,6 +509,7 @@ impl Packet {
             head: DEFAULT_HEADROOM,
             tail: DEFAULT_HEADROOM + data.len(),
             anno: Annotations::default(),
+            headroom_used: false,
         })))
     }
 
@@ -580,6 +595,8 @@ impl Packet {
         }
         self.0.head = headroom;
         self.0.tail = headroom + len;
+        // The old bytes may have landed in the new buffer's first bytes.
+        self.0.headroom_used = true;
     }
 
     #[inline]
@@ -634,6 +651,7 @@ impl Packet {
     pub fn unpull(&mut self, n: usize) {
         if n <= self.head {
             self.0.head -= n;
+            self.0.headroom_used |= self.0.head < DEFAULT_HEADROOM;
             self.shift_headers(n, false);
         } else {
             self.push(n);
@@ -648,6 +666,7 @@ impl Packet {
             self.uniqueify();
         }
         self.0.head -= n;
+        self.0.headroom_used |= self.0.head < DEFAULT_HEADROOM;
         let h = self.head;
         if let Some(b) = self.buf_mut() {
             b[h..h + n].fill(0);
@@ -753,6 +772,57 @@ mod tests {
         assert_eq!(pool.free_buffers(), 0);
         drop(r);
         assert_eq!(pool.free_buffers(), 1);
+    }
+
+    /// A reused buffer never shows an earlier packet's headroom bytes, whichever
+    /// way that packet wrote into its headroom and however the buffer comes back
+    /// (through a packet maker, a plain `packet`, alone or after a clone).
+    #[test]
+    fn reused_buffers_show_zero_headroom() {
+        let unpulled_all = |mut p: Packet| {
+            p.unpull(p.headroom());
+            assert!(p.data()[..DEFAULT_HEADROOM].iter().all(|&b| b == 0), "old bytes in the headroom");
+        };
+        let writers: [&dyn Fn(&mut Packet); 4] = [
+            // A header prepended in place, then written.
+            &|p| {
+                p.push(20);
+                p.data_mut().fill(0xEE);
+            },
+            // Bytes a pull removed, given back and written.
+            &|p| {
+                p.unpull(DEFAULT_HEADROOM);
+                p.data_mut().fill(0xDD);
+            },
+            // A push past the headroom: a new buffer, old bytes copied in front.
+            &|p| {
+                p.push(DEFAULT_HEADROOM + 10);
+                p.data_mut().fill(0xCC);
+            },
+            // Written through a clone, after the original went away.
+            &|p| {
+                let mut c = p.clone();
+                c.unpull(8);
+                c.data_mut().fill(0xBB);
+                *p = c;
+            },
+        ];
+        for (k, write) in writers.iter().enumerate() {
+            let pool = PacketPool::new();
+            let mut p = pool.packet(&[0xAB; 60]);
+            write(&mut p);
+            drop(p);
+            // Through the maker, then through `packet`.
+            let q = pool.maker().packet(b"new", Annotations::default());
+            assert_eq!(q.data(), b"new", "writer {k}");
+            unpulled_all(q);
+            write(&mut pool.packet(&[0xAB; 60]));
+            unpulled_all(pool.packet(b"new"));
+        }
+        // A packet made with less headroom than the default writes data there.
+        let pool = PacketPool::new();
+        pool.zeroed(0, 60).data_mut().fill(0xAA);
+        unpulled_all(pool.maker().packet(b"new", Annotations::default()));
     }
 
     #[test]
