@@ -180,14 +180,15 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
     let mut merged = Vec::new();
     let mut pending: Vec<usize> = Vec::new();
     let close = |pending: &mut Vec<usize>, merged: &mut Vec<Segment>| {
-        // Pending rules are consecutive, so a chunk is `first..first + n`.
+        // Pending rules are consecutive, so a chunk is `first..first + n`. A
+        // lone rule becomes a graph too: a graph's walk is cheaper than an
+        // expression tree's evaluation, and a constant rule (`-`, `true`) is a
+        // graph with no tests at all.
         for chunk in pending.chunks(MAX_GRAPH_RULES) {
-            if chunk.len() >= 2 {
-                let exprs: Vec<&Expr> = chunk.iter().map(|&i| &rules[i].0).collect();
-                if let Some(dag) = Dag::build(&exprs) {
-                    merged.push(Segment::Graph { dag, first: chunk[0], n: chunk.len() });
-                    continue;
-                }
+            let exprs: Vec<&Expr> = chunk.iter().map(|&i| &rules[i].0).collect();
+            if let Some(dag) = Dag::build(&exprs) {
+                merged.push(Segment::Graph { dag, first: chunk[0], n: chunk.len() });
+                continue;
             }
             merged.extend(chunk.iter().map(|&i| Segment::Rule(i)));
         }
