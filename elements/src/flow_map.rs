@@ -81,8 +81,9 @@ impl FlowMap {
     }
 
     /// An empty table with room for `entries` entries before it grows, or
-    /// `None` if there is not that much memory. Its memory is reserved, not
-    /// touched: pages become resident as entries land on them.
+    /// `None` if there is not that much memory. A table under 64 MB becomes
+    /// resident as entries land on it; a bigger one is faulted in now, on huge
+    /// pages (see `advise_huge_pages`).
     pub fn with_capacity(entries: usize) -> Option<FlowMap> {
         let slots = SlotArray::new(Self::slots_for(entries))?;
         Some(FlowMap { slots, len: 0, hasher: DefaultHashBuilder::default() })

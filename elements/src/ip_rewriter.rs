@@ -405,8 +405,9 @@ impl Element for IPRewriter {
     }
     fn initialize(&mut self, cx: &mut Ctx) -> Result<(), String> {
         // On a host, the table takes its full size now, so it never pauses to
-        // grow: the memory is reserved, and resident only as mappings land on
-        // it. A guest's memory is small and all of it real: its table grows.
+        // grow (a big one is faulted in now too, on huge pages: the packet path
+        // should not stop for page faults). A guest's memory is small and all of
+        // it real: its table grows.
         #[cfg(feature = "std")]
         self.table.reserve_capacity()?;
         if self.specs.len() != cx.ninputs() {
