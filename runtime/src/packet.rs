@@ -347,11 +347,10 @@ impl PacketMaker<'_> {
     }
 }
 
-/// A packet linked to the pool `link` around `buf`.
+/// A packet linked to the pool `link` around `buf`. `headroom_used`: whether
+/// `buf`'s first `DEFAULT_HEADROOM` bytes may be nonzero (data starting inside
+/// them, at `head`, counts too).
 #[inline]
-///
-/// `headroom_used`: whether `buf`'s first `DEFAULT_HEADROOM` bytes may be nonzero
-/// (the data starting inside them counts too).
 fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotations, headroom_used: bool) -> Packet {
     let headroom_used = headroom_used || head < DEFAULT_HEADROOM;
     let free = link.borrow_mut().headers.pop();
