@@ -50,7 +50,12 @@ cases (default: all):
            packet for the next tenant; at 10000 also in trains of 32 per tenant
 
   --packets N   packets per run for a, d0 and hand (default 10000000)
-  --runs K      runs per case; the median is reported (default 5)";
+  --runs K      runs per case; the median is reported (default 5)
+
+Traces are generated under target/bench-data on first use. Before a case runs, its
+trace is dropped from the page cache and read back in sequence, so no case pays for
+how an earlier one (or the rest of the machine) left the cache; a warning says so if
+a trace does not stay resident.";
 
 struct Run {
     seconds: f64,
