@@ -196,6 +196,12 @@ fn pcap_path(dir: &Path, packets: u64) -> PathBuf {
     dir.join(format!("udp64p1500_{tag}.pcap"))
 }
 
+/// The trace of case c for `n` tenants, `packets` packets round-robin (also
+/// case t's).
+fn tenant_trace(dir: &Path, n: impl std::fmt::Display, packets: u64) -> PathBuf {
+    dir.join(format!("tenants_{n}_{packets}_p1500.pcap"))
+}
+
 /// Write the trace unless it is already there.
 fn ensure_pcap(path: &Path, packets: u64) -> Result<(), String> {
     ensure_trace(path, packets, &|i| frame(i))
@@ -364,7 +370,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     if let Some(k) = cases.iter().position(|c| c == "c") {
         cases.remove(k);
         for (j, n) in TENANT_COUNTS.iter().enumerate() {
-            let trace = data_dir.join(format!("tenants_{n}_{tenant_packets}_p1500.pcap"));
+            let trace = tenant_trace(&data_dir, n, tenant_packets);
             ensure_trace(&trace, tenant_packets, &|i| frame_to(i, tenant_addr(i % n)))?;
             let conf = data_dir.join(format!("tenants_{n}.click"));
             let mut text =
@@ -421,11 +427,18 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             "d0" | "hand" | "d" => Some(pcap.clone()),
             "nat" => Some(nat_trace.clone()),
             "nat-new" => Some(nat_new_trace.clone()),
-            c => c.strip_prefix('c').map(|n| data_dir.join(format!("tenants_{n}_{tenant_packets}_p1500.pcap"))),
+            c => c.strip_prefix('c').map(|n| tenant_trace(&data_dir, n, tenant_packets)),
         };
         if let Some(trace) = trace {
             settle_trace(&trace)?;
         }
+        // Packets a run of this case sends, and how many its counter must show
+        // (for the demux: tenant 0's share).
+        let (case_packets, expect) = match case.strip_prefix('c') {
+            Some(n) => (tenant_packets, tenant_packets.div_ceil(n.parse().unwrap_or(1))),
+            None if case == "nat-new" => (nat_new_packets, nat_new_packets),
+            None => (packets, packets),
+        };
         let mut secs = Vec::new();
         let mut rss = 0u64;
         // A 2 ms figure needs more samples than a seconds-long one.
@@ -498,19 +511,10 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             // would double a 2 ms figure, and pinning means nothing for it.
             let use_taskset = case != "startup" && Command::new("taskset").arg("-V").output().is_ok();
             let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
-            // Every packet must have been counted (for the demux: tenant 0's share).
-            let (case_packets, expect) = match case.strip_prefix('c') {
-                Some(n) => {
-                    let n: u64 = n.parse().unwrap_or(1);
-                    (tenant_packets, tenant_packets.div_ceil(n))
-                }
-                None if case == "nat-new" => (nat_new_packets, nat_new_packets),
-                None => (packets, packets),
-            };
+            // Every packet must have been counted.
             if case != "startup" && !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
                 return Err(format!("{case}: expected {expect} packets counted, got: {}", run.stdout.trim()));
             }
-            let packets = case_packets;
             rss = rss.max(run.max_rss_kb);
             let seconds = match run.router_seconds() {
                 Some(s) if case != "startup" => s,
@@ -518,7 +522,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             }
             .max(1e-6);
             secs.push(seconds);
-            let rate = packets as f64 / seconds / 1e6;
+            let rate = case_packets as f64 / seconds / 1e6;
             if case == "startup" {
                 eprintln!("  {case} run {}: {:.2} ms, {} KB RSS", k + 1, run.seconds * 1e3, run.max_rss_kb);
             } else {
@@ -526,11 +530,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             }
         }
         let m = median(&mut secs);
-        let packets = match case.as_str() {
-            "nat-new" => nat_new_packets,
-            c if c.starts_with('c') => tenant_packets,
-            _ => packets,
-        };
+        let packets = case_packets;
         if case == "startup" {
             println!("{case:8} median {:.2} ms   peak RSS {:.1} MB", m * 1e3, rss as f64 / 1024.0);
         } else {
@@ -633,7 +633,7 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
     let mut train_per_packet = None;
     let mut idle_rss = Vec::new();
     for &n in &TENANT_COUNTS {
-        let trace = data_dir.join(format!("tenants_{n}_{tenant_packets}_p1500.pcap"));
+        let trace = tenant_trace(data_dir, n, tenant_packets);
         ensure_trace(&trace, tenant_packets, &|i| frame_to(i, tenant_addr(i % n)))?;
         let manifest = data_dir.join(format!("consolidated_{n}.toml"));
         let mut text =
