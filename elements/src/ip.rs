@@ -127,8 +127,9 @@ fn check_and_mark(p: &mut Packet, offset: usize, checksum: bool, bad_src: &[[u8;
     Some(())
 }
 
-/// A bad packet out of output 1, or dropped if there is none. Out of line: inlined
-/// into the batch loop, the push took registers the good path needed.
+/// A rejected packet (CheckIPHeader's bad header, DecIPTTL's expired TTL) out of
+/// output 1, or dropped if there is none. Out of line: inlined into a batch loop,
+/// the push took registers the good path needed.
 #[cold]
 #[inline(never)]
 fn reject_out_of_line(p: Packet, cx: &mut Ctx) {
@@ -276,15 +277,13 @@ pub struct DecIPTTL {
 
 impl DecIPTTL {
     /// A packet whose TTL ran out (or that had no IP header): counted, and
-    /// out of output 1 if there is one. Never inlined: in the batch loop its
-    /// push would take registers from the common path.
+    /// out of output 1 if there is one. Kept out of the batch loop too, which
+    /// it would otherwise crowd.
     #[cold]
     #[inline(never)]
     fn expired(&mut self, p: Packet, cx: &mut Ctx) {
         self.drops += 1;
-        if cx.noutputs() > 1 {
-            cx.push(1, p);
-        }
+        reject_out_of_line(p, cx);
     }
 }
 
