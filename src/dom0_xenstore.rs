@@ -259,24 +259,25 @@ impl Store {
     }
 }
 
-/// A small xenstored on a Unix socket, for tests of the dom0 tools: a tree of
-/// nodes, watches, trivial transactions, replies dribbled out a byte at a time
-/// (as a stream may deliver them), and a hook that plays the guest.
+/// The guest library's in-memory xenstored (`xenstore::fake`) on a Unix socket,
+/// for tests of the dom0 tools: its replies dribble out a byte at a time (as a
+/// stream may deliver them), and a hook plays the guest.
 #[cfg(test)]
 pub(crate) mod test_daemon {
     use std::collections::BTreeMap;
     use std::io::{Read, Write};
-    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::os::unix::net::UnixListener;
     use std::path::PathBuf;
 
-    use oxclick_unikernel::xenstore::wire::{Header, MessageReader, MsgType};
+    use oxclick_unikernel::xenstore::fake::FakeXenstored;
 
     pub type Tree = BTreeMap<String, String>;
-    /// Called after each write with the node written and the tree; returns
-    /// nodes the "guest" writes in answer.
-    pub type Guest = Box<dyn FnMut(&str, &Tree) -> Vec<(String, String)> + Send>;
+    /// Called after each committed write with the node written; returns nodes
+    /// the "guest" writes in answer.
+    pub type Guest = Box<dyn FnMut(&str) -> Vec<(String, String)> + Send>;
 
-    /// Serve one connection at a fresh socket path; the path to connect to.
+    /// Serve one connection at a fresh socket path, the daemon holding `tree`
+    /// (and dom0's own nodes); the path to connect to.
     pub fn spawn(tree: Tree, mut guest: Guest) -> PathBuf {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -284,103 +285,29 @@ pub(crate) mod test_daemon {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).expect("bind");
         std::thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            serve(stream, tree, &mut guest);
+            let mut daemon = FakeXenstored::new(0);
+            for (node, value) in &tree {
+                daemon.external_write(node, value.as_bytes());
+            }
+            daemon.on_write(move |node, _, _| {
+                guest(node).into_iter().map(|(node, value)| (node, value.into_bytes())).collect()
+            });
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 512];
+            loop {
+                let n = match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                daemon.receive(&buf[..n]).expect("the client sends well-formed messages");
+                for b in daemon.take_output() {
+                    if stream.write_all(&[b]).is_err() {
+                        return;
+                    }
+                }
+            }
         });
         path
-    }
-
-    fn send(stream: &mut UnixStream, kind: MsgType, req_id: u32, payload: &[u8]) {
-        let header = Header { kind: kind as u32, req_id, tx_id: 0, len: payload.len() as u32 };
-        let mut bytes = header.encode().to_vec();
-        bytes.extend_from_slice(payload);
-        for b in bytes {
-            if stream.write_all(&[b]).is_err() {
-                return;
-            }
-        }
-    }
-
-    fn strings(payload: &[u8]) -> Vec<String> {
-        payload.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
-    }
-
-    fn serve(mut stream: UnixStream, mut tree: Tree, guest: &mut Guest) {
-        let mut reader = MessageReader::new();
-        let mut watches: Vec<(String, String)> = Vec::new();
-        let mut buf = [0u8; 512];
-        loop {
-            let want = reader.wants().min(buf.len());
-            let n = match stream.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let Ok((_, Some(msg))) = reader.accept(&buf[..n]) else { continue };
-            let args = strings(&msg.payload);
-            let id = msg.header.req_id;
-            let mut changed: Vec<String> = Vec::new();
-            let kind = msg.msg_type().expect("known request");
-            match kind {
-                MsgType::Read => match tree.get(&args[0]) {
-                    Some(v) => send(&mut stream, kind, id, v.as_bytes()),
-                    None => send(&mut stream, MsgType::Error, id, b"ENOENT\0"),
-                },
-                MsgType::Write => {
-                    let value = &msg.payload[args[0].len() + 1..];
-                    tree.insert(args[0].clone(), String::from_utf8_lossy(value).into_owned());
-                    changed.push(args[0].clone());
-                    send(&mut stream, kind, id, b"OK\0");
-                    for (p, v) in guest(&args[0], &tree) {
-                        tree.insert(p.clone(), v);
-                        changed.push(p);
-                    }
-                }
-                MsgType::Rm => {
-                    let under = format!("{}/", args[0]);
-                    let gone: Vec<String> =
-                        tree.keys().filter(|k| **k == args[0] || k.starts_with(&under)).cloned().collect();
-                    if gone.is_empty() {
-                        send(&mut stream, MsgType::Error, id, b"ENOENT\0");
-                    } else {
-                        for k in gone {
-                            tree.remove(&k);
-                        }
-                        changed.push(args[0].clone());
-                        send(&mut stream, kind, id, b"OK\0");
-                    }
-                }
-                MsgType::Directory => {
-                    let under = format!("{}/", args[0]);
-                    let mut names: Vec<&str> = tree
-                        .keys()
-                        .filter_map(|k| k.strip_prefix(&under))
-                        .map(|rest| rest.split('/').next().unwrap_or(rest))
-                        .collect();
-                    names.dedup();
-                    let payload: Vec<u8> = names.iter().flat_map(|n| n.bytes().chain([0])).collect();
-                    send(&mut stream, kind, id, &payload);
-                }
-                MsgType::Watch => {
-                    watches.push((args[0].clone(), args[1].clone()));
-                    send(&mut stream, kind, id, b"OK\0");
-                    send(&mut stream, MsgType::WatchEvent, 0, format!("{}\0{}\0", args[0], args[1]).as_bytes());
-                }
-                MsgType::Unwatch => {
-                    watches.retain(|(p, t)| !(*p == args[0] && *t == args[1]));
-                    send(&mut stream, kind, id, b"OK\0");
-                }
-                MsgType::TransactionStart => send(&mut stream, kind, id, b"1\0"),
-                MsgType::TransactionEnd => send(&mut stream, kind, id, b"OK\0"),
-                _ => send(&mut stream, MsgType::Error, id, b"EINVAL\0"),
-            }
-            for node in changed {
-                for (path, token) in &watches {
-                    if node == *path || node.starts_with(&format!("{path}/")) {
-                        send(&mut stream, MsgType::WatchEvent, 0, format!("{node}\0{token}\0").as_bytes());
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -399,22 +326,24 @@ mod tests {
 
     #[test]
     fn reads_writes_and_removes_nodes_over_a_socket() {
-        let mut xs = store(tree(&[("/a/b", "hello")]), Box::new(|_, _| vec![]));
+        let mut xs = store(tree(&[("/a/b", "hello")]), Box::new(|_| vec![]));
         assert_eq!(xs.read("/a/b").unwrap().as_deref(), Some("hello"));
         assert_eq!(xs.read("/a/missing").unwrap(), None);
         xs.write_all(&[("/a/c".into(), "1".into()), ("/a/d".into(), "two words".into())]).unwrap();
         assert_eq!(xs.read("/a/d").unwrap().as_deref(), Some("two words"));
         xs.rm("/a").unwrap();
         assert_eq!(xs.read("/a/c").unwrap(), None);
-        // Removing what is not there is not an error.
+        // Removing what is not there is not an error (xenstored says ENOENT
+        // when the parent is missing too).
         xs.rm("/a").unwrap();
+        xs.rm("/nowhere/x").unwrap();
     }
 
     #[test]
     fn finds_a_domain_by_name_without_xl() {
         let mut xs = store(
             tree(&[("/local/domain/0/name", "Domain-0"), ("/local/domain/7/name", "mirror")]),
-            Box::new(|_, _| vec![]),
+            Box::new(|_| vec![]),
         );
         assert_eq!(xs.domid("mirror").unwrap(), 7);
         assert_eq!(xs.domid("12").unwrap(), 12);
@@ -427,7 +356,7 @@ mod tests {
         // The "guest" answers the request the moment it is written.
         let mut xs = store(
             tree(&[]),
-            Box::new(|path, _| match path {
+            Box::new(|path| match path {
                 "/g/request" => vec![("/g/answer".into(), "42".into())],
                 _ => vec![],
             }),

@@ -237,7 +237,7 @@ mod tests {
                 ("/b/2/bridge".into(), "plain0".into()),
                 ("/b/3/bridge".into(), "nosuch0".into()),
             ];
-            let path = test_daemon::spawn(tree.into_iter().collect(), Box::new(|_, _| vec![]));
+            let path = test_daemon::spawn(tree.into_iter().collect(), Box::new(|_| vec![]));
             let mut xs = Store::over(Dom0Transport::connect_socket(path.to_str().unwrap()).unwrap());
             attach(&mut xs, "vift1.0", backend).unwrap();
             let link = ip("-o link show dev vift1.0");

@@ -531,7 +531,7 @@ mod tests {
     fn handler_reads_get_the_guests_answer_or_its_error() {
         use crate::dom0_xenstore::{Dom0Transport, test_daemon};
         let base = "/local/domain/3/data/clickos/0";
-        let guest = Box::new(move |path: &str, _: &test_daemon::Tree| {
+        let guest = Box::new(move |path: &str| {
             let Some(spec) = path.strip_prefix(&format!("{base}/control/read/")) else { return vec![] };
             match spec {
                 "c/count" => vec![(format!("{base}/elements/c/count"), "1000".to_string())],

@@ -20,7 +20,7 @@
 //! - [`embedded`]: the configuration area `oxclick image --embed` fills in.
 //! - [`clickos`]: ClickOS's xenstore control protocol, driving oxclick routers.
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "fake-xenstored")), no_std)]
 
 extern crate alloc;
 

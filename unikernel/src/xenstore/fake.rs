@@ -2,20 +2,25 @@
 //! a real xenstore ring page, so tests exercise the byte rings, the encoder,
 //! the reader and the client together. It also lets a test play the
 //! toolstack or a device backend (`external_write`, `on_write`) and misbehave
-//! on purpose.
+//! on purpose. Other crates' tests get it with the `fake-xenstored` feature and
+//! speak to it in bytes ([`FakeXenstored::receive`], [`FakeXenstored::take_output`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+#[cfg(test)]
 use super::client::{Transport, TransportError};
 use super::wire::{self, Header, MessageReader, MsgType};
+#[cfg(test)]
 use crate::byte_ring::{ByteConsumer, ByteProducer, XENSTORE_REQ, XENSTORE_RSP};
+#[cfg(test)]
 use crate::testing::Page;
 
-type Tree = BTreeMap<String, Vec<u8>>;
+/// Every node: its absolute path and its value.
+pub type Tree = BTreeMap<String, Vec<u8>>;
 /// Reacts to a committed write: returns further writes (made "by another domain").
 type WriteHook = Box<dyn FnMut(&str, &[u8], &Tree) -> Vec<(String, Vec<u8>)>>;
 
-pub(crate) struct FakeXenstored {
+pub struct FakeXenstored {
     home: String,
     tree: Tree,
     generation: u64,
@@ -95,6 +100,23 @@ impl FakeXenstored {
 
     pub fn answer_next_with_type(&mut self, t: MsgType) {
         self.override_type = Some(t);
+    }
+
+    /// Take bytes a client sent; each request they complete is handled at once.
+    pub fn receive(&mut self, mut bytes: &[u8]) -> Result<(), wire::WireError> {
+        while !bytes.is_empty() {
+            let (used, msg) = self.reader.accept(bytes)?;
+            bytes = &bytes[used..];
+            if let Some(msg) = msg {
+                self.handle(msg.header, &msg.payload);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the daemon has sent since the last call (replies, watch events).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        self.outbox.drain(..).collect()
     }
 
     fn reply(&mut self, kind: MsgType, req_id: u32, tx_id: u32, payload: &[u8]) {
@@ -185,6 +207,13 @@ impl FakeXenstored {
             }
             MsgType::Rm => {
                 let path = self.absolute(&arg(0));
+                // As xenstored: removing a missing node is fine if its parent
+                // is there, and ENOENT if not.
+                let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                let view = self.view(tx_id);
+                if !view.contains_key(&path) && !parent.is_empty() && !view.contains_key(parent) {
+                    return self.reply(MsgType::Error, req_id, tx_id, b"ENOENT\0");
+                }
                 let prefix = format!("{path}/");
                 self.view_mut(tx_id).retain(|k, _| k != &path && !k.starts_with(&prefix));
                 if tx_id == 0 {
@@ -287,6 +316,7 @@ fn insert(tree: &mut Tree, path: &str, value: &[u8]) {
 
 /// The client's transport: a real ring page whose other end is the fake daemon.
 /// `wait` runs the daemon; if it has nothing to do, the wait times out.
+#[cfg(test)]
 pub(crate) struct Loopback {
     page: Page,
     client_req: ByteProducer,
@@ -296,6 +326,7 @@ pub(crate) struct Loopback {
     daemon: FakeXenstored,
 }
 
+#[cfg(test)]
 impl Loopback {
     pub fn new(daemon: FakeXenstored) -> Self {
         let mut page = Page::new();
@@ -329,15 +360,12 @@ impl Loopback {
         let mut progress = false;
         let mut buf = [0u8; 64];
         loop {
-            let want = self.daemon.reader.wants().min(buf.len());
-            let n = self.daemon_req.read(&mut buf[..want]).expect("client wrote sane indices");
+            let n = self.daemon_req.read(&mut buf).expect("client wrote sane indices");
             if n == 0 {
                 break;
             }
             progress = true;
-            if let (_, Some(msg)) = self.daemon.reader.accept(&buf[..n]).expect("client sent sane messages") {
-                self.daemon.handle(msg.header, &msg.payload);
-            }
+            self.daemon.receive(&buf[..n]).expect("client sent sane messages");
         }
         while !self.daemon.outbox.is_empty() {
             let (a, b) = self.daemon.outbox.as_slices();
@@ -353,6 +381,7 @@ impl Loopback {
     }
 }
 
+#[cfg(test)]
 impl Transport for Loopback {
     fn write(&mut self, bytes: &[u8]) -> Result<usize, TransportError> {
         self.client_req.write(bytes).map_err(|_| TransportError::Corrupt)
@@ -371,6 +400,7 @@ impl Transport for Loopback {
     }
 }
 
+#[cfg(test)]
 #[test]
 fn insert_creates_parents() {
     let mut tree = Tree::new();
@@ -378,6 +408,7 @@ fn insert_creates_parents() {
     assert_eq!(tree.keys().collect::<Vec<_>>(), ["/a", "/a/b", "/a/b/c"]);
 }
 
+#[cfg(test)]
 #[test]
 fn hooks_play_another_domain() {
     use super::{Client, NO_TX};

@@ -8,7 +8,7 @@
 pub mod client;
 pub mod wire;
 
-#[cfg(test)]
-pub(crate) mod fake;
+#[cfg(any(test, feature = "fake-xenstored"))]
+pub mod fake;
 
 pub use client::{Client, Error, NO_TX, Transport, TransportError, TxId, WatchEvent};
