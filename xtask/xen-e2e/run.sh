@@ -27,6 +27,8 @@ pass() { echo "xen-e2e: PASS $*"; }
 fail() { echo "xen-e2e: FAIL $*"; }
 figure() { echo "xen-e2e: FIGURE $*"; }
 ms() { date +%s%3N; }
+# The milliseconds `oxclick boot`'s output file $1 says xl create took.
+xl_create_ms() { sed -n 's/.*xl create took \([0-9]*\) ms.*/\1/p' "$1"; }
 console_log() { cat "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
 # A number, or 0 (a failed command's message must not break the arithmetic).
 num() { case "$1" in ''|*[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
@@ -120,7 +122,7 @@ if "$OX" boot "$P/mirror.click" --name mirror --memory 8 --vif "bridge=xenbr0,ma
     T2=$(sed -n 's/^back: \([0-9]*\)\.\([0-9][0-9][0-9]\).*/\1\2/p' "$WORK/probe.out" | head -n 1)
     [ -n "$T2" ] || T2=$(ms)
     pass "boot-mirror ($(tr '\n' ';' <"$WORK/boot.out"))"
-    CREATE=$(sed -n 's/.*xl create took \([0-9]*\) ms.*/\1/p' "$WORK/boot.out")
+    CREATE=$(xl_create_ms "$WORK/boot.out")
     figure oxclick_xl_create_ms "$CREATE"
     figure oxclick_create_to_router_running_ms $((T1 - T0))
     figure oxclick_create_to_first_packet_ms $((T2 - T0))
@@ -528,7 +530,7 @@ figure smallest_memory_mb $SMALLEST
 # vif-bridge hotplug script (oxclick boot --stock-hotplug) instead of oxclick's.
 echo "FromNetfront(0) -> c :: Counter -> Discard;" >"$WORK/sink.click"
 if "$OX" boot "$WORK/sink.click" --name stock --stock-hotplug --vif "bridge=xenbr0,mac=00:16:3e:0c:00:03" --dir "$WORK" >"$WORK/stock.out" 2>&1; then
-    figure oxclick_stock_hotplug_xl_create_ms "$(sed -n 's/.*xl create took \([0-9]*\) ms.*/\1/p' "$WORK/stock.out")"
+    figure oxclick_stock_hotplug_xl_create_ms "$(xl_create_ms "$WORK/stock.out")"
     figure oxclick_stock_hotplug_create_to_router_running_ms "$(sed -n 's/.*router running \([0-9]*\) ms.*/\1/p' "$WORK/stock.out")"
 else
     figure oxclick_stock_hotplug_xl_create_ms "failed: $(tr '\n' ';' <"$WORK/stock.out")"
@@ -537,7 +539,7 @@ xl destroy stock 2>/dev/null
 # And with no vif at all: the toolstack's floor for any guest.
 echo "Idle -> Discard;" >"$WORK/idle.click"
 if "$OX" boot "$WORK/idle.click" --name novif --no-vif --dir "$WORK" >"$WORK/novif.out" 2>&1; then
-    figure oxclick_no_vif_xl_create_ms "$(sed -n 's/.*xl create took \([0-9]*\) ms.*/\1/p' "$WORK/novif.out")"
+    figure oxclick_no_vif_xl_create_ms "$(xl_create_ms "$WORK/novif.out")"
 else
     figure oxclick_no_vif_xl_create_ms "failed: $(tr '\n' ';' <"$WORK/novif.out")"
 fi
