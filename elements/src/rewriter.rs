@@ -184,6 +184,41 @@ impl Pattern {
     /// The rewritten flow for `flow`, avoiding flows whose reply is already mapped
     /// (`taken`); `None` when the range is exhausted.
     pub fn rewrite(&mut self, flow: &Flow, taken: &dyn Fn(&Flow) -> bool) -> Option<Flow> {
+        let out = self.fixed(flow);
+        if self.variation == 0 {
+            return Some(out);
+        }
+        if let Some(v) = self.own_variation(flow)
+            && !taken(&self.vary(&out, v))
+        {
+            return Some(self.vary(&out, v));
+        }
+        let mut v = self.next_variation();
+        for _ in 0..=self.variation.min(1 << 20) {
+            let cand = self.vary(&out, v);
+            if !taken(&cand) {
+                self.next = v + 1;
+                return Some(cand);
+            }
+            v = if v == self.variation { 0 } else { v + 1 };
+        }
+        None
+    }
+
+    /// The flow [`Pattern::rewrite`] tries first for `flow`, and so its answer
+    /// unless that flow's reply is mapped already: a NAT making many mappings
+    /// loads the reply's table line ahead with it.
+    pub fn first_candidate(&self, flow: &Flow) -> Flow {
+        let out = self.fixed(flow);
+        if self.variation == 0 {
+            return out;
+        }
+        self.vary(&out, self.own_variation(flow).unwrap_or_else(|| self.next_variation()))
+    }
+
+    /// `flow` with the pattern's fixed fields in place.
+    #[inline]
+    fn fixed(&self, flow: &Flow) -> Flow {
         let mut out = *flow;
         if self.saddr != 0 {
             out.saddr = self.saddr;
@@ -197,37 +232,37 @@ impl Pattern {
         if self.napt && self.dport != 0 {
             out.dport = self.dport;
         }
-        if self.variation == 0 {
-            return Some(out);
+        out
+    }
+
+    /// `out` with the varying field (source port, or address without ports) at
+    /// the start of its range plus `v`.
+    #[inline]
+    fn vary(&self, out: &Flow, v: u32) -> Flow {
+        let mut f = *out;
+        if self.napt {
+            f.sport = (u32::from(self.sport) + v) as u16;
+        } else {
+            f.saddr = self.saddr + v;
         }
-        let base = if self.napt { u32::from(self.sport) } else { self.saddr };
-        let with = |o: &Flow, v: u32| {
-            let mut f = *o;
-            if self.napt {
-                f.sport = (base + v) as u16;
-            } else {
-                f.saddr = base + v;
-            }
-            f
-        };
-        if self.same_first {
-            let own = if self.napt { u32::from(flow.sport) } else { flow.saddr };
-            if let Some(v) = own.checked_sub(base).filter(|&v| v <= self.variation)
-                && !taken(&with(&out, v))
-            {
-                return Some(with(&out, v));
-            }
+        f
+    }
+
+    /// With `SAME_FIRST`, the variation that keeps `flow`'s own port (or
+    /// address), if the range has it.
+    #[inline]
+    fn own_variation(&self, flow: &Flow) -> Option<u32> {
+        if !self.same_first {
+            return None;
         }
-        let mut v = if self.next > self.variation { 0 } else { self.next };
-        for _ in 0..=self.variation.min(1 << 20) {
-            let cand = with(&out, v);
-            if !taken(&cand) {
-                self.next = v + 1;
-                return Some(cand);
-            }
-            v = if v == self.variation { 0 } else { v + 1 };
-        }
-        None
+        let (own, base) = if self.napt { (u32::from(flow.sport), u32::from(self.sport)) } else { (flow.saddr, self.saddr) };
+        own.checked_sub(base).filter(|&v| v <= self.variation)
+    }
+
+    /// Where the search for a free variation starts: after the last one handed out.
+    #[inline]
+    fn next_variation(&self) -> u32 {
+        if self.next > self.variation { 0 } else { self.next }
     }
 }
 
