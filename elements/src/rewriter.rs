@@ -255,7 +255,8 @@ impl Pattern {
         if !self.same_first {
             return None;
         }
-        let (own, base) = if self.napt { (u32::from(flow.sport), u32::from(self.sport)) } else { (flow.saddr, self.saddr) };
+        let (own, base) =
+            if self.napt { (u32::from(flow.sport), u32::from(self.sport)) } else { (flow.saddr, self.saddr) };
         own.checked_sub(base).filter(|&v| v <= self.variation)
     }
 
