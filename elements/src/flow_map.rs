@@ -286,6 +286,25 @@ impl FlowMap {
         }
     }
 
+    /// Slots the table has: the positions [`FlowMap::for_each_in`] runs over.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Each entry in the `count` slots from slot `from` on (round the end to
+    /// the start; every slot at most once), with its key: what a reap sweeps
+    /// and an eviction samples, a bounded slice at a time.
+    pub fn for_each_in(&self, from: usize, count: usize, mut f: impl FnMut(&FlowKey, &Entry)) {
+        let mask = self.mask();
+        for k in 0..count.min(self.slots.len()) {
+            if let Some(s) = self.slots.get(from.wrapping_add(k) & mask)
+                && s.tag != 0
+            {
+                f(&s.key, &s.entry);
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &Entry)> {
         self.slots.iter().filter(|s| s.tag != 0).map(|s| (&s.key, &s.entry))
     }

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use hashbrown::HashMap;
 use oxclick_lang::args::{AddressNames, ArgType, Ipv4Addr, Ipv4Prefix, split_args, split_spacevec};
 
-use crate::flow_map::FlowMap;
+use crate::flow_map::{FlowKey, FlowMap};
 
 /// A TCP/UDP flow: addresses and ports as numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -480,11 +480,31 @@ pub struct FlowTable {
     pub timeout: u64,
     pub guarantee: u64,
     pub failures: u64,
+    /// Where a full table's next eviction starts looking (a slot).
+    evict_from: usize,
 }
+
+/// Slots a full table's eviction looks at for its victim in one go, and how
+/// many such windows (taken in turn round the table) it tries before the new
+/// mapping fails: the least recently used mapping past its guarantee in a
+/// window goes. A small table is looked at whole, so it evicts exactly the
+/// least recently used; a big one pays a bounded cost per new flow, never a
+/// pass over a million mappings (which a flood of new flows would otherwise
+/// buy for every packet).
+const EVICT_WINDOW: usize = 32;
+const EVICT_WINDOWS: usize = 8;
 
 impl FlowTable {
     pub fn new(capacity: usize, timeout: u64, guarantee: u64) -> FlowTable {
-        FlowTable { map: FlowMap::new(), shifts: HashMap::new(), capacity, timeout, guarantee, failures: 0 }
+        FlowTable {
+            map: FlowMap::new(),
+            shifts: HashMap::new(),
+            capacity,
+            timeout,
+            guarantee,
+            failures: 0,
+            evict_from: 0,
+        }
     }
 
     /// Size the table for `capacity` mappings now, if it is empty; an error if
@@ -592,51 +612,82 @@ impl FlowTable {
         self.map.len() / 2
     }
 
-    /// Forget mappings idle longer than the timeout.
-    pub fn expire(&mut self, now: u64) {
-        let timeout = self.timeout;
-        self.map.retain(|_, e| now.saturating_sub(e.last_used) < timeout);
-        // A pair is removed whole: drop entries whose partner went.
-        let keys: Vec<(u8, Flow)> =
-            self.map.iter().filter(|(k, e)| !self.map.contains_key(&e.partner(k))).map(|(k, _)| *k).collect();
-        for k in keys {
+    /// When the mapping pair of the entry keyed `key` was last used, in either
+    /// direction (a one-way flow uses only one of its entries, and keeps both).
+    fn pair_last_used(&self, key: &FlowKey, e: &Entry) -> u64 {
+        self.map.get(&e.partner(key)).map_or(e.last_used, |p| p.last_used.max(e.last_used))
+    }
+
+    /// Remove the entry keyed `key` and its partner, with their shifts.
+    fn remove_pair(&mut self, key: &FlowKey, e: &Entry) {
+        for k in [*key, e.partner(key)] {
             self.map.remove(&k);
-        }
-        if !self.shifts.is_empty() {
-            let map = &self.map;
-            self.shifts.retain(|k, _| map.contains_key(k));
+            if !self.shifts.is_empty() {
+                self.shifts.remove(&k);
+            }
         }
     }
 
-    /// Add a mapping pair; false (counted) when the table is full even after
-    /// expiring idle mappings.
-    pub fn insert(&mut self, proto: u8, from: Flow, to: Flow, forward: usize, reply: usize, now: u64) -> bool {
-        // Idle mappings go on the reap timer; here only when the table is full
-        // (a sweep is a pass over the whole table: never per packet).
-        if self.pairs() >= self.capacity {
-            self.expire(now);
+    /// Forget the mapping pairs idle in both directions longer than the timeout,
+    /// among the entries in the `count` slots from slot `from` on: a reap sweeps
+    /// a big table a slice at a time. Returns the slot to go on from.
+    pub fn expire_slots(&mut self, now: u64, from: usize, count: usize) -> usize {
+        let timeout = self.timeout;
+        let idle = |used: u64| now.saturating_sub(used) >= timeout;
+        let mut candidates = Vec::new();
+        self.map.for_each_in(from, count, |k, e| {
+            if idle(e.last_used) {
+                candidates.push(*k);
+            }
+        });
+        for k in candidates {
+            // Gone already if it was the partner of an earlier candidate.
+            let Some(e) = self.map.get(&k).copied() else { continue };
+            if idle(self.pair_last_used(&k, &e)) {
+                self.remove_pair(&k, &e);
+            }
         }
-        if self.pairs() >= self.capacity {
-            // Evict the least recently used mapping that has had its guaranteed
-            // lifetime; with none, the new flow loses.
-            let victim = self
-                .map
-                .iter()
-                .filter(|(_, e)| now.saturating_sub(e.created) >= self.guarantee)
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, e)| (*k, e.partner(k)));
-            match victim {
-                Some((k, partner)) => {
-                    for k in [k, partner] {
-                        self.map.remove(&k);
-                        self.shifts.remove(&k);
+        from.wrapping_add(count)
+    }
+
+    /// Forget every mapping pair idle in both directions longer than the timeout.
+    pub fn expire(&mut self, now: u64) {
+        self.expire_slots(now, 0, self.map.slot_count());
+    }
+
+    /// Make room in a full table: remove the least recently used mapping pair
+    /// past its guarantee in the first window of slots (see [`EVICT_WINDOW`])
+    /// that has one. False if none of the windows tried has one.
+    fn evict(&mut self, now: u64) -> bool {
+        let slots = self.map.slot_count();
+        for _ in 0..EVICT_WINDOWS.min(slots.div_ceil(EVICT_WINDOW)) {
+            let from = self.evict_from;
+            self.evict_from = from.wrapping_add(EVICT_WINDOW) & slots.wrapping_sub(1);
+            let mut victim: Option<(FlowKey, Entry, u64)> = None;
+            self.map.for_each_in(from, EVICT_WINDOW, |k, e| {
+                if now.saturating_sub(e.created) >= self.guarantee {
+                    let used = self.pair_last_used(k, e);
+                    if victim.is_none_or(|(_, _, oldest)| used < oldest) {
+                        victim = Some((*k, *e, used));
                     }
                 }
-                None => {
-                    self.failures += 1;
-                    return false;
-                }
+            });
+            if let Some((k, e, _)) = victim {
+                self.remove_pair(&k, &e);
+                return true;
             }
+        }
+        false
+    }
+
+    /// Add a mapping pair; false (counted) when the table is full and no
+    /// mapping can make room (see [`FlowTable::evict`]).
+    pub fn insert(&mut self, proto: u8, from: Flow, to: Flow, forward: usize, reply: usize, now: u64) -> bool {
+        // Idle mappings go on the reap timer; a full table evicts one, and
+        // never passes over the whole table for a new flow.
+        if self.pairs() >= self.capacity && !self.evict(now) {
+            self.failures += 1;
+            return false;
         }
         let fk = (proto, from);
         let rk = (proto, to.reverse());
@@ -744,6 +795,83 @@ mod tests {
 
     fn w(s: &str) -> Vec<String> {
         split_spacevec(s)
+    }
+
+    /// Flow `i` from a client and what a NAT rewrites it to.
+    fn nat_flow(i: u32) -> (Flow, Flow) {
+        let from = Flow { saddr: 0x0a00_0000 + i, sport: 1000, daddr: 0x0909_0909, dport: 80 };
+        (from, Flow { saddr: 0x0100_0001, sport: 1024 + i as u16, ..from })
+    }
+
+    const SECOND: u64 = 1_000_000_000;
+
+    #[test]
+    fn a_mapping_used_in_one_direction_only_stays() {
+        // TIMEOUT 10 s. Flow 0 only ever sends (its reply entry is never used):
+        // its mapping stays while it does. Flow 1 sends once, then goes quiet.
+        let mut t = FlowTable::new(16, 10 * SECOND, 0);
+        for i in 0..2 {
+            let (from, to) = nat_flow(i);
+            assert!(t.insert(17, from, to, 0, 1, 0));
+        }
+        let (from0, to0) = nat_flow(0);
+        for at in [6, 12, 18] {
+            t.map.get_mut(&(17, from0)).expect("mapped").last_used = at * SECOND;
+            t.expire(at * SECOND + SECOND);
+        }
+        assert!(t.map.contains_key(&(17, from0)) && t.map.contains_key(&(17, to0.reverse())));
+        let (from1, to1) = nat_flow(1);
+        assert!(!t.map.contains_key(&(17, from1)) && !t.map.contains_key(&(17, to1.reverse())));
+        assert_eq!(t.pairs(), 1);
+        // Idle in both directions at last: gone, both entries.
+        t.expire(29 * SECOND);
+        assert_eq!(t.map.len(), 0);
+    }
+
+    #[test]
+    fn a_reap_in_slices_covers_the_whole_table() {
+        let mut t = FlowTable::new(1000, 10 * SECOND, 0);
+        for i in 0..1000 {
+            let (from, to) = nat_flow(i);
+            assert!(t.insert(17, from, to, 0, 1, if i % 2 == 0 { 0 } else { 20 * SECOND }));
+        }
+        let slots = t.map.slot_count();
+        let mut from = 0;
+        while from < slots {
+            from = t.expire_slots(25 * SECOND, from, 64);
+        }
+        // The 500 made at 0 s went, the 500 made at 20 s stayed.
+        assert_eq!(t.pairs(), 500);
+        assert!((0..1000).all(|i| t.map.contains_key(&(17, nat_flow(i).0)) == (i % 2 == 1)));
+    }
+
+    #[test]
+    fn a_full_table_looks_for_a_victim_a_bounded_way() {
+        // 2,000 pairs, all but one inside their guarantee (made at 10 s, GUARANTEE
+        // 5 s, now 12 s); the one made at 0 s is the only mapping that may go.
+        let mut t = FlowTable::new(2000, 300 * SECOND, 5 * SECOND);
+        for i in 0..2000 {
+            let (from, to) = nat_flow(i);
+            assert!(t.insert(17, from, to, 0, 1, if i == 1234 { 0 } else { 10 * SECOND }));
+        }
+        let slots = t.map.slot_count();
+        let old = nat_flow(1234).0;
+        let mut tries = 0;
+        // Each new flow looks at 8 windows of 32 slots, the next ones round the
+        // table: refused while the old mapping lies elsewhere, let in (in its
+        // place) once the windows reach it.
+        let mut next = 5000;
+        while t.map.contains_key(&(17, old)) {
+            let (from, to) = nat_flow(next);
+            let made = t.insert(17, from, to, 0, 1, 12 * SECOND);
+            assert_eq!(made, !t.map.contains_key(&(17, old)), "try {tries}");
+            next += 1;
+            tries += 1;
+            assert!(tries <= slots.div_ceil(EVICT_WINDOW * EVICT_WINDOWS), "never found it");
+        }
+        assert!(tries > 1, "a table this big is not searched whole for one flow");
+        assert_eq!(t.failures, tries as u64 - 1);
+        assert_eq!(t.pairs(), 2000);
     }
 
     #[test]
