@@ -49,6 +49,7 @@ use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, rout
 
 use crate::ip_decision::{Dag, Node};
 use crate::ip_pattern::{Base, Expr, FieldTest, Rel, Test, parse_with_names};
+use crate::static_map::StaticU32Map;
 
 /// Most fields an exact-match rule may compare and still be hashed.
 const MAX_KEY_FIELDS: usize = 4;
@@ -99,17 +100,19 @@ enum Segment {
 /// entry: at 10,000 tenants this table is most of what the demux has to keep in
 /// the cache.
 enum KeyTable {
-    One(HashMap<u32, u32>),
+    /// One 32-bit field (the demux's destination addresses): a table built for
+    /// lookups alone.
+    One(StaticU32Map),
     Many(HashMap<[u32; MAX_KEY_FIELDS], u32>),
 }
 
 impl KeyTable {
     fn get(&self, key: &[u32; MAX_KEY_FIELDS]) -> Option<usize> {
         match self {
-            KeyTable::One(t) => t.get(&key[0]),
-            KeyTable::Many(t) => t.get(key),
+            KeyTable::One(t) => t.get(key[0]),
+            KeyTable::Many(t) => t.get(key).copied(),
         }
-        .map(|&i| i as usize)
+        .map(|i| i as usize)
     }
 
     fn len(&self) -> usize {
@@ -126,27 +129,26 @@ fn compile(rules: &[(Expr, Action)]) -> Vec<Segment> {
     let flush = |run: &mut Vec<(usize, Vec<Test>)>, out: &mut Vec<Segment>| {
         if run.len() >= MIN_HASH_RUN {
             let fields = run[0].1.clone();
-            // Rule numbers fit: a configuration of 2^32 rules would not.
-            let mut table = if fields.len() == 1 {
-                KeyTable::One(HashMap::with_capacity(run.len()))
-            } else {
-                KeyTable::Many(HashMap::with_capacity(run.len()))
-            };
-            for (i, tests) in run.iter() {
-                let rule = *i as u32;
-                match &mut table {
-                    KeyTable::One(t) => {
-                        t.entry(tests[0].value).or_insert(rule);
-                    }
-                    KeyTable::Many(t) => {
+            // Rule numbers fit: a configuration of 2^32 rules would not. (Nor
+            // would one reach u32::MAX, the only value the one-field table
+            // refuses; the general table takes the run then.)
+            let one = (fields.len() == 1)
+                .then(|| StaticU32Map::build(&run.iter().map(|(i, t)| (t[0].value, *i as u32)).collect::<Vec<_>>()))
+                .flatten();
+            let table = match one {
+                Some(t) => KeyTable::One(t),
+                None => {
+                    let mut t = HashMap::with_capacity(run.len());
+                    for (i, tests) in run.iter() {
                         let mut key = [0u32; MAX_KEY_FIELDS];
                         for (k, test) in tests.iter().enumerate() {
                             key[k] = test.value;
                         }
-                        t.entry(key).or_insert(rule);
+                        t.entry(key).or_insert(*i as u32);
                     }
+                    KeyTable::Many(t)
                 }
-            }
+            };
             let (first, last) = (run[0].0, run[run.len() - 1].0);
             let fast = fields.iter().map(FieldTest::from).collect();
             let addr_at = match fields.as_slice() {
@@ -302,7 +304,7 @@ impl IPClassifier {
                 Segment::Hash { table: KeyTable::One(t), addr_at: Some(at), .. } => {
                     // The demux's case: one address, at a fixed place.
                     let key = ip.get(*at..).and_then(|b| b.first_chunk::<4>()).map(|b| u32::from_be_bytes(*b));
-                    if let Some(&i) = key.and_then(|k| t.get(&k)) {
+                    if let Some(i) = key.and_then(|k| t.get(k)) {
                         return Some(i as usize);
                     }
                 }

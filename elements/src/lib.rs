@@ -79,6 +79,7 @@ pub mod set_timestamp;
 pub mod set_transport_checksum;
 pub mod shaper;
 pub mod sources;
+pub mod static_map;
 pub mod store_ip_address;
 pub mod strip;
 pub mod switch;
