@@ -77,8 +77,7 @@ impl StaticU32Map {
         for &(key, value) in pairs {
             let mut i = map.home(key);
             let mut run = 1;
-            loop {
-                let Some(slot) = map.slots.get_mut(i) else { break };
+            while let Some(slot) = map.slots.get_mut(i) {
                 if slot.1 == EMPTY {
                     *slot = (key, value);
                     map.len += 1;
