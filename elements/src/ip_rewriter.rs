@@ -466,8 +466,8 @@ impl Element for IPRewriter {
     /// REAP_INTERVAL, [`REAP_SLOTS`] slots a run.
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
         let now = cx.now();
-        // Nothing can be idle yet when the router starts: the first run only
-        // sets the timer.
+        // The first run comes as the router starts: it only sets the timer
+        // (mappings a hot swap brought along are swept by the runs after).
         if self.reaping {
             self.reap_from = self.table.expire_slots(now, self.reap_from, REAP_SLOTS);
         }

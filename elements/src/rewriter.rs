@@ -902,6 +902,29 @@ mod tests {
     }
 
     #[test]
+    fn the_first_candidate_is_what_a_free_rewrite_gives() {
+        // What a NAT prefetches for a new mapping is the mapping it makes when
+        // nothing is in the way: same-first or sequential ports, or addresses.
+        let names = AddressNames::default();
+        for pattern in ["1.0.0.1 1024-65535 - -", "1.0.0.1 1024-1100# - -", "1.0.0.1 5000 - -", "- - 2.0.0.9 80"] {
+            let mut p = Pattern::parse(&w(pattern), &names).unwrap();
+            for i in 0..300u32 {
+                let f = Flow { saddr: 0x0a00_0000 + i, sport: 1000 + (i * 7 % 200) as u16, daddr: 2, dport: 40 };
+                let expected = p.first_candidate(&f);
+                assert_eq!(p.rewrite(&f, &|_| false), Some(expected), "{pattern}, flow {i}");
+            }
+        }
+        // An address rewriter's pattern, as IPAddrRewriter makes it.
+        let mut p = Pattern::parse(&w("1.0.0.1-1.0.0.50 - - -"), &names).unwrap();
+        (p.napt, p.sport, p.dport) = (false, 0, 0);
+        for i in 0..100u32 {
+            let f = Flow { saddr: 0x0a00_0000 + i, sport: 0, daddr: 2, dport: 0 };
+            let expected = p.first_candidate(&f);
+            assert_eq!(p.rewrite(&f, &|_| false), Some(expected), "addresses, flow {i}");
+        }
+    }
+
+    #[test]
     fn incremental_checksums_match_recomputed_ones() {
         let mut ip =
             alloc::vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 30, 0, 40, 0, 8, 0, 0];
