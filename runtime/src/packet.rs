@@ -444,10 +444,39 @@ impl core::ops::DerefMut for Packet {
 }
 
 impl Drop for Packet {
-    #[inline]
+    #[inline(never)]
     fn drop(&mut self) {
         // SAFETY: the box is never used again after this point.
-        let header = unsafe { ManuallyDrop::take(&mut self.0) };
+        let mut header = unsafe { ManuallyDrop::take(&mut self.0) };
+        // The common case, kept small so that it stays cheap where packets are
+        // dropped one at a time (behind a demux, every packet): an unshared
+        // standard buffer back to its pool's ready list, which has room. One
+        // call, not inlined: inlined into every caller it made the consolidated
+        // router's re-entrant delivery 10% slower; out of line, the demux bench
+        // at 100 tenants takes 13 instructions a packet fewer than before.
+        if let Some(link) = header.pool.as_ref().map(Rc::as_ptr) {
+            // SAFETY: as in `drop_slow`.
+            let lists = unsafe { &*link };
+            if let Ok(mut lists) = lists.try_borrow_mut()
+                && lists.ready.len() < lists.ready.capacity().min(POOL_CAPACITY)
+                && !lists.closed
+                && header.buf.len() == POOL_BUFFER_SIZE
+                && Rc::get_mut(&mut header.buf).is_some()
+            {
+                lists.ready.push(header);
+                return;
+            }
+        }
+        Packet::drop_slow(header);
+    }
+}
+
+impl Packet {
+    /// The rest of `drop`: a header to keep without its buffer, a pool that is
+    /// busy, closed or full, or a packet from no pool.
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(header: Box<Header>) {
         let Some(link) = header.pool.as_ref().map(Rc::as_ptr) else { return };
         // SAFETY: the lists live while a header linked to them does, and this one
         // is either kept in them (so it lives on) or handed back by `keep` and
