@@ -480,6 +480,8 @@ pub struct FlowTable {
     pub timeout: u64,
     pub guarantee: u64,
     pub failures: u64,
+    /// Mapping pairs made, ever.
+    pub made: u64,
     /// Where a full table's next eviction starts looking (a slot).
     evict_from: usize,
 }
@@ -503,6 +505,7 @@ impl FlowTable {
             timeout,
             guarantee,
             failures: 0,
+            made: 0,
             evict_from: 0,
         }
     }
@@ -713,6 +716,7 @@ impl FlowTable {
         }
         self.map.insert(fk, entry(to, forward, false));
         self.map.insert(rk, entry(from.reverse(), reply, true));
+        self.made += 1;
         true
     }
 }
