@@ -406,6 +406,20 @@ fn a_round_robin_mapper_spreads_new_flows() {
 }
 
 #[test]
+fn a_cycle_of_tail_pushes_ends_without_running_out_of_stack() {
+    // A TenantGuard hands its packet back to the router to push on (push_tail);
+    // wired to itself, each packet would go round forever. It goes round 65,536
+    // times, then is dropped, and the run ends.
+    let b = build(
+        "InfiniteSource(LIMIT 3, STOP true) -> g :: TenantGuard(TRUST operator, ADDR 10.0.0.1);
+         g -> [0] g;",
+    );
+    let mut r = b.router.unwrap();
+    r.run();
+    assert_eq!(handler(&r, "g", "in_packets"), format!("{}", 3 * 65_536));
+}
+
+#[test]
 fn a_full_nat_table_evicts_only_mappings_past_their_guarantee() {
     for (guarantee, mappings, failures) in [("0", "1", "0"), ("1000", "1", "1")] {
         let mut src = format!(

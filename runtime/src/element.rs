@@ -204,6 +204,23 @@ pub trait Element {
         }
     }
 
+    /// [`Element::push`] for an element that says [`Element::tail_pushes`]: the
+    /// same work, but the packet it would push on (if any) is returned with its
+    /// output instead, and the router pushes it once the element is back in its
+    /// slot. A packet that comes back to the element down that path (a tenant's
+    /// answer reaching its guard) then finds it there and is a plain call, not
+    /// a re-entry queued until the element returns.
+    fn push_tail(&mut self, port: usize, p: Packet, cx: &mut Ctx) -> Option<(usize, Packet)> {
+        self.push(port, p, cx);
+        None
+    }
+
+    /// Whether single packets should go through [`Element::push_tail`]
+    /// (decided once, when the router is built).
+    fn tail_pushes(&self) -> bool {
+        false
+    }
+
     /// A batch of packets arrives on push input `port`. The default hands them to
     /// `push` one at a time; elements whose work is a `simple_action` override it
     /// with [`simple_action_batch`], and others that can do better than one at a

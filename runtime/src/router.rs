@@ -180,6 +180,10 @@ pub struct Core {
 /// has the rest dropped.
 const REENTRANT_BUDGET: usize = 1 << 16;
 
+/// Hops a packet makes from element to element by `push_tail` in one go; a
+/// cycle of elements that push by tail has the packet dropped after these.
+const TAIL_HOPS: usize = 1 << 16;
+
 /// Click's stride scheduling: each task has tickets; the one with the smallest
 /// pass runs next and its pass grows by `STRIDE1 / tickets`, so a task with twice
 /// the tickets runs twice as often. Tasks may sleep (unscheduled) until a notifier
@@ -235,6 +239,8 @@ struct Node {
     /// running one (a tenant's filter and counter, on the way to its guard) do
     /// not search those lists for themselves.
     waiting: u32,
+    /// Single packets go through `push_tail` (`Element::tail_pushes`).
+    tail: bool,
 }
 
 /// `Scheduler::task_of` for an element without a task.
@@ -577,13 +583,45 @@ impl Core {
     #[inline(always)]
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
         let Some(to) = self.push_peer(from, port) else { return };
-        // An element pushing into itself through a cycle finds its slot empty; the
-        // packet waits until it returns.
-        let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
+        // An element pushing into itself through a cycle finds its slot empty;
+        // the packet waits until it returns.
+        let Some((mut e, tail)) = self.nodes.get_mut(to.element).and_then(|n| Some((n.element.take()?, n.tail))) else {
             return self.queue_reentrant_packet(to.element, to.port, p);
         };
+        if tail {
+            return self.push_by_tail(to, e, p);
+        }
         e.push(to.port, p, &mut Ctx { core: self, me: to.element });
         self.restore(to.element, e);
+    }
+
+    /// `push_from` to an element that hands its packet back (`push_tail`), taken
+    /// out of its slot as `e`: the packet goes on from element to element in
+    /// this loop, not by recursion, so a cycle of such elements (a guard's
+    /// output wired to its own input) cannot run out of stack. It is cut after
+    /// `TAIL_HOPS` hops and the packet dropped, as a cycle through the re-entry
+    /// queue is.
+    #[inline(never)]
+    fn push_by_tail(&mut self, mut to: Port, mut e: Box<dyn Element>, p: Packet) {
+        let mut next = e.push_tail(to.port, p, &mut Ctx { core: self, me: to.element });
+        self.restore(to.element, e);
+        for _ in 1..TAIL_HOPS {
+            let Some((port, p)) = next else { return };
+            let Some(peer) = self.push_peer(to.element, port) else { return };
+            to = peer;
+            let Some((taken, tail)) = self.nodes.get_mut(to.element).and_then(|n| Some((n.element.take()?, n.tail)))
+            else {
+                return self.queue_reentrant_packet(to.element, to.port, p);
+            };
+            e = taken;
+            if !tail {
+                e.push(to.port, p, &mut Ctx { core: self, me: to.element });
+                self.restore(to.element, e);
+                return;
+            }
+            next = e.push_tail(to.port, p, &mut Ctx { core: self, me: to.element });
+            self.restore(to.element, e);
+        }
     }
 
     /// Call handler `spec` — `ELEM.HANDLER`, for reads optionally followed by
@@ -973,7 +1011,8 @@ impl Router {
         for (i, element) in slots.into_iter().enumerate() {
             let counts = (u32::try_from(ninputs[i]), u32::try_from(noutputs[i]));
             let (Ok(ni), Ok(no)) = counts else { return Err(too_many_ports()) };
-            nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no, waiting: 0 });
+            let tail = element.as_ref().is_some_and(|e| e.tail_pushes());
+            nodes.push(Node { element, in_base: in_at, ninputs: ni, out_base: out_at, noutputs: no, waiting: 0, tail });
             let (Some(next_in), Some(next_out)) = (in_at.checked_add(ni), out_at.checked_add(no)) else {
                 return Err(too_many_ports());
             };
