@@ -585,11 +585,15 @@ linux_boot() {
 linux_round() {
     linux_boot "$1"
     LINUX=$?
-    if [ $LINUX = 2 ]; then
-        echo "xen-e2e: the Linux baseline domain died during boot: $(xl dmesg | grep -m 1 'Triple fault'); booting it once more"
+    # Under TCG the stock kernel sometimes dies early in boot (a triple fault
+    # probing PCI, or a panic about 5 s in); boot it up to three times, and say
+    # each time what its console said last.
+    for again in 1 2; do
+        [ $LINUX = 2 ] || break
+        echo "xen-e2e: the Linux baseline domain died during boot: $(xl dmesg | grep -m 1 'Triple fault') $(console_log linux | tail -n 30 | tr '\n' ';'); booting it again ($again of 2)"
         linux_boot "$1"
         LINUX=$?
-    fi
+    done
     if [ $LINUX = 0 ]; then
         pass "linux-baseline$2 (answered ping)"
         figure "linux$2_xl_create_ms" $((L1 - L0))
@@ -617,7 +621,7 @@ linux_round() {
         fi
         rm -f "$WORK/linux.save"
     else
-        fail "linux-baseline$2: no ping answer; $(cat "$WORK/linux.out" | tr '\n' ';') $(console_log linux | tail -n 5 | tr '\n' ';')"
+        fail "linux-baseline$2: no ping answer; $(cat "$WORK/linux.out" | tr '\n' ';') $(console_log linux | tail -n 30 | tr '\n' ';')"
     fi
     xl destroy linux 2>/dev/null
 }
