@@ -375,17 +375,14 @@ impl Element for TenantGuard {
     /// One packet, as a demux sends when tenants interleave: the batch path's
     /// work without a batch.
     fn push(&mut self, port: usize, p: Packet, cx: &mut Ctx) {
-        let now = cx.now();
-        if port == 0 {
-            self.take_inbound(&p, now);
-            cx.push(0, p);
-        } else if self.pass_outbound(&p, now) {
-            cx.push(1, p);
+        if let Some((out, p)) = self.push_tail(port, p, cx) {
+            cx.push(out, p);
         }
     }
-    /// The same, with the packet handed back to go on once the guard is back in
-    /// its slot: the tenant's answer to a packet the guard let in then reaches
-    /// the guard by a plain call, not through the router's re-entry queue.
+    /// The work of `push`, with the packet handed back to go on once the guard
+    /// is back in its slot: the tenant's answer to a packet the guard let in
+    /// then reaches the guard by a plain call, not through the router's
+    /// re-entry queue.
     fn push_tail(&mut self, port: usize, p: Packet, cx: &mut Ctx) -> Option<(usize, Packet)> {
         let now = cx.now();
         if port == 0 {

@@ -580,12 +580,19 @@ impl Core {
         }
     }
 
+    /// Element `i` taken out of its slot to be pushed to, and whether it takes
+    /// single packets by `push_tail`; None if it is running (the packet waits).
+    #[inline(always)]
+    fn take_for_push(&mut self, i: usize) -> Option<(Box<dyn Element>, bool)> {
+        self.nodes.get_mut(i).and_then(|n| Some((n.element.take()?, n.tail)))
+    }
+
     #[inline(always)]
     pub(crate) fn push_from(&mut self, from: usize, port: usize, p: Packet) {
         let Some(to) = self.push_peer(from, port) else { return };
         // An element pushing into itself through a cycle finds its slot empty;
         // the packet waits until it returns.
-        let Some((mut e, tail)) = self.nodes.get_mut(to.element).and_then(|n| Some((n.element.take()?, n.tail))) else {
+        let Some((mut e, tail)) = self.take_for_push(to.element) else {
             return self.queue_reentrant_packet(to.element, to.port, p);
         };
         if tail {
@@ -602,25 +609,25 @@ impl Core {
     /// `TAIL_HOPS` hops and the packet dropped, as a cycle through the re-entry
     /// queue is.
     #[inline(never)]
-    fn push_by_tail(&mut self, mut to: Port, mut e: Box<dyn Element>, p: Packet) {
-        let mut next = e.push_tail(to.port, p, &mut Ctx { core: self, me: to.element });
-        self.restore(to.element, e);
-        for _ in 1..TAIL_HOPS {
-            let Some((port, p)) = next else { return };
-            let Some(peer) = self.push_peer(to.element, port) else { return };
-            to = peer;
-            let Some((taken, tail)) = self.nodes.get_mut(to.element).and_then(|n| Some((n.element.take()?, n.tail)))
-            else {
-                return self.queue_reentrant_packet(to.element, to.port, p);
-            };
-            e = taken;
-            if !tail {
-                e.push(to.port, p, &mut Ctx { core: self, me: to.element });
-                self.restore(to.element, e);
+    fn push_by_tail(&mut self, mut to: Port, mut e: Box<dyn Element>, mut p: Packet) {
+        for hop in 1..=TAIL_HOPS {
+            let next = e.push_tail(to.port, p, &mut Ctx { core: self, me: to.element });
+            self.restore(to.element, e);
+            let Some((port, q)) = next else { return };
+            // Checked before the next element is taken out of its slot.
+            if hop == TAIL_HOPS {
                 return;
             }
-            next = e.push_tail(to.port, p, &mut Ctx { core: self, me: to.element });
-            self.restore(to.element, e);
+            let Some(peer) = self.push_peer(to.element, port) else { return };
+            to = peer;
+            let Some((mut taken, tail)) = self.take_for_push(to.element) else {
+                return self.queue_reentrant_packet(to.element, to.port, q);
+            };
+            if !tail {
+                taken.push(to.port, q, &mut Ctx { core: self, me: to.element });
+                return self.restore(to.element, taken);
+            }
+            (e, p) = (taken, q);
         }
     }
 
