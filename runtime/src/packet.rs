@@ -98,11 +98,8 @@ impl FreeLists {
     /// a header may free the lists themselves).
     #[inline(always)]
     fn keep(&mut self, mut header: Box<Header>) -> Option<Box<Header>> {
-        if self.closed {
-            return Some(header);
-        }
-        let reusable = header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some();
-        if !reusable {
+        if !self.reusable(&mut header) {
+            // A closed pool's `keep_header` hands the header back too.
             return self.keep_header(header);
         }
         if self.ready.len() < POOL_CAPACITY {
@@ -110,6 +107,13 @@ impl FreeLists {
             return None;
         }
         Some(header)
+    }
+
+    /// Whether `header` (of this pool) can go on the ready list with its buffer:
+    /// the pool is open and the buffer a standard one nobody else holds.
+    #[inline(always)]
+    fn reusable(&self, header: &mut Box<Header>) -> bool {
+        !self.closed && header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some()
     }
 
     /// Keep `header` (of this pool, its buffer not reusable) without its buffer;
@@ -459,9 +463,7 @@ impl Drop for Packet {
             let lists = unsafe { &*link };
             if let Ok(mut lists) = lists.try_borrow_mut()
                 && lists.ready.len() < lists.ready.capacity().min(POOL_CAPACITY)
-                && !lists.closed
-                && header.buf.len() == POOL_BUFFER_SIZE
-                && Rc::get_mut(&mut header.buf).is_some()
+                && lists.reusable(&mut header)
             {
                 lists.ready.push(header);
                 return;
