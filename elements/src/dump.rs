@@ -68,19 +68,6 @@ impl TraceBytes {
 /// ahead did less well).
 const PREFETCH_AHEAD: usize = 2048;
 
-#[inline(always)]
-fn prefetch_ahead(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults, even past the map.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            data.as_ptr().wrapping_add(PREFETCH_AHEAD).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
-}
-
 /// Bytes read from the file at a time.
 const CHUNK: usize = 1 << 20;
 /// The largest record accepted; a bigger one means a corrupt file.
@@ -201,7 +188,7 @@ impl Trace {
                     return false;
                 }
                 let Some(data) = body.get(..caplen) else { break };
-                prefetch_ahead(data);
+                crate::prefetch::prefetch(data.as_ptr().wrapping_add(PREFETCH_AHEAD));
                 // No overflow: 2^32 seconds in nanoseconds plus 2^32 microseconds
                 // in nanoseconds fit in 64 bits.
                 let frac_ns = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1000 };

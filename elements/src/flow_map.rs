@@ -19,6 +19,7 @@ use core::hash::BuildHasher;
 
 use hashbrown::DefaultHashBuilder;
 
+use crate::prefetch::prefetch;
 use crate::rewriter::{Entry, Flow};
 
 /// A mapping's key: the IP protocol (0 for address rewriters) and the flow as
@@ -137,7 +138,7 @@ impl FlowMap {
         let home = hash as usize & self.mask();
         for k in 0..PREFETCH_SLOTS {
             if let Some(slot) = self.slots.get((home + k) & self.mask()) {
-                prefetch_line(slot);
+                prefetch(slot);
             }
         }
     }
@@ -401,18 +402,6 @@ fn advise_huge_pages(p: *mut u8, len: usize) {
 
 #[cfg(not(feature = "std"))]
 fn advise_huge_pages(_p: *mut u8, _len: usize) {}
-
-#[inline(always)]
-fn prefetch_line<T>(p: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults and changes no state a
-    // program can see, and `p` points into a live allocation anyway.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 #[cfg(test)]
 mod tests {

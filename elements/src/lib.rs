@@ -60,6 +60,7 @@ pub mod meter;
 pub mod nulls;
 pub mod pad;
 pub mod paint;
+pub(crate) mod prefetch;
 pub mod print;
 pub mod prio_sched;
 pub mod pull_tee;
