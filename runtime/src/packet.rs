@@ -113,7 +113,15 @@ impl FreeLists {
     /// the pool is open and the buffer a standard one nobody else holds.
     #[inline(always)]
     fn reusable(&self, header: &mut Box<Header>) -> bool {
-        !self.closed && header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some()
+        !self.closed && Self::buffer_reusable(header)
+    }
+
+    /// Whether `header`'s buffer is a standard one nobody else holds (the half
+    /// of [`FreeLists::reusable`] that does not depend on the pool's state, for
+    /// a loop that has checked that once).
+    #[inline(always)]
+    fn buffer_reusable(header: &mut Box<Header>) -> bool {
+        header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some()
     }
 
     /// Keep `header` (of this pool, its buffer not reusable) without its buffer;
@@ -229,7 +237,7 @@ impl PacketPool {
                         let mut p = ManuallyDrop::new(core::ptr::read(from.add(i)));
                         let mut header = ManuallyDrop::take(&mut p.0);
                         let mine = header.pool.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.0));
-                        if mine && header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some() {
+                        if mine && FreeLists::buffer_reusable(&mut header) {
                             (*to.add(kept)).write(header);
                             kept += 1;
                         } else if mine {
