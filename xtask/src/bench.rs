@@ -19,7 +19,7 @@ use std::time::Instant;
 use crate::{cargo, workspace_root};
 
 pub const HELP: &str = "\
-usage: cargo xtask bench [--packets N] [--runs K] [CASE...]
+usage: cargo xtask bench [--packets N] [--runs K] [--against OXCLICK] [CASE...]
 
 cases (default: all):
   a        InfiniteSource(LENGTH 64, LIMIT N, STOP true) -> Discard
@@ -51,6 +51,13 @@ cases (default: all):
 
   --packets N   packets per run for a, d0 and hand (default 10000000)
   --runs K      runs per case; the median is reported (default 5)
+  --against OXCLICK
+                another oxclick binary (say, a copy of an earlier build) to compare
+                with: each run of a case runs both, one after the other, and each
+                case reports the other binary's median and its time against this
+                build's. Interleaved runs see the same machine: this machine's speed
+                drifts by several percent through a day, more than many changes move
+                a figure. The hand loop and the rules case run this build's only.
 
 Traces are generated under target/bench-data on first use. Before a case runs, its
 trace is dropped from the page cache and read back in sequence, so no case pays for
@@ -332,6 +339,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     let mut packets = 10_000_000u64;
     let mut tenant_packets = 2_000_000u64;
     let mut runs = 5usize;
+    let mut against: Option<PathBuf> = None;
     let mut cases = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -340,6 +348,12 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 packets = it.next().and_then(|n| n.parse().ok()).ok_or("--packets needs a number")?;
             }
             "--runs" => runs = it.next().and_then(|n| n.parse().ok()).ok_or("--runs needs a number")?,
+            "--against" => {
+                let path = PathBuf::from(it.next().ok_or("--against needs an oxclick binary")?);
+                // Absolute: the runs start in other directories' names for files.
+                let path = path.canonicalize().map_err(|e| format!("--against {}: {e}", path.display()))?;
+                against = Some(path);
+            }
             "--tenant-packets" => {
                 tenant_packets = it.next().and_then(|n| n.parse().ok()).ok_or("--tenant-packets needs a number")?;
             }
@@ -439,98 +453,114 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             None if case == "nat-new" => (nat_new_packets, nat_new_packets),
             None => (packets, packets),
         };
-        let mut secs = Vec::new();
-        let mut rss = 0u64;
+        // This build, and the one to compare with (not for the hand loop, which
+        // is no oxclick).
+        let this = oxclick.as_path();
+        let bins: Vec<&Path> = std::iter::once(this).chain(against.as_deref().filter(|_| case != "hand")).collect();
+        let mut secs = vec![Vec::new(); bins.len()];
+        let mut rss = vec![0u64; bins.len()];
         // A 2 ms figure needs more samples than a seconds-long one.
         let case_runs = if case == "startup" { runs.max(21) } else { runs };
         for k in 0..case_runs {
-            let mut cmd = match case.as_str() {
-                "a" => {
-                    let mut c = Command::new(&oxclick);
-                    c.args(["-e", &format!("InfiniteSource(LENGTH 64, LIMIT {packets}, STOP true) -> d :: Discard")]);
-                    c.args(["-h", "d.count"]);
-                    c
-                }
-                "b" | "d" => {
-                    let source = if case == "b" {
-                        let hex: String = frame(0).iter().map(|b| format!("{b:02x}")).collect();
-                        format!("InfiniteSource(DATA \\<{hex}>, LIMIT {packets}, STOP true)")
-                    } else {
-                        format!("FromDump({}, STOP true)", pcap.display())
-                    };
-                    let conf = format!(
-                        "{source} -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) -> DecIPTTL -> c :: Counter -> Discard"
-                    );
-                    let mut c = Command::new(&oxclick);
-                    c.args(["-e", &conf, "-h", "c.count"]);
-                    c
-                }
-                "nat" | "nat-new" => {
-                    let conf = format!(
-                        "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) \
+            for (b, &oxclick) in bins.iter().enumerate() {
+                let which = if b == 0 { "" } else { " (against)" };
+                let mut cmd = match case.as_str() {
+                    "a" => {
+                        let mut c = Command::new(oxclick);
+                        c.args([
+                            "-e",
+                            &format!("InfiniteSource(LENGTH 64, LIMIT {packets}, STOP true) -> d :: Discard"),
+                        ]);
+                        c.args(["-h", "d.count"]);
+                        c
+                    }
+                    "b" | "d" => {
+                        let source = if case == "b" {
+                            let hex: String = frame(0).iter().map(|b| format!("{b:02x}")).collect();
+                            format!("InfiniteSource(DATA \\<{hex}>, LIMIT {packets}, STOP true)")
+                        } else {
+                            format!("FromDump({}, STOP true)", pcap.display())
+                        };
+                        let conf = format!(
+                            "{source} -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) -> DecIPTTL -> c :: Counter -> Discard"
+                        );
+                        let mut c = Command::new(oxclick);
+                        c.args(["-e", &conf, "-h", "c.count"]);
+                        c
+                    }
+                    "nat" | "nat-new" => {
+                        let conf = format!(
+                            "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp dst port 1500, deny all) \
                          -> rw :: IPRewriter(pattern 1.0.0.1 1024-65535 - - 0 1, CAPACITY 1100000) -> c :: Counter -> Discard; \
                          Idle -> [0] rw; rw[1] -> Discard",
-                        if case == "nat" { nat_trace.display() } else { nat_new_trace.display() }
+                            if case == "nat" { nat_trace.display() } else { nat_new_trace.display() }
+                        );
+                        let mut c = Command::new(oxclick);
+                        c.args(["-e", &conf, "-h", "c.count", "-h", "rw.nmappings"]);
+                        c
+                    }
+                    "d0" => {
+                        let mut c = Command::new(oxclick);
+                        let conf = format!(
+                            "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> DecIPTTL -> c :: Counter -> Discard",
+                            pcap.display()
+                        );
+                        c.args(["-e", &conf, "-h", "c.count"]);
+                        c
+                    }
+                    c if c.starts_with('c') => {
+                        let n = &c[1..];
+                        let mut cmd = Command::new(oxclick);
+                        cmd.arg(data_dir.join(format!("tenants_{n}.click"))).args(["-h", "t0.count"]);
+                        cmd
+                    }
+                    "hand" => {
+                        let mut c = Command::new(bin_dir.join("handloop"));
+                        c.arg(&pcap);
+                        c
+                    }
+                    _ => {
+                        let mut c = Command::new(oxclick);
+                        c.args(["-q", "-e", "Idle -> Discard"]);
+                        c
+                    }
+                };
+                // One core, as the targets say.
+                cmd.env("OXCLICK_REPORT_PEAK_RSS", "1");
+                let mut pinned = Command::new("taskset");
+                pinned.env("OXCLICK_REPORT_PEAK_RSS", "1");
+                pinned.arg("-c").arg("0").arg(cmd.get_program()).args(cmd.get_args());
+                // Startup is timed without taskset: its own exec (and dynamic loading)
+                // would double a 2 ms figure, and pinning means nothing for it.
+                let use_taskset = case != "startup" && Command::new("taskset").arg("-V").output().is_ok();
+                let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
+                // Every packet must have been counted.
+                if case != "startup" && !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
+                    return Err(format!("{case}: expected {expect} packets counted, got: {}", run.stdout.trim()));
+                }
+                rss[b] = rss[b].max(run.max_rss_kb);
+                let seconds = match run.router_seconds() {
+                    Some(s) if case != "startup" => s,
+                    _ => run.seconds - setup,
+                }
+                .max(1e-6);
+                secs[b].push(seconds);
+                let rate = case_packets as f64 / seconds / 1e6;
+                if case == "startup" {
+                    eprintln!("  {case}{which} run {}: {:.2} ms, {} KB RSS", k + 1, run.seconds * 1e3, run.max_rss_kb);
+                } else {
+                    eprintln!(
+                        "  {case}{which} run {}: {:.3} s, {rate:.2} Mpps, {} KB RSS",
+                        k + 1,
+                        seconds,
+                        run.max_rss_kb
                     );
-                    let mut c = Command::new(&oxclick);
-                    c.args(["-e", &conf, "-h", "c.count", "-h", "rw.nmappings"]);
-                    c
                 }
-                "d0" => {
-                    let mut c = Command::new(&oxclick);
-                    let conf = format!(
-                        "FromDump({}, STOP true) -> Strip(14) -> CheckIPHeader -> DecIPTTL -> c :: Counter -> Discard",
-                        pcap.display()
-                    );
-                    c.args(["-e", &conf, "-h", "c.count"]);
-                    c
-                }
-                c if c.starts_with('c') => {
-                    let n = &c[1..];
-                    let mut cmd = Command::new(&oxclick);
-                    cmd.arg(data_dir.join(format!("tenants_{n}.click"))).args(["-h", "t0.count"]);
-                    cmd
-                }
-                "hand" => {
-                    let mut c = Command::new(bin_dir.join("handloop"));
-                    c.arg(&pcap);
-                    c
-                }
-                _ => {
-                    let mut c = Command::new(&oxclick);
-                    c.args(["-q", "-e", "Idle -> Discard"]);
-                    c
-                }
-            };
-            // One core, as the targets say.
-            cmd.env("OXCLICK_REPORT_PEAK_RSS", "1");
-            let mut pinned = Command::new("taskset");
-            pinned.env("OXCLICK_REPORT_PEAK_RSS", "1");
-            pinned.arg("-c").arg("0").arg(cmd.get_program()).args(cmd.get_args());
-            // Startup is timed without taskset: its own exec (and dynamic loading)
-            // would double a 2 ms figure, and pinning means nothing for it.
-            let use_taskset = case != "startup" && Command::new("taskset").arg("-V").output().is_ok();
-            let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
-            // Every packet must have been counted.
-            if case != "startup" && !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
-                return Err(format!("{case}: expected {expect} packets counted, got: {}", run.stdout.trim()));
-            }
-            rss = rss.max(run.max_rss_kb);
-            let seconds = match run.router_seconds() {
-                Some(s) if case != "startup" => s,
-                _ => run.seconds - setup,
-            }
-            .max(1e-6);
-            secs.push(seconds);
-            let rate = case_packets as f64 / seconds / 1e6;
-            if case == "startup" {
-                eprintln!("  {case} run {}: {:.2} ms, {} KB RSS", k + 1, run.seconds * 1e3, run.max_rss_kb);
-            } else {
-                eprintln!("  {case} run {}: {:.3} s, {rate:.2} Mpps, {} KB RSS", k + 1, seconds, run.max_rss_kb);
             }
         }
-        let m = median(&mut secs);
+        let m = median(&mut secs[0]);
         let packets = case_packets;
+        let rss = rss[0];
         if case == "startup" {
             println!("{case:8} median {:.2} ms   peak RSS {:.1} MB", m * 1e3, rss as f64 / 1024.0);
         } else {
@@ -543,9 +573,18 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 rss as f64 / 1024.0
             );
         }
+        if let Some(other) = secs.get_mut(1) {
+            let o = median(other);
+            let figure = if case == "startup" {
+                format!("{:.2} ms", o * 1e3)
+            } else {
+                format!("{:7.2} Mpps", packets as f64 / o / 1e6)
+            };
+            println!("{case:8} against median {figure}: {:.3}x this build's time", o / m);
+        }
     }
     if consolidated {
-        bench_consolidated(&oxclick, &data_dir, tenant_packets, runs)?;
+        bench_consolidated(&oxclick, against.as_deref(), &data_dir, tenant_packets, runs)?;
     }
     if rules {
         bench_rules(&oxclick, &data_dir, runs)?;
@@ -625,7 +664,14 @@ fn bench_rules(oxclick: &Path, data_dir: &Path, runs: usize) -> Result<(), Strin
 }
 
 /// Case t: N tenants consolidated into one router, each a small firewall.
-fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs: usize) -> Result<(), String> {
+fn bench_consolidated(
+    oxclick: &Path,
+    against: Option<&Path>,
+    data_dir: &Path,
+    tenant_packets: u64,
+    runs: usize,
+) -> Result<(), String> {
+    let bins: Vec<&Path> = std::iter::once(oxclick).chain(against).collect();
     let fw = data_dir.join("tenant-firewall.click");
     std::fs::write(&fw, "input -> IPFilter(allow udp dst port 1500, deny all) -> c :: Counter -> output;\n")
         .map_err(|e| format!("{}: {e}", fw.display()))?;
@@ -670,7 +716,8 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
         let (merge, build) = (median(&mut merge), median(&mut build));
         let expect = tenant_packets.div_ceil(n);
         settle_trace(&trace)?;
-        let (m, rss) = run_consolidated(oxclick, &merged, &format!("t{n}"), expect, tenant_packets, build, runs)?;
+        let timed = run_consolidated(&bins, &merged, &format!("t{n}"), expect, tenant_packets, build, runs)?;
+        let (m, rss) = timed[0];
         per_packet.push(m / tenant_packets as f64);
         idle_rss.push((built_rss, build_rss));
         let per_tenant = match idle_rss.first() {
@@ -690,6 +737,7 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
             build_rss as f64 / 1024.0,
             rss as f64 / 1024.0
         );
+        report_against(&format!("t{n}"), &timed, tenant_packets);
         if n == TENANT_COUNTS[TENANT_COUNTS.len() - 1] {
             // The same router fed trains of TRAIN packets per tenant (tenants still
             // in turn), as TCP's windows bring them: the worst case above, a
@@ -703,13 +751,14 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
                 .map_err(|e| format!("{}: {e}", fed.display()))?;
             let expect = (0..tenant_packets).filter(|&i| tenant_of(i) == 0).count() as u64;
             settle_trace(&trains)?;
-            let (m, _) =
-                run_consolidated(oxclick, &fed, &format!("t{n}/{TRAIN}"), expect, tenant_packets, build, runs)?;
+            let timed = run_consolidated(&bins, &fed, &format!("t{n}/{TRAIN}"), expect, tenant_packets, build, runs)?;
+            let (m, _) = timed[0];
             train_per_packet = Some(m / tenant_packets as f64);
             println!(
                 "t{n}/{TRAIN:<3} median {:7.2} Mpps ({m:.3} s for {tenant_packets} packets in trains of {TRAIN} per tenant)",
                 tenant_packets as f64 / m / 1e6
             );
+            report_against(&format!("t{n}/{TRAIN}"), &timed, tenant_packets);
         }
     }
     if let (Some(one), Some(many)) = (per_packet.first(), per_packet.last()) {
@@ -727,33 +776,48 @@ fn bench_consolidated(oxclick: &Path, data_dir: &Path, tenant_packets: u64, runs
 /// Packets per tenant in a row in the trains trace of case t.
 const TRAIN: u64 = 32;
 
-/// Run a consolidated router `runs` times, checking that tenant 0's counter saw
-/// `expect` packets: the median router time and the peak RSS.
+/// Run a consolidated router `runs` times with each of `bins` in turn (this
+/// build first), checking that tenant 0's counter saw `expect` packets: for
+/// each binary the median router time and the peak RSS.
 fn run_consolidated(
-    oxclick: &Path,
+    bins: &[&Path],
     merged: &Path,
     label: &str,
     expect: u64,
     packets: u64,
     build: f64,
     runs: usize,
-) -> Result<(f64, u64), String> {
-    let mut secs = Vec::new();
-    let mut rss = 0u64;
+) -> Result<Vec<(f64, u64)>, String> {
+    let mut secs = vec![Vec::new(); bins.len()];
+    let mut rss = vec![0u64; bins.len()];
     for k in 0..runs {
-        let mut c = Command::new("taskset");
-        c.env("OXCLICK_REPORT_PEAK_RSS", "1").args(["-c", "0"]).arg(oxclick).arg(merged);
-        c.args(["-h", "t0/c.count"]);
-        let run = measure(&mut c)?;
-        if !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
-            return Err(format!("{label}: expected {expect} packets counted, got: {}", run.stdout.trim()));
+        for (b, oxclick) in bins.iter().enumerate() {
+            let which = if b == 0 { "" } else { " (against)" };
+            let mut c = Command::new("taskset");
+            c.env("OXCLICK_REPORT_PEAK_RSS", "1").args(["-c", "0"]).arg(oxclick).arg(merged);
+            c.args(["-h", "t0/c.count"]);
+            let run = measure(&mut c)?;
+            if !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
+                return Err(format!("{label}{which}: expected {expect} packets counted, got: {}", run.stdout.trim()));
+            }
+            // The router's own run time when it reports one; else the whole run less
+            // the build's.
+            let seconds = run.router_seconds().unwrap_or(run.seconds - build).max(1e-6);
+            rss[b] = rss[b].max(run.max_rss_kb);
+            eprintln!("  {label}{which} run {}: {seconds:.3} s, {:.2} Mpps", k + 1, packets as f64 / seconds / 1e6);
+            secs[b].push(seconds);
         }
-        // The router's own run time when it reports one; else the whole run less
-        // the build's.
-        let seconds = run.router_seconds().unwrap_or(run.seconds - build).max(1e-6);
-        rss = rss.max(run.max_rss_kb);
-        eprintln!("  {label} run {}: {seconds:.3} s, {:.2} Mpps", k + 1, packets as f64 / seconds / 1e6);
-        secs.push(seconds);
     }
-    Ok((median(&mut secs), rss))
+    Ok(secs.iter_mut().zip(rss).map(|(s, r)| (median(s), r)).collect())
+}
+
+/// With `--against`, the other binary's line for a consolidated case.
+fn report_against(label: &str, timed: &[(f64, u64)], packets: u64) {
+    if let (Some(&(this, _)), Some(&(other, _))) = (timed.first(), timed.get(1)) {
+        println!(
+            "{label:8} against median {:7.2} Mpps: {:.3}x this build's time",
+            packets as f64 / other / 1e6,
+            other / this
+        );
+    }
 }
