@@ -423,6 +423,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("machine load before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let mut rates = std::collections::BTreeMap::new();
+    let have_taskset = Command::new("taskset").arg("-V").output().is_ok();
     for case in &cases {
         // The demux's configuration takes a while to build at 10,000 tenants: time
         // that (with -q) and count packets over the rest.
@@ -532,7 +533,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
                 pinned.arg("-c").arg("0").arg(cmd.get_program()).args(cmd.get_args());
                 // Startup is timed without taskset: its own exec (and dynamic loading)
                 // would double a 2 ms figure, and pinning means nothing for it.
-                let use_taskset = case != "startup" && Command::new("taskset").arg("-V").output().is_ok();
+                let use_taskset = case != "startup" && have_taskset;
                 let run = measure(if use_taskset { &mut pinned } else { &mut cmd })?;
                 // Every packet must have been counted.
                 if case != "startup" && !run.stdout.split_whitespace().any(|w| w == expect.to_string()) {
@@ -574,13 +575,7 @@ pub fn bench(args: &[String]) -> Result<bool, String> {
             );
         }
         if let Some(other) = secs.get_mut(1) {
-            let o = median(other);
-            let figure = if case == "startup" {
-                format!("{:.2} ms", o * 1e3)
-            } else {
-                format!("{:7.2} Mpps", packets as f64 / o / 1e6)
-            };
-            println!("{case:8} against median {figure}: {:.3}x this build's time", o / m);
+            report_against(case, m, median(other), (case != "startup").then_some(packets));
         }
     }
     if consolidated {
@@ -737,7 +732,9 @@ fn bench_consolidated(
             build_rss as f64 / 1024.0,
             rss as f64 / 1024.0
         );
-        report_against(&format!("t{n}"), &timed, tenant_packets);
+        if let Some(&(other, _)) = timed.get(1) {
+            report_against(&format!("t{n}"), m, other, Some(tenant_packets));
+        }
         if n == TENANT_COUNTS[TENANT_COUNTS.len() - 1] {
             // The same router fed trains of TRAIN packets per tenant (tenants still
             // in turn), as TCP's windows bring them: the worst case above, a
@@ -758,7 +755,9 @@ fn bench_consolidated(
                 "t{n}/{TRAIN:<3} median {:7.2} Mpps ({m:.3} s for {tenant_packets} packets in trains of {TRAIN} per tenant)",
                 tenant_packets as f64 / m / 1e6
             );
-            report_against(&format!("t{n}/{TRAIN}"), &timed, tenant_packets);
+            if let Some(&(other, _)) = timed.get(1) {
+                report_against(&format!("t{n}/{TRAIN}"), m, other, Some(tenant_packets));
+            }
         }
     }
     if let (Some(one), Some(many)) = (per_packet.first(), per_packet.last()) {
@@ -811,13 +810,13 @@ fn run_consolidated(
     Ok(secs.iter_mut().zip(rss).map(|(s, r)| (median(s), r)).collect())
 }
 
-/// With `--against`, the other binary's line for a consolidated case.
-fn report_against(label: &str, timed: &[(f64, u64)], packets: u64) {
-    if let (Some(&(this, _)), Some(&(other, _))) = (timed.first(), timed.get(1)) {
-        println!(
-            "{label:8} against median {:7.2} Mpps: {:.3}x this build's time",
-            packets as f64 / other / 1e6,
-            other / this
-        );
-    }
+/// With `--against`, the other binary's line for a case: its median (a packet
+/// rate over `packets`, or milliseconds for a case with none) and its median
+/// time against this build's, both in seconds.
+fn report_against(label: &str, this: f64, other: f64, packets: Option<u64>) {
+    let figure = match packets {
+        Some(n) => format!("{:7.2} Mpps", n as f64 / other / 1e6),
+        None => format!("{:.2} ms", other * 1e3),
+    };
+    println!("{label:8} against median {figure}: {:.3}x this build's time", other / this);
 }
