@@ -188,10 +188,10 @@ impl Pattern {
         if self.variation == 0 {
             return Some(out);
         }
-        if let Some(v) = self.own_variation(flow)
-            && !taken(&self.vary(&out, v))
+        if let Some(own) = self.own_variation(flow).map(|v| self.vary(&out, v))
+            && !taken(&own)
         {
-            return Some(self.vary(&out, v));
+            return Some(own);
         }
         let mut v = self.next_variation();
         for _ in 0..=self.variation.min(1 << 20) {

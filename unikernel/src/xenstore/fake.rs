@@ -400,7 +400,6 @@ impl Transport for Loopback {
     }
 }
 
-#[cfg(test)]
 #[test]
 fn insert_creates_parents() {
     let mut tree = Tree::new();
@@ -408,7 +407,6 @@ fn insert_creates_parents() {
     assert_eq!(tree.keys().collect::<Vec<_>>(), ["/a", "/a/b", "/a/b/c"]);
 }
 
-#[cfg(test)]
 #[test]
 fn hooks_play_another_domain() {
     use super::{Client, NO_TX};
