@@ -27,6 +27,9 @@ pub struct DriverOptions {
     pub quit: bool,
     /// `--simtime`: deterministic simulated time.
     pub simtime: bool,
+    /// `--no-lane-fusion`: run every element by itself, never as a lane of a
+    /// group (see `oxclick_runtime::lanes`).
+    pub no_lane_fusion: bool,
 }
 
 /// Is `name` a primitive element class? The language uses this to tell undeclared
@@ -95,6 +98,7 @@ fn build(flat: &FlatConfig, opts: &mut DriverOptions) -> Result<Router, Vec<Stri
         }),
         clock,
         devices: Vec::new(),
+        fuse_lanes: !opts.no_lane_fusion,
     };
     Router::new(flat, library(), ropts)
 }

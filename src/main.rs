@@ -70,6 +70,12 @@ struct DriverArgs {
     /// Run in simulated time: timers fire in order without waiting.
     #[arg(long = "simtime")]
     simtime: bool,
+    /// Run every element by itself. Normally elements of one class behind a
+    /// demux's outputs (each tenant's Counter, say) run as lanes of one group,
+    /// which a batch crosses at once; the results are the same either way, so
+    /// this is for comparing.
+    #[arg(long = "no-lane-fusion")]
+    no_lane_fusion: bool,
     /// Print this help.
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -376,6 +382,7 @@ fn driver_main(args: Vec<OsString>, style: Style) -> i32 {
         output: a.output,
         quit: a.quit,
         simtime: a.simtime,
+        no_lane_fusion: a.no_lane_fusion,
     };
     driver::run(flat, opts)
 }

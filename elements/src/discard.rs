@@ -10,7 +10,9 @@
 use alloc::format;
 use alloc::string::String;
 
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, finish_args};
+use oxclick_runtime::{
+    Batch, ConfigCtx, ConfigErrors, Ctx, Element, LaneCtx, LaneElement, LaneMaker, Packet, finish_args,
+};
 
 pub struct Discard {
     active: bool,
@@ -88,5 +90,21 @@ impl Element for Discard {
     }
     fn handler_names(&self) -> &'static [&'static str] {
         &["count"]
+    }
+    /// Discards behind a demux run as lanes of one group (the router checks
+    /// that the input is push).
+    fn lane_maker(&self) -> Option<LaneMaker> {
+        Some(LaneMaker::of::<Discard>())
+    }
+}
+
+impl LaneElement for Discard {
+    fn push_lanes(lanes: &mut [Discard], batch: Batch, cx: &mut LaneCtx) {
+        for p in &batch {
+            if let Some(d) = lanes.get_mut(p.lane()) {
+                d.count += 1;
+            }
+        }
+        cx.recycle_batch(batch);
     }
 }

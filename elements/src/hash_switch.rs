@@ -60,6 +60,9 @@ impl Element for HashSwitch {
         let out = self.output(&p, cx.noutputs());
         cx.push(out, p);
     }
+    fn routes_batches(&self) -> bool {
+        true
+    }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
         let n = cx.noutputs();
         route_batch(batch, cx, |p| Some(self.output(p, n)));

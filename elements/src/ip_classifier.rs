@@ -419,6 +419,9 @@ impl Element for IPClassifier {
             cx.push(o, p);
         }
     }
+    fn routes_batches(&self) -> bool {
+        true
+    }
     /// Consecutive packets bound for the same output travel on as one batch, so
     /// the elements after a classifier keep batching.
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {

@@ -128,6 +128,9 @@ impl Element for IPLookup {
             cx.push(out, p);
         }
     }
+    fn routes_batches(&self) -> bool {
+        true
+    }
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
         route_batch(batch, cx, |p| self.route(p));
     }

@@ -483,6 +483,9 @@ impl Element for IPRewriter {
             None => self.drops += 1,
         }
     }
+    fn routes_batches(&self) -> bool {
+        true
+    }
     fn push_batch(&mut self, port: usize, batch: Batch, cx: &mut Ctx) {
         let now = cx.now();
         let mut drops = 0;

@@ -40,6 +40,7 @@ fn router(src: &str, ndev: usize) -> Result<Router, Vec<String>> {
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices,
+        fuse_lanes: true,
     };
     Router::new(&out.flat, &reg, opts)
 }

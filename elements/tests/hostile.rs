@@ -120,6 +120,7 @@ fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
+        fuse_lanes: true,
     };
     let mut r = Router::new(&out.flat, &reg, opts).unwrap_or_else(|e| panic!("{src}: {e:?}"));
     r.run();

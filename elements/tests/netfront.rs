@@ -19,6 +19,7 @@ fn build(src: &str, ndev: usize) -> Result<Router, Vec<String>> {
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices,
+        fuse_lanes: true,
     };
     Router::new(&out.flat, &reg, opts)
 }

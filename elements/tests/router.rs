@@ -27,6 +27,7 @@ fn build(src: &str) -> Built {
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
+        fuse_lanes: true,
     };
     Built { router: Router::new(&out.flat, &reg, ropts), console }
 }
@@ -211,6 +212,7 @@ fn driver_manager_prints_and_writes_handlers() {
         output: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
+        fuse_lanes: true,
     };
     let mut r = Router::new(&parsed.flat, &reg, opts).unwrap();
     r.run();
@@ -466,6 +468,7 @@ fn a_flat_configuration_naming_no_element_is_an_error_not_a_panic() {
         output: Box::new(|_: &str| {}),
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
+        fuse_lanes: true,
     };
     let errors = Router::new(&out.flat, &reg, opts).err().expect("refused");
     assert_eq!(errors, ["a connection names element 32 of 2", "Router could not be initialized!"]);

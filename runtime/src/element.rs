@@ -13,6 +13,7 @@ use core::cell::RefCell;
 use oxclick_lang::args::{AddressNames, Args};
 
 use crate::device::Device;
+use crate::lanes::LaneMaker;
 use crate::packet::{Packet, PacketPool};
 use crate::router::Core;
 
@@ -63,6 +64,10 @@ pub fn filter_map_batch(mut batch: Batch, cx: &mut Ctx, mut f: impl FnMut(Packet
 /// `route` is called once per packet, in the batch's order (callers may count
 /// calls to know which packet they are given).
 pub fn route_batch(mut batch: Batch, cx: &mut Ctx, mut route: impl FnMut(&mut Packet) -> Option<usize>) {
+    // Outputs leading to a lane group: its packets go to it together.
+    if let Some(g) = cx.core.fed_group(cx.me) {
+        return crate::lanes::route_to_lanes(batch, cx, g, route);
+    }
     // The common case first: every packet goes out of one output, and the batch
     // goes on whole (a demux at 10,000 tenants sees batches of one).
     let mut out = None;
@@ -296,6 +301,19 @@ pub trait Element {
     /// This element as `Any`, for elements whose state can move to their
     /// replacement in a hot swap (see [`take_state`](Self::take_state)).
     fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        None
+    }
+
+    /// Whether this element's `push_batch` goes through [`route_batch`], which
+    /// can hand all the packets a batch has for a lane group of elements behind
+    /// its outputs to that group at once (see [`crate::lanes`]).
+    fn routes_batches(&self) -> bool {
+        false
+    }
+
+    /// This element, as configured, can run as a lane of a group of its class
+    /// (see [`crate::lanes`]): the class's maker, [`LaneMaker::of`].
+    fn lane_maker(&self) -> Option<LaneMaker> {
         None
     }
 
@@ -576,10 +594,7 @@ impl Ctx<'_> {
     /// its rewriters). None when `i` is running: this element, or one whose
     /// push or pull led here.
     pub fn with_element<R>(&mut self, i: usize, f: impl FnOnce(&mut dyn Element, &mut Ctx) -> R) -> Option<R> {
-        let mut e = self.core.take_element(i)?;
-        let r = f(&mut *e, &mut Ctx { core: self.core, me: i });
-        self.core.restore(i, e);
-        Some(r)
+        self.core.with_element_mut(i, |e, core| f(e, &mut Ctx { core, me: i }))
     }
 
     /// Call another element's read handler, `ELEM.HANDLER [PARAMS]`.

@@ -6,6 +6,7 @@ extern crate alloc;
 
 pub mod device;
 pub mod element;
+pub mod lanes;
 pub mod packet;
 pub mod router;
 pub mod spec;
@@ -15,5 +16,6 @@ pub use element::{
     Batch, ConfigCtx, ConfigErrors, Constructor, Ctx, Element, ElementMeta, MAX_BATCH, STORED_PACKET_BYTES,
     SharedForms, State, filter_map_batch, finish_args, hash_table_bytes, route_batch, simple_action_batch,
 };
+pub use lanes::{LaneCtx, LaneElement, LaneMaker};
 pub use packet::{Annotations, Packet, PacketMaker, PacketPool, PacketType};
 pub use router::{Clock, Registry, Router, RouterOptions, SimClock};

@@ -352,6 +352,7 @@ impl PacketMaker<'_> {
                     tail: DEFAULT_HEADROOM + data.len(),
                     anno,
                     headroom_used: false,
+                    lane: 0,
                 };
                 Packet(ManuallyDrop::new(Box::new(h)))
             }
@@ -375,7 +376,9 @@ fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotatio
             b.headroom_used = headroom_used;
             b
         }
-        None => Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno, headroom_used }),
+        None => {
+            Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno, headroom_used, lane: 0 })
+        }
     };
     Packet(ManuallyDrop::new(boxed))
 }
@@ -434,6 +437,11 @@ pub struct Header {
     /// other than zeros: the data began inside them at some point. False for
     /// nearly every packet, which saves the pool zeroing them on each reuse.
     headroom_used: bool,
+    /// Which lane of a fused group the packet is bound for (see
+    /// [`crate::lanes`]): set by the router as it hands packets to a group,
+    /// meaningless elsewhere. It lives in the header, not beside the packet in
+    /// the batch, so a group's batch is an ordinary batch.
+    lane: u32,
 }
 
 /// A packet: a pointer to its [`Header`], so handing one along moves 8 bytes.
@@ -517,6 +525,7 @@ impl Clone for Packet {
                 tail: self.tail,
                 anno: self.anno,
                 headroom_used: self.headroom_used,
+                lane: 0,
             }))),
         }
     }
@@ -548,6 +557,7 @@ impl Packet {
             tail: DEFAULT_HEADROOM + data.len(),
             anno: Annotations::default(),
             headroom_used: false,
+            lane: 0,
         })))
     }
 
@@ -640,6 +650,18 @@ impl Packet {
     #[inline]
     pub fn len(&self) -> usize {
         self.tail - self.head
+    }
+
+    /// The lane of a fused group this packet is bound for: what
+    /// [`crate::lanes::LaneElement::push_lanes`] reads to find its element.
+    #[inline]
+    pub fn lane(&self) -> usize {
+        self.0.lane as usize
+    }
+
+    #[inline]
+    pub(crate) fn set_lane(&mut self, lane: u32) {
+        self.0.lane = lane;
     }
 
     #[inline]

@@ -20,6 +20,7 @@ use oxclick_lang::flat::{FlatConfig, Port};
 
 use crate::device::{DEVICE_QUEUE_CAPACITY, Device, DeviceInfo};
 use crate::element::{Batch, ConfigCtx, Constructor, Ctx, Element, ElementMeta, SharedForms};
+use crate::lanes::GroupSlot;
 use crate::packet::{Packet, PacketPool};
 use crate::spec::{Processing, parse_port_count, processing_vector};
 
@@ -104,6 +105,9 @@ pub struct RouterOptions {
     /// The network devices the driver owns (the guest's vifs), in device-number
     /// order: what FromNetfront(N) and ToNetfront(N) reach. Empty on the host.
     pub devices: Vec<DeviceInfo>,
+    /// Run elements of one class behind one demux as one (see [`crate::lanes`]).
+    /// On unless turned off; the tests compare the two.
+    pub fuse_lanes: bool,
 }
 
 impl RouterOptions {
@@ -118,6 +122,7 @@ impl RouterOptions {
             output: Box::new(|_: &str| {}),
             clock: Box::new(SimClock::default()),
             devices,
+            fuse_lanes: true,
         }
     }
 }
@@ -125,7 +130,7 @@ impl RouterOptions {
 /// The state elements reach through [`Ctx`].
 pub struct Core {
     /// The elements, in configuration order.
-    nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// The peer of each push output.
     push_to: Vec<Peer>,
     /// The peer of each pull input.
@@ -164,7 +169,7 @@ pub struct Core {
     /// Elements that manage the driver (DriverManager, driver scripts).
     pub(crate) managers: Vec<usize>,
     /// Write handler calls to elements that were running: (element, handler, value).
-    deferred: Vec<(usize, (String, String))>,
+    pub(crate) deferred: Vec<(usize, (String, String))>,
     /// A new configuration written to `hotconfig` while the router ran; swapped
     /// in between task runs.
     pub(crate) pending_hotconfig: Option<String>,
@@ -173,6 +178,15 @@ pub struct Core {
     /// tenant answers through it): (element, port, what), delivered in order as
     /// soon as it returns.
     reentrant: Vec<(usize, (usize, Waiting))>,
+    /// Lane groups: elements of one class behind one demux, run as one (see
+    /// [`crate::lanes`]).
+    pub(crate) groups: Vec<GroupSlot>,
+    /// `lanes_of[e]`: the group and lane of fused element `e` (`lanes::NONE`
+    /// when not fused); empty when nothing is.
+    pub(crate) lanes_of: Vec<(u32, u32)>,
+    /// `feeds[e]`: the group routing element `e` feeds (`lanes::NONE`: none);
+    /// empty when no element does.
+    pub(crate) feeds: Vec<u32>,
 }
 
 /// Packets delivered through push cycles per return of the element they go to; a
@@ -228,8 +242,10 @@ enum Waiting {
 /// the others: one table per kind, not a vector per element, keeps a router of
 /// 30,000 elements small and dense). Kept together, so a push reads one line for
 /// where its output leads and one for the element there.
-struct Node {
-    element: Option<Box<dyn Element>>,
+pub(crate) struct Node {
+    /// None while the element runs, and always for an element fused into a lane
+    /// group (see [`crate::lanes`]), which holds it.
+    pub(crate) element: Option<Box<dyn Element>>,
     in_base: u32,
     ninputs: u32,
     out_base: u32,
@@ -249,19 +265,19 @@ pub(crate) const NO_TASK: u32 = u32::MAX;
 /// The element and port a connected port leads to, compact (a consolidated router
 /// has 100,000 ports): [`Peer::NONE`] for an unconnected one.
 #[derive(Clone, Copy)]
-struct Peer {
-    element: u32,
-    port: u32,
+pub(crate) struct Peer {
+    pub(crate) element: u32,
+    pub(crate) port: u32,
 }
 
 impl Peer {
-    const NONE: Peer = Peer { element: u32::MAX, port: 0 };
+    pub(crate) const NONE: Peer = Peer { element: u32::MAX, port: 0 };
 
-    fn of(p: Port) -> Peer {
+    pub(crate) fn of(p: Port) -> Peer {
         Peer { element: p.element as u32, port: p.port as u32 }
     }
 
-    fn port(self) -> Option<Port> {
+    pub(crate) fn port(self) -> Option<Port> {
         (self.element != u32::MAX).then_some(Port { element: self.element as usize, port: self.port as usize })
     }
 }
@@ -351,7 +367,7 @@ impl Core {
     }
 
     #[inline(always)]
-    fn push_peer(&self, e: usize, port: usize) -> Option<Port> {
+    pub(crate) fn push_peer(&self, e: usize, port: usize) -> Option<Port> {
         self.push_to.get(self.output_index(e, port)?)?.port()
     }
 
@@ -395,9 +411,31 @@ impl Core {
         }
     }
 
-    /// Take element `i` out of its slot to run it; None if it is running.
-    pub(crate) fn take_element(&mut self, i: usize) -> Option<Box<dyn Element>> {
-        self.nodes.get_mut(i)?.element.take()
+    /// Run `f` on element `i`, wherever it is: in its slot, or a lane of a
+    /// group. None if it (or its group) is running.
+    pub(crate) fn with_element_mut<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut dyn Element, &mut Core) -> R,
+    ) -> Option<R> {
+        if let Some(mut e) = self.nodes.get_mut(i)?.element.take() {
+            let r = f(&mut *e, self);
+            self.restore(i, e);
+            return Some(r);
+        }
+        let (g, lane) = self.lane_of(i)?;
+        self.with_lane(g, lane, f)
+    }
+
+    /// Element `i`, wherever it is; None if it (or its group) is running.
+    pub(crate) fn element_ref(&self, i: usize) -> Option<&dyn Element> {
+        match self.nodes.get(i)?.element.as_deref() {
+            Some(e) => Some(e),
+            None => {
+                let (g, lane) = self.lane_of(i)?;
+                self.lane_ref(g, lane)
+            }
+        }
     }
 
     /// Put running element `i` back in its slot, then make the write handler calls
@@ -428,6 +466,9 @@ impl Core {
     /// Queue `batch` for input `port` of running element `to`, to be delivered
     /// when it returns.
     fn queue_reentrant(&mut self, to: usize, port: usize, batch: Batch) {
+        if let Some((g, lane)) = self.lane_of(to) {
+            return self.push_to_lane(g, lane, batch);
+        }
         if let Some(node) = self.nodes.get_mut(to) {
             node.waiting += 1;
             self.reentrant.push((to, (port, Waiting::Batch(batch))));
@@ -476,9 +517,16 @@ impl Core {
     }
 
     #[cold]
-    fn run_deferred(&mut self, i: usize) {
+    pub(crate) fn run_deferred(&mut self, i: usize) {
         while let Some((h, v)) = Self::take_waiting(&mut self.nodes, &mut self.deferred, i) {
-            let Some(mut el) = self.nodes[i].element.take() else { return };
+            let Some(mut el) = self.nodes[i].element.take() else {
+                // A lane: its group has returned (this runs from there).
+                let r = self.with_element_mut(i, |el, core| el.call_handler(&h, true, &v, &mut Ctx { core, me: i }));
+                if let Some(Some(Err(e))) = r {
+                    (self.console)(&format!("While calling '{}.{h}': {e}", self.meta[i].name));
+                }
+                continue;
+            };
             if let Some(Err(e)) = el.call_handler(&h, true, &v, &mut Ctx { core: self, me: i }) {
                 (self.console)(&format!("While calling '{}.{h}': {e}", self.meta[i].name));
             }
@@ -491,6 +539,9 @@ impl Core {
     fn queue_reentrant_packet(&mut self, to: usize, port: usize, p: Packet) {
         // No batch vector for one packet: a tenant's answers come back to its
         // guard this way, one at a time when tenants interleave.
+        if let Some((g, lane)) = self.lane_of(to) {
+            return self.push_packet_to_lane(g, lane, p);
+        }
         if let Some(node) = self.nodes.get_mut(to) {
             node.waiting += 1;
             self.reentrant.push((to, (port, Waiting::One(p))));
@@ -500,12 +551,19 @@ impl Core {
     #[inline(always)]
     pub(crate) fn push_batch_from(&mut self, from: usize, port: usize, batch: Batch) {
         let Some(to) = self.push_peer(from, port) else { return };
-        let Some(mut e) = self.nodes.get_mut(to.element).and_then(|n| n.element.take()) else {
-            self.queue_reentrant(to.element, to.port, batch);
+        self.push_batch_to(to.element, to.port, batch);
+    }
+
+    /// Deliver `batch` to input `port` of element `to`.
+    #[inline(always)]
+    pub(crate) fn push_batch_to(&mut self, to: usize, port: usize, batch: Batch) {
+        let Some(mut e) = self.nodes.get_mut(to).and_then(|n| n.element.take()) else {
+            // Running, or a lane of a group.
+            self.queue_reentrant(to, port, batch);
             return;
         };
-        e.push_batch(to.port, batch, &mut Ctx { core: self, me: to.element });
-        self.restore(to.element, e);
+        e.push_batch(port, batch, &mut Ctx { core: self, me: to });
+        self.restore(to, e);
     }
 
     /// Walk upstream from pull input `port` of `me` (or downstream from push output
@@ -543,7 +601,7 @@ impl Core {
             return depth <= 64;
         }
         seen.push((peer.element, peer.port));
-        let Some(el) = self.nodes[peer.element].element.as_ref() else { return false };
+        let Some(el) = self.element_ref(peer.element) else { return false };
         if el.is_notifier() {
             found.push(peer.element);
             return true;
@@ -655,9 +713,26 @@ impl Core {
             };
         };
         let i = self.find(e).ok_or_else(|| format!("no element named '{e}'"))?;
-        let Some(mut el) = self.nodes[i].element.take() else {
-            // The element is running (it called us, perhaps through others): a write
-            // waits until it returns, as if called right after; a read cannot.
+        let r = self.with_element_mut(i, |el, core| match (h, write) {
+            // Every element's `config`: read it, or reconfigure (Click's live
+            // reconfiguration); the element keeps its old settings on error.
+            ("config", false) => Some(Ok(String::from(&*core.meta[i].config))),
+            ("config", true) => {
+                Some(match el.configure(value, &ConfigCtx::new(&core.address_names, &core.meta, None)) {
+                    Ok(()) => {
+                        core.meta[i].config = Rc::from(value);
+                        Ok(String::new())
+                    }
+                    Err(errs) => Err(errs.join("\n")),
+                })
+            }
+            ("name", false) => Some(Ok(String::from(&*core.meta[i].name))),
+            _ => el.call_handler(h, write, value, &mut Ctx { core, me: i }),
+        });
+        let Some(r) = r else {
+            // The element is running (it called us, perhaps through others), or
+            // its lane group is: a write waits until it returns, as if called
+            // right after; a read cannot.
             if write {
                 self.nodes[i].waiting += 1;
                 self.deferred.push((i, (h.into(), value.into())));
@@ -665,23 +740,6 @@ impl Core {
             }
             return Err(format!("'{target}' cannot be read while it is running"));
         };
-        let r = match (h, write) {
-            // Every element's `config`: read it, or reconfigure (Click's live
-            // reconfiguration); the element keeps its old settings on error.
-            ("config", false) => Some(Ok(String::from(&*self.meta[i].config))),
-            ("config", true) => {
-                Some(match el.configure(value, &ConfigCtx::new(&self.address_names, &self.meta, None)) {
-                    Ok(()) => {
-                        self.meta[i].config = Rc::from(value);
-                        Ok(String::new())
-                    }
-                    Err(errs) => Err(errs.join("\n")),
-                })
-            }
-            ("name", false) => Some(Ok(String::from(&*self.meta[i].name))),
-            _ => el.call_handler(h, write, value, &mut Ctx { core: self, me: i }),
-        };
-        self.restore(i, el);
         r.unwrap_or_else(|| Err(format!("no {} handler '{target}'", if write { "write" } else { "read" })))
     }
 
@@ -1066,6 +1124,9 @@ impl Router {
             deferred: Vec::new(),
             pending_hotconfig: None,
             reentrant: Vec::new(),
+            groups: Vec::new(),
+            lanes_of: Vec::new(),
+            feeds: Vec::new(),
         };
         let mut r = Router {
             core,
@@ -1098,6 +1159,9 @@ impl Router {
         if !init_errors.is_empty() {
             init_errors.push("Router could not be initialized!".into());
             return Err(init_errors);
+        }
+        if opts.fuse_lanes {
+            r.core.fuse_lanes();
         }
         Ok(r)
     }
@@ -1262,13 +1326,11 @@ impl Router {
             if self.core.meta[j].class != new.core.meta[i].class {
                 continue;
             }
-            let (Some(mut ne), Some(mut oe)) = (new.core.nodes[i].element.take(), self.core.nodes[j].element.take())
-            else {
-                continue;
-            };
-            ne.take_state(&mut *oe, &mut Ctx { core: &mut new.core, me: i });
-            new.core.restore(i, ne);
-            self.core.nodes[j].element = Some(oe);
+            // Either may be a lane of a group (see `crate::lanes`).
+            let old = &mut self.core;
+            new.core.with_element_mut(i, |ne, core| {
+                old.with_element_mut(j, |oe, _| ne.take_state(oe, &mut Ctx { core, me: i }));
+            });
         }
         *self = new;
         Ok(())
@@ -1340,8 +1402,14 @@ impl Router {
     /// What element `i` keeps that grows with traffic ([`Element::state`]), and its
     /// own size in bytes; `None` while the element is busy (never between runs).
     pub fn element_state(&self, i: usize) -> Option<(crate::element::State, usize)> {
-        let e = self.core.nodes.get(i)?.element.as_deref()?;
+        let e = self.core.element_ref(i)?;
         Some((e.state(), core::mem::size_of_val(e)))
+    }
+
+    /// The lane groups the router made (see [`crate::lanes`]): each group's
+    /// elements, in lane order.
+    pub fn lane_groups(&self) -> Vec<Vec<usize>> {
+        self.core.groups.iter().map(|g| g.nodes.iter().map(|&e| e as usize).collect()).collect()
     }
 
     /// Indexes of elements whose class is `class`.
@@ -1407,7 +1475,7 @@ impl Router {
             };
         };
         let m = self.core.meta.get(i)?;
-        let e = self.core.nodes.get(i)?.element.as_ref()?;
+        let e = self.core.element_ref(i)?;
         match handler {
             "name" => Some(String::from(&*m.name)),
             "class" => Some(String::from(&*m.class)),
@@ -1439,9 +1507,9 @@ impl Router {
                 Some(self.core.call_handler(&spec, true, value).map(|_| ()))
             }
             Some(i) => {
-                let mut e = self.core.nodes.get_mut(i)?.element.take()?;
-                let r = e.call_handler(handler, true, value, &mut Ctx { core: &mut self.core, me: i });
-                self.core.restore(i, e);
+                let r = self
+                    .core
+                    .with_element_mut(i, |e, core| e.call_handler(handler, true, value, &mut Ctx { core, me: i }))?;
                 r.map(|r| r.map(|_| ()))
             }
         }

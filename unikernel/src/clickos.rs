@@ -188,6 +188,7 @@ impl Routers {
             output: sink(&self.platform.console),
             clock: (self.platform.clock)(),
             devices: self.platform.devices.clone(),
+            fuse_lanes: true,
         };
         Router::from_text(text, &format!("router {rid}"), &self.registry, opts)
     }

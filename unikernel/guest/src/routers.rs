@@ -66,6 +66,7 @@ pub fn run_bare() {
         output: Box::new(|line: &str| log!("oxclick: router 0: {line}")),
         clock: Box::new(SimClock::default()),
         devices: Vec::new(),
+        fuse_lanes: true,
     };
     let mut router = match Router::from_text(&text, &name, &oxclick_elements::guest_registry(), opts) {
         Ok(r) => r,
