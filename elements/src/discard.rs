@@ -99,7 +99,7 @@ impl Element for Discard {
 }
 
 impl LaneElement for Discard {
-    fn push_lanes(lanes: &mut [Discard], batch: Batch, cx: &mut LaneCtx) {
+    fn push_lanes(lanes: &mut [Discard], _port: usize, batch: Batch, cx: &mut LaneCtx) {
         for p in &batch {
             if let Some(d) = lanes.get_mut(p.lane()) {
                 d.count += 1;

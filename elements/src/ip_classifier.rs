@@ -45,7 +45,9 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 use oxclick_lang::args::split_args;
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, route_batch};
+use oxclick_runtime::{
+    Batch, ConfigCtx, ConfigErrors, Ctx, Element, LaneCtx, LaneElement, LaneMaker, Packet, route_batch,
+};
 
 use crate::ip_decision::{Dag, Node};
 use crate::ip_pattern::{Base, Expr, FieldTest, Rel, Test, parse_with_names};
@@ -270,6 +272,28 @@ pub struct IPClassifier {
     program: Rc<Program>,
 }
 
+/// What a lane group leaves behind when it takes an element in (an empty
+/// classifier).
+impl Default for IPClassifier {
+    fn default() -> Self {
+        IPClassifier::classifier()
+    }
+}
+
+/// Behind a demux (each tenant's firewall), the classifiers of one program run
+/// as lanes of one group: a batch for many tenants is classified in one call.
+impl LaneElement for IPClassifier {
+    fn fuses_with(&self, other: &Self) -> bool {
+        self.filter == other.filter && Rc::ptr_eq(&self.program, &other.program)
+    }
+    fn push_lanes(lanes: &mut [IPClassifier], _port: usize, batch: Batch, cx: &mut LaneCtx) {
+        cx.route_batch(batch, |p| match lanes.get(p.lane()).map(|c| c.action(p)) {
+            Some(Action::Output(o)) => Some(o),
+            _ => None,
+        });
+    }
+}
+
 impl IPClassifier {
     pub fn classifier() -> Self {
         IPClassifier { filter: false, program: Rc::default() }
@@ -421,6 +445,12 @@ impl Element for IPClassifier {
     }
     fn routes_batches(&self) -> bool {
         true
+    }
+    fn lane_maker(&self) -> Option<LaneMaker> {
+        Some(LaneMaker::of::<IPClassifier>())
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        Some(self)
     }
     /// Consecutive packets bound for the same output travel on as one batch, so
     /// the elements after a classifier keep batching.

@@ -35,7 +35,9 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 use oxclick_lang::args::{Ipv4Addr, Ipv4Prefix};
-use oxclick_runtime::{Batch, ConfigCtx, ConfigErrors, Ctx, Element, Packet, State, finish_args};
+use oxclick_runtime::{
+    Batch, ConfigCtx, ConfigErrors, Ctx, Element, LaneCtx, LaneElement, LaneMaker, Packet, State, finish_args,
+};
 
 use crate::wire::{FrameIpv4, frame_ipv4, parse_ip_proto};
 
@@ -293,6 +295,26 @@ impl TenantGuard {
     }
 }
 
+/// Every tenant's guard as a lane of one group: a batch for many tenants goes in
+/// (and, from tenants whose elements are lanes too, comes back out) in one call
+/// each way.
+impl LaneElement for TenantGuard {
+    fn push_lanes(lanes: &mut [TenantGuard], port: usize, mut batch: Batch, cx: &mut LaneCtx) {
+        let now = cx.now();
+        if port == 0 {
+            for p in &batch {
+                if let Some(g) = lanes.get_mut(p.lane()) {
+                    g.take_inbound(p, now);
+                }
+            }
+            cx.push_batch(0, batch);
+        } else {
+            batch.retain(|p| lanes.get_mut(p.lane()).is_some_and(|g| g.pass_outbound(p, now)));
+            cx.push_batch(1, batch);
+        }
+    }
+}
+
 fn in_prefix(p: &Ipv4Prefix, a: [u8; 4]) -> bool {
     let mask = u32::from_be_bytes(p.mask.0);
     u32::from_be_bytes(a) & mask == u32::from_be_bytes(p.addr.0) & mask
@@ -440,6 +462,10 @@ impl Element for TenantGuard {
     }
     fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
         Some(self)
+    }
+    /// The guards of a consolidated router's tenants run as lanes of one group.
+    fn lane_maker(&self) -> Option<LaneMaker> {
+        Some(LaneMaker::of::<TenantGuard>())
     }
     /// A hot swap keeps the counts and the peers (as many as the new table holds).
     fn take_state(&mut self, old: &mut dyn Element, _cx: &mut Ctx) {

@@ -223,3 +223,167 @@ fn lanes_keep_their_handlers_and_their_state_across_a_hot_swap() {
     assert_eq!(count(&r, "c4"), "1");
     assert_eq!(count(&r, "x3"), "4");
 }
+
+/// A tenant of the consolidated shape: its guard, its firewall, its counter,
+/// and its way back out through its guard.
+#[derive(Clone, Copy, Debug)]
+enum Tenant {
+    /// The common firewall: `allow udp dst port 1500, deny all`.
+    Firewall,
+    /// A firewall of its own (another program: not a lane of the others').
+    OwnFirewall,
+    /// Answers every packet with its addresses swapped (through its guard,
+    /// which lets the answer out only from the tenant's own address).
+    Mirror,
+    /// An element that cannot be a lane on the way back.
+    PaintBack,
+    /// Sends nothing (a guard with one input and one output).
+    Sink,
+    /// Sends every packet on from a source address not its own: the guard
+    /// drops them (spoofing).
+    Spoof,
+}
+
+fn tenant() -> impl Strategy<Value = Tenant> {
+    prop::sample::select(vec![
+        Tenant::Firewall,
+        Tenant::Firewall,
+        Tenant::Firewall,
+        Tenant::OwnFirewall,
+        Tenant::Mirror,
+        Tenant::PaintBack,
+        Tenant::Sink,
+        Tenant::Spoof,
+    ])
+}
+
+fn consolidated(tenants: &[(Tenant, bool)]) -> String {
+    let n = tenants.len();
+    let mut s = String::from(
+        "rx :: FromNetfront(0); tx :: ToNetfront(0); Idle -> tx;\n\
+         rx -> e :: Classifier(12/0800, -) [0] -> CheckIPHeader(14) -> d :: IPClassifier(",
+    );
+    let rules: Vec<String> = (0..n).map(|k| format!("dst host 10.0.{k}.1")).chain(["-".into()]).collect();
+    s += &rules.join(", ");
+    s += &format!(");\nd[{n}] -> unmatched :: Discard;\n");
+    for (k, (t, third_party)) in tenants.iter().enumerate() {
+        let trust = if *third_party { "third-party" } else { "client" };
+        s += &format!("g{k} :: TenantGuard(TRUST {trust}, ADDR 10.0.{k}.1, PEERS 256);\nd[{k}] -> g{k};\n");
+        s += &match t {
+            Tenant::Firewall => {
+                format!("g{k} -> f{k} :: IPFilter(allow udp dst port 1500, deny all) -> c{k} :: Counter -> [1] g{k};\n")
+            }
+            Tenant::OwnFirewall => {
+                format!("g{k} -> f{k} :: IPFilter(allow udp, deny all) -> c{k} :: Counter -> [1] g{k};\n")
+            }
+            Tenant::Mirror => format!("g{k} -> c{k} :: Counter -> IPMirror -> [1] g{k};\n"),
+            Tenant::PaintBack => format!(
+                "g{k} -> f{k} :: IPFilter(allow udp dst port 1500, deny all) -> c{k} :: Counter -> Paint(1) -> [1] g{k};\n"
+            ),
+            Tenant::Sink => format!("g{k} -> c{k} :: Counter -> x{k} :: Discard;\n"),
+            Tenant::Spoof => format!("g{k} -> c{k} :: Counter -> StoreIPAddress(10.9.9.9, src) -> [1] g{k};\n"),
+        };
+        if !matches!(t, Tenant::Sink) {
+            s += &format!("g{k}[1] -> tx;\n");
+        }
+    }
+    s += "e[1] -> Discard;\n";
+    s
+}
+
+/// An Ethernet/IPv4/UDP frame from `10.0.S.2` (S = `src`) to `10.0.D.1` (or,
+/// for D past the tenants, an unknown address) and UDP port `port`, with a
+/// valid IP checksum.
+fn ip_frame(src: u8, dst: u8, port: u16, id: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 8];
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+    ip[4..6].copy_from_slice(&id.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, src, 2]);
+    ip[16..20].copy_from_slice(&[10, 0, dst, 1]);
+    let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    f[36..38].copy_from_slice(&port.to_be_bytes());
+    f[38..40].copy_from_slice(&8u16.to_be_bytes());
+    f
+}
+
+/// Every frame sent, in order, and every handler of every element that reads
+/// as a number, after feeding `rounds`.
+fn run_all(src: &str, rounds: &[Vec<Vec<u8>>], fuse_lanes: bool) -> (Vec<Vec<u8>>, BTreeMap<String, String>) {
+    let mut r = build(src, fuse_lanes);
+    let mut sent = Vec::new();
+    for frames in rounds {
+        for f in frames {
+            r.device_receive(0, f);
+        }
+        r.run_while_busy();
+        r.run_while_busy();
+        r.device_transmit(0, |f| {
+            sent.push(f.to_vec());
+            true
+        });
+    }
+    let mut handlers = BTreeMap::new();
+    let names: Vec<String> = r.element_names().map(String::from).collect();
+    for (i, name) in names.iter().enumerate() {
+        let list = r.read_handler(Some(i), "handlers").unwrap_or_default();
+        for h in list.lines().filter(|h| !matches!(*h, "name" | "class" | "config" | "ports" | "handlers")) {
+            if let Some(v) = r.read_handler(Some(i), h) {
+                handlers.insert(format!("{name}.{h}"), v);
+            }
+        }
+    }
+    (sent, handlers)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn consolidated_tenants_fused_and_unfused_do_the_same(
+        tenants in prop::collection::vec((tenant(), any::<bool>()), 2..8),
+        rounds in prop::collection::vec(
+            prop::collection::vec((0u8..10, 0u8..10, prop::sample::select(vec![1500u16, 53]), any::<u16>()), 0..80),
+            1..4,
+        ),
+    ) {
+        let src = consolidated(&tenants);
+        let rounds: Vec<Vec<Vec<u8>>> = rounds
+            .iter()
+            .map(|frames| frames.iter().map(|&(s, d, port, id)| ip_frame(s, d, port, id)).collect())
+            .collect();
+        let fused = run_all(&src, &rounds, true);
+        let unfused = run_all(&src, &rounds, false);
+        prop_assert_eq!(&fused.0, &unfused.0, "frames sent differ\n{}", src);
+        prop_assert_eq!(&fused.1, &unfused.1, "handlers differ\n{}", src);
+    }
+}
+
+/// The consolidated shape with one firewall for every tenant is one chain of
+/// groups: guards, firewalls, counters, and back into the guards.
+#[test]
+fn consolidated_tenants_become_a_chain_of_lane_groups() {
+    let src = consolidated(&[(Tenant::Firewall, false); 5]);
+    let r = build(&src, true);
+    let groups: Vec<Vec<String>> =
+        r.lane_groups().iter().map(|g| g.iter().map(|&e| r.element_name(e).to_string()).collect()).collect();
+    let names = |p: &str| (0..5).map(|o| format!("{p}{o}")).collect::<Vec<_>>();
+    assert_eq!(groups, [names("g"), names("f"), names("c")]);
+    let frames: Vec<Vec<u8>> = (0..50u16).map(|k| ip_frame(9, (k % 5) as u8, 1500, k)).collect();
+    let (sent, handlers) = run_all(&src, &[frames], true);
+    // Each tenant passes its ten packets on unchanged: their source is a peer.
+    assert_eq!(sent.len(), 50);
+    for k in 0..5 {
+        assert_eq!(handlers[&format!("c{k}.count")], "10");
+        assert_eq!(handlers[&format!("g{k}.in_packets")], "10");
+        assert_eq!(handlers[&format!("g{k}.out_packets")], "10");
+    }
+}

@@ -33,6 +33,15 @@
 //!   cycle while the group runs) is stamped and handed to the group, or waits
 //!   until the group returns, as it would wait for a running element.
 //!
+//! What fusion does change is where batches start and end, and only that: a
+//! group's batch holds the packets of many lanes, where without fusion each
+//! lane's run of packets is a batch of its own. An element whose result for one
+//! packet depends on what a later stage did with an earlier packet of the same
+//! batch sees that the same way as with any batching: a tenant's guard learns
+//! the sources of all of a batch's packets for its tenant before it checks the
+//! tenant's answers, so with its peer table smaller than a batch it may have
+//! forgotten one it would have remembered had the packets come one at a time.
+//!
 //! [`RouterOptions::fuse_lanes`](crate::RouterOptions::fuse_lanes) turns fusion
 //! off; the tests run configurations both ways and compare.
 
@@ -49,10 +58,11 @@ use crate::router::{Core, NO_TASK, Peer};
 /// An element class whose elements can run as the lanes of one group.
 ///
 /// Implement it for classes whose per-packet work is small and needs only the
-/// element itself (counters, sinks, filters), and have [`Element::lane_maker`]
-/// return [`LaneMaker::of`] for elements configured so that `push_lanes` does
-/// exactly what their `push` would. Such an element has one push input and
-/// only push outputs, and no task; the router checks that.
+/// element itself (counters, sinks, filters, a tenant's guard), and have
+/// [`Element::lane_maker`] return [`LaneMaker::of`] for elements configured so
+/// that `push_lanes` does exactly what their `push` would; the router finds
+/// the element itself through [`Element::as_any_mut`], which must return it.
+/// Such an element has only push ports and no task; the router checks that.
 pub trait LaneElement: Element + Default + Sized + 'static {
     /// Whether `self` and `other` can be lanes of one group (IPFilter: the same
     /// compiled program). The default: always.
@@ -60,10 +70,10 @@ pub trait LaneElement: Element + Default + Sized + 'static {
         true
     }
 
-    /// `batch` arrived at the lanes' elements, each packet at
+    /// `batch` arrived on input `port` of the lanes' elements, each packet at
     /// `lanes[packet.lane()]`. Do each packet's work with its lane's element, in
     /// order, and send what goes on through `cx`, in order.
-    fn push_lanes(lanes: &mut [Self], batch: Batch, cx: &mut LaneCtx);
+    fn push_lanes(lanes: &mut [Self], port: usize, batch: Batch, cx: &mut LaneCtx);
 }
 
 /// How the router makes a group of one [`LaneElement`] class out of its elements.
@@ -110,7 +120,7 @@ fn make<E: LaneElement>(mut members: Elements) -> Result<Box<dyn LaneGroup>, Ele
 
 /// A group's lanes, whatever their class (the router's view).
 pub(crate) trait LaneGroup {
-    fn push_lanes(&mut self, batch: Batch, cx: &mut LaneCtx);
+    fn push_lanes(&mut self, port: usize, batch: Batch, cx: &mut LaneCtx);
     fn member(&mut self, lane: usize) -> Option<&mut dyn Element>;
     fn member_ref(&self, lane: usize) -> Option<&dyn Element>;
 }
@@ -118,8 +128,8 @@ pub(crate) trait LaneGroup {
 struct Lanes<E>(Vec<E>);
 
 impl<E: LaneElement> LaneGroup for Lanes<E> {
-    fn push_lanes(&mut self, batch: Batch, cx: &mut LaneCtx) {
-        E::push_lanes(&mut self.0, batch, cx);
+    fn push_lanes(&mut self, port: usize, batch: Batch, cx: &mut LaneCtx) {
+        E::push_lanes(&mut self.0, port, batch, cx);
     }
     fn member(&mut self, lane: usize) -> Option<&mut dyn Element> {
         self.0.get_mut(lane).map(|e| e as &mut dyn Element)
@@ -146,10 +156,36 @@ impl LaneCtx<'_> {
         }
     }
 
+    /// Send each packet of `batch` out of the output of its lane's element that
+    /// `route` picks (None: dropped), in order: consecutive packets for the same
+    /// output go on as one batch, as [`route_batch`](crate::route_batch) sends
+    /// them. `route` is called once per packet, in order.
+    pub fn route_batch(&mut self, mut batch: Batch, mut route: impl FnMut(&mut Packet) -> Option<usize>) {
+        let mut run = self.core.new_batch();
+        let mut run_port = usize::MAX;
+        for mut p in batch.drain(..) {
+            let Some(o) = route(&mut p) else { continue };
+            if o != run_port && !run.is_empty() {
+                let full = core::mem::replace(&mut run, self.core.new_batch());
+                self.push_batch(run_port, full);
+            }
+            run_port = o;
+            run.push(p);
+        }
+        self.core.recycle_batch(batch);
+        self.push_batch(run_port, run);
+    }
+
     /// Hand back a batch's vector (its packets, if any, are dropped).
     #[inline]
     pub fn recycle_batch(&mut self, batch: Batch) {
         self.core.recycle_batch(batch);
+    }
+
+    /// The router clock, in nanoseconds.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.core.now
     }
 
     /// Lane `lane`'s element's own context, for what it does off the fast path
@@ -167,8 +203,9 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// Where an output of a group's elements leads.
 #[derive(Clone, Copy)]
 pub(crate) enum LaneOut {
-    /// Lane for lane into the next group: the batch goes on whole.
-    Group(u32),
+    /// Lane for lane into a group (the next one, or one a cycle leads back
+    /// to), on this input: the batch goes on whole.
+    Group(u32, u32),
     /// Every lane's output to the same input: the batch goes on whole.
     Peer(Peer),
     /// Somewhere different for each lane: each packet goes on by itself.
@@ -184,11 +221,13 @@ pub(crate) struct GroupSlot {
     /// Where each output of the lanes' elements leads.
     outs: Vec<LaneOut>,
     /// For a group fed by a routing element, the lane each of that element's
-    /// outputs leads to ([`NONE`]: none).
+    /// outputs leads to ([`NONE`]: none), and the input they lead to.
     lane_of_output: Vec<u32>,
-    /// Batches that reached the group while it ran (through a cycle), delivered
-    /// when it returns.
-    pending: Vec<Batch>,
+    fed_port: u32,
+    /// Batches that reached the group while it ran (through a cycle: a tenant
+    /// answering through its guard), with their input, delivered in order when
+    /// it returns.
+    pending: Vec<(u32, Batch)>,
 }
 
 /// Packets delivered through cycles back into a group per time it runs; beyond
@@ -208,15 +247,23 @@ impl Core {
         self.lanes_of.get(e).and_then(|&(g, l)| (g != NONE).then_some((g as usize, l as usize)))
     }
 
-    /// Run group `g` on `batch` (each packet stamped with its lane); if the group
-    /// is running already, the batch waits for it.
-    pub(crate) fn push_group(&mut self, g: usize, batch: Batch) {
+    /// Run group `g` on `batch` (each packet stamped with its lane), arriving on
+    /// input `port`; if the group is running already, the batch waits for it.
+    pub(crate) fn push_group(&mut self, g: usize, port: usize, mut batch: Batch) {
         let Some(slot) = self.groups.get_mut(g) else { return self.recycle_batch(batch) };
         let Some(mut lanes) = slot.lanes.take() else {
-            slot.pending.push(batch);
+            // Packets for the input the last waiting batch is for join it: a
+            // cycle brings them back one by one when lanes go different ways.
+            match slot.pending.last_mut() {
+                Some((p, waiting)) if *p as usize == port => {
+                    waiting.append(&mut batch);
+                    self.recycle_batch(batch);
+                }
+                _ => slot.pending.push((port as u32, batch)),
+            }
             return;
         };
-        lanes.push_lanes(batch, &mut LaneCtx { core: self, group: g });
+        lanes.push_lanes(port, batch, &mut LaneCtx { core: self, group: g });
         self.restore_group(g, lanes);
     }
 
@@ -241,13 +288,13 @@ impl Core {
         }
         let mut budget = PENDING_BUDGET;
         while !self.groups[g].pending.is_empty() {
-            let batch = self.groups[g].pending.remove(0);
+            let (port, batch) = self.groups[g].pending.remove(0);
             if budget < batch.len() {
                 self.recycle_batch(batch);
                 continue;
             }
             budget -= batch.len();
-            self.push_group(g, batch);
+            self.push_group(g, port as usize, batch);
         }
     }
 
@@ -255,27 +302,27 @@ impl Core {
     /// group's feeder (pushed by some other element, or alone).
     #[cold]
     #[inline(never)]
-    pub(crate) fn push_to_lane(&mut self, g: usize, lane: usize, mut batch: Batch) {
+    pub(crate) fn push_to_lane(&mut self, g: usize, lane: usize, port: usize, mut batch: Batch) {
         for p in &mut batch {
             p.set_lane(lane as u32);
         }
-        self.push_group(g, batch);
+        self.push_group(g, port, batch);
     }
 
     /// A packet arrives at fused element `to` by itself.
     #[cold]
     #[inline(never)]
-    pub(crate) fn push_packet_to_lane(&mut self, g: usize, lane: usize, p: Packet) {
+    pub(crate) fn push_packet_to_lane(&mut self, g: usize, lane: usize, port: usize, p: Packet) {
         let mut batch = self.new_batch();
         batch.push(p);
-        self.push_to_lane(g, lane, batch);
+        self.push_to_lane(g, lane, port, batch);
     }
 
     /// Send each packet of `batch` out of output `port` of its lane's element in
     /// group `g`.
     pub(crate) fn lanes_out(&mut self, g: usize, port: usize, mut batch: Batch) {
         match self.groups[g].outs.get(port).copied() {
-            Some(LaneOut::Group(next)) => self.push_group(next as usize, batch),
+            Some(LaneOut::Group(next, to)) => self.push_group(next as usize, to as usize, batch),
             Some(LaneOut::Peer(peer)) => match peer.port() {
                 Some(to) => self.push_batch_to(to.element, to.port, batch),
                 None => self.recycle_batch(batch),
@@ -311,15 +358,13 @@ impl Core {
     }
 
     /// Whether element `e` can be a lane, and of which class: it is here (not
-    /// fused already), says it can ([`Element::lane_maker`]), has one push input,
-    /// only push outputs, and neither a task nor a part in the driver's or the
-    /// notifiers' bookkeeping.
-    fn lane_candidate(&mut self, e: usize, port: usize) -> Option<LaneMaker> {
+    /// fused already), says it can ([`Element::lane_maker`]), has only push
+    /// ports, and neither a task nor a part in the driver's or the notifiers'
+    /// bookkeeping.
+    fn lane_candidate(&mut self, e: usize) -> Option<LaneMaker> {
         let el = self.nodes.get(e)?.element.as_ref()?;
         let maker = el.lane_maker()?;
-        let fits = port == 0
-            && self.ninputs(e) == 1
-            && !self.input_is_pull(e, 0)
+        let fits = (0..self.ninputs(e)).all(|k| !self.input_is_pull(e, k))
             && (0..self.noutputs(e)).all(|q| self.output_is_push(e, q))
             && self.sched.task_of.get(e).is_none_or(|&t| t == NO_TASK)
             && !el.is_notifier()
@@ -331,7 +376,7 @@ impl Core {
     /// Whether candidate `e` (of `maker`'s class) can share a group whose first
     /// lane is `first`: the class says so, and the port counts agree.
     fn fuses(&mut self, maker: &LaneMaker, first: usize, e: usize) -> bool {
-        if self.noutputs(first) != self.noutputs(e) {
+        if self.noutputs(first) != self.noutputs(e) || self.ninputs(first) != self.ninputs(e) {
             return false;
         }
         let (Some(mut a), Some(mut b)) = (self.nodes[first].element.take(), self.nodes[e].element.take()) else {
@@ -344,14 +389,17 @@ impl Core {
     }
 
     /// The elements the inputs `peers` lead to, if they can be lanes of one
-    /// group in this order: each a candidate on its input 0, all distinct, all
-    /// of one class that fuses them.
+    /// group in this order: each a candidate, on the same input, all distinct,
+    /// all of one class that fuses them.
     fn group_candidates(&mut self, peers: &[Peer]) -> Option<(LaneMaker, Vec<u32>)> {
         let mut maker: Option<LaneMaker> = None;
         let mut nodes = Vec::with_capacity(peers.len());
         for peer in peers {
             let to = peer.port()?;
-            let m = self.lane_candidate(to.element, to.port)?;
+            if to.port != peers[0].port as usize {
+                return None;
+            }
+            let m = self.lane_candidate(to.element)?;
             if let Some(first) = &maker {
                 if first.class != m.class || !self.fuses(first, nodes[0] as usize, to.element) {
                     return None;
@@ -399,6 +447,7 @@ impl Core {
             nodes,
             outs: Vec::new(),
             lane_of_output: Vec::new(),
+            fed_port: 0,
             pending: Vec::new(),
         });
         Some(g)
@@ -418,7 +467,7 @@ impl Core {
             // (one class, fusing with the first); the largest such set, if of
             // two or more, is the group. Outputs to the others go on unfused
             // (a demux's output for unmatched traffic, usually).
-            let mut sets: Vec<(LaneMaker, Vec<u32>)> = Vec::new();
+            let mut sets: Vec<(LaneMaker, usize, Vec<u32>)> = Vec::new();
             let mut seen = BTreeSet::new();
             for o in 0..nout {
                 let Some(to) = self.push_peer(f, o).filter(|to| self.output_is_push(f, o) && to.element != f) else {
@@ -427,16 +476,18 @@ impl Core {
                 if !seen.insert(to.element) {
                     continue;
                 }
-                let Some(maker) = self.lane_candidate(to.element, to.port) else { continue };
-                let set = sets
-                    .iter()
-                    .position(|(m, nodes)| m.class == maker.class && self.fuses(m, nodes[0] as usize, to.element));
+                let Some(maker) = self.lane_candidate(to.element) else { continue };
+                let set = sets.iter().position(|(m, port, nodes)| {
+                    m.class == maker.class && *port == to.port && self.fuses(m, nodes[0] as usize, to.element)
+                });
                 match set {
-                    Some(k) => sets[k].1.push(to.element as u32),
-                    None => sets.push((maker, vec![to.element as u32])),
+                    Some(k) => sets[k].2.push(to.element as u32),
+                    None => sets.push((maker, to.port, vec![to.element as u32])),
                 }
             }
-            let Some((maker, nodes)) = sets.into_iter().max_by_key(|(_, nodes)| nodes.len()) else { continue };
+            let Some((maker, port, nodes)) = sets.into_iter().max_by_key(|(_, _, nodes)| nodes.len()) else {
+                continue;
+            };
             if nodes.len() < 2 {
                 continue;
             }
@@ -444,19 +495,32 @@ impl Core {
             let lane_of_output: Vec<u32> = (0..nout)
                 .map(|o| {
                     let to = self.push_peer(f, o).filter(|_| self.output_is_push(f, o));
-                    match to.and_then(|to| self.lane_of(to.element)) {
-                        Some((h, lane)) if h == g => lane as u32,
+                    match to.and_then(|to| Some((to.port, self.lane_of(to.element)?))) {
+                        Some((to_port, (h, lane))) if h == g && to_port == port => lane as u32,
                         _ => NONE,
                     }
                 })
                 .collect();
             self.groups[g].lane_of_output = lane_of_output;
+            self.groups[g].fed_port = port as u32;
             if self.feeds.is_empty() {
                 self.feeds = vec![NONE; self.nodes.len()];
             }
             self.feeds[f] = g as u32;
             self.chain(g);
         }
+    }
+
+    /// The group whose lane `k` is `peers[k]`'s element for every `k`, all on
+    /// one input, if there is one.
+    fn lane_for_lane(&self, peers: &[Peer]) -> Option<usize> {
+        let first = peers.first()?;
+        let (h, _) = self.lane_of(first.element as usize)?;
+        let aligned = self.groups[h].nodes.len() == peers.len()
+            && peers.iter().enumerate().all(|(k, p)| {
+                p.port == first.port && self.lane_of(p.element as usize) == Some((h, k)) && p.element != NONE
+            });
+        aligned.then_some(h)
     }
 
     /// Wire the outputs of group `g`'s lanes, making the groups they lead to.
@@ -472,11 +536,15 @@ impl Core {
                 let same = peers.iter().all(|p| p.element == peers[0].element && p.port == peers[0].port);
                 let out = if same {
                     LaneOut::Peer(peers[0])
+                } else if let Some(h) = self.lane_for_lane(&peers) {
+                    // Back into a group, lane for lane: a tenant's last element
+                    // answering through its guard.
+                    LaneOut::Group(h as u32, peers[0].port)
                 } else if let Some((maker, next)) = self.group_candidates(&peers)
                     && let Some(h) = self.make_group(maker, next)
                 {
                     todo.push(h);
-                    LaneOut::Group(h as u32)
+                    LaneOut::Group(h as u32, peers[0].port)
                 } else {
                     LaneOut::Each
                 };
@@ -516,8 +584,9 @@ pub(crate) fn route_to_lanes(
             }
         }
     };
+    let port = cx.core.groups[g].fed_port as usize;
     let Some(kth) = diverged else {
-        return cx.core.push_group(g, batch);
+        return cx.core.push_group(g, port, batch);
     };
     // Packets 0..k are for the group; packet k goes out of `kth` (or is
     // dropped); the rest as they come.
@@ -545,7 +614,7 @@ pub(crate) fn route_to_lanes(
             _ => {
                 if !lanes.is_empty() {
                     let l = core::mem::replace(&mut lanes, cx.new_batch());
-                    cx.core.push_group(g, l);
+                    cx.core.push_group(g, port, l);
                 }
                 if o != run_out && !run.is_empty() {
                     let r = core::mem::replace(&mut run, cx.new_batch());
@@ -558,7 +627,7 @@ pub(crate) fn route_to_lanes(
     }
     cx.recycle_batch(rest);
     if !lanes.is_empty() {
-        cx.core.push_group(g, lanes);
+        cx.core.push_group(g, port, lanes);
     } else {
         cx.recycle_batch(lanes);
     }

@@ -467,7 +467,7 @@ impl Core {
     /// when it returns.
     fn queue_reentrant(&mut self, to: usize, port: usize, batch: Batch) {
         if let Some((g, lane)) = self.lane_of(to) {
-            return self.push_to_lane(g, lane, batch);
+            return self.push_to_lane(g, lane, port, batch);
         }
         if let Some(node) = self.nodes.get_mut(to) {
             node.waiting += 1;
@@ -540,7 +540,7 @@ impl Core {
         // No batch vector for one packet: a tenant's answers come back to its
         // guard this way, one at a time when tenants interleave.
         if let Some((g, lane)) = self.lane_of(to) {
-            return self.push_packet_to_lane(g, lane, p);
+            return self.push_packet_to_lane(g, lane, port, p);
         }
         if let Some(node) = self.nodes.get_mut(to) {
             node.waiting += 1;
