@@ -228,6 +228,8 @@ pub(crate) struct GroupSlot {
     /// answering through its guard), with their input, delivered in order when
     /// it returns.
     pending: Vec<(u32, Batch)>,
+    /// Whether `Core::after_group` is delivering `pending`.
+    draining: bool,
 }
 
 /// Packets delivered through cycles back into a group per time it runs; beyond
@@ -277,17 +279,28 @@ impl Core {
         }
     }
 
+    /// Deliver what waited for group `g` while it ran: write handler calls to
+    /// its lanes, and batches, in order, up to [`PENDING_BUDGET`] packets (a
+    /// cycle that keeps bringing packets back has the rest dropped). One loop
+    /// does it all: the group running again from here finds `draining` set and
+    /// leaves what it left waiting to this loop, so a cycle never nests calls.
     #[cold]
     #[inline(never)]
     fn after_group(&mut self, g: usize) {
-        // Write handler calls to its lanes, made while it ran.
-        let waiting: Vec<usize> =
-            self.deferred.iter().map(|d| d.0).filter(|&i| self.lane_of(i).is_some_and(|(h, _)| h == g)).collect();
-        for i in waiting {
-            self.run_deferred(i);
+        if self.groups[g].draining {
+            return;
         }
+        self.groups[g].draining = true;
         let mut budget = PENDING_BUDGET;
-        while !self.groups[g].pending.is_empty() {
+        loop {
+            let deferred = self.deferred.iter().map(|d| d.0).find(|&i| self.lane_of(i).is_some_and(|(h, _)| h == g));
+            if let Some(i) = deferred {
+                self.run_deferred(i);
+                continue;
+            }
+            if self.groups[g].pending.is_empty() {
+                break;
+            }
             let (port, batch) = self.groups[g].pending.remove(0);
             if budget < batch.len() {
                 self.recycle_batch(batch);
@@ -296,6 +309,7 @@ impl Core {
             budget -= batch.len();
             self.push_group(g, port as usize, batch);
         }
+        self.groups[g].draining = false;
     }
 
     /// A batch arrives on input `port` of fused element `to`, not through its
@@ -449,6 +463,7 @@ impl Core {
             lane_of_output: Vec::new(),
             fed_port: 0,
             pending: Vec::new(),
+            draining: false,
         });
         Some(g)
     }
