@@ -121,7 +121,8 @@ impl Element for Counter {
 }
 
 impl LaneElement for Counter {
-    fn push_lanes(lanes: &mut [Counter], _port: usize, batch: Batch, cx: &mut LaneCtx) {
+    type Summary = ();
+    fn push_lanes(lanes: &mut [Counter], _: &(), _port: usize, batch: Batch, cx: &mut LaneCtx) {
         for p in &batch {
             if let Some(c) = lanes.get_mut(p.lane()) {
                 c.count += 1;

@@ -99,7 +99,8 @@ impl Element for Discard {
 }
 
 impl LaneElement for Discard {
-    fn push_lanes(lanes: &mut [Discard], _port: usize, batch: Batch, cx: &mut LaneCtx) {
+    type Summary = ();
+    fn push_lanes(lanes: &mut [Discard], _: &(), _port: usize, batch: Batch, cx: &mut LaneCtx) {
         for p in &batch {
             if let Some(d) = lanes.get_mut(p.lane()) {
                 d.count += 1;

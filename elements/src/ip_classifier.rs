@@ -283,14 +283,35 @@ impl Default for IPClassifier {
 /// Behind a demux (each tenant's firewall), the classifiers of one program run
 /// as lanes of one group: a batch for many tenants is classified in one call.
 impl LaneElement for IPClassifier {
+    /// The classifier every lane is, when they all are one (as they are when
+    /// the group forms: a `config` write may change one): then a packet is
+    /// classified without reading its lane's element.
+    type Summary = Option<IPClassifier>;
     fn fuses_with(&self, other: &Self) -> bool {
         self.filter == other.filter && Rc::ptr_eq(&self.program, &other.program)
     }
-    fn push_lanes(lanes: &mut [IPClassifier], _port: usize, batch: Batch, cx: &mut LaneCtx) {
-        cx.route_batch(batch, |p| match lanes.get(p.lane()).map(|c| c.action(p)) {
-            Some(Action::Output(o)) => Some(o),
-            _ => None,
-        });
+    fn summarize(lanes: &[IPClassifier]) -> Option<IPClassifier> {
+        let first = lanes.first()?;
+        lanes
+            .iter()
+            .all(|c| c.fuses_with(first))
+            .then(|| IPClassifier { filter: first.filter, program: first.program.clone() })
+    }
+    fn push_lanes(
+        lanes: &mut [IPClassifier],
+        all: &Option<IPClassifier>,
+        _port: usize,
+        batch: Batch,
+        cx: &mut LaneCtx,
+    ) {
+        let action = |c: &IPClassifier, p: &Packet| match c.action(p) {
+            Action::Output(o) => Some(o),
+            Action::Drop => None,
+        };
+        match all {
+            Some(c) => cx.route_batch(batch, |p| action(c, p)),
+            None => cx.route_batch(batch, |p| lanes.get(p.lane()).and_then(|c| action(c, p))),
+        }
     }
 }
 

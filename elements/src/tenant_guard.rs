@@ -299,7 +299,8 @@ impl TenantGuard {
 /// (and, from tenants whose elements are lanes too, comes back out) in one call
 /// each way.
 impl LaneElement for TenantGuard {
-    fn push_lanes(lanes: &mut [TenantGuard], port: usize, mut batch: Batch, cx: &mut LaneCtx) {
+    type Summary = ();
+    fn push_lanes(lanes: &mut [TenantGuard], _: &(), port: usize, mut batch: Batch, cx: &mut LaneCtx) {
         let now = cx.now();
         if port == 0 {
             for p in &batch {

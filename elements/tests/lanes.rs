@@ -413,3 +413,31 @@ fn a_group_wired_into_itself_stops() {
         assert!(c0 <= 2 * (1 << 16) + 2 && c1 <= 2 * (1 << 16) + 2, "fused: {fuse}: {c0} {c1}");
     }
 }
+
+/// A lane reconfigured while fused runs its new configuration: one tenant's
+/// firewall rewritten to deny all stops that tenant's traffic only, though the
+/// group had been classifying every lane's packets with the one program they
+/// shared.
+#[test]
+fn a_lane_reconfigured_runs_its_new_configuration() {
+    let src = consolidated(&[(Tenant::Firewall, false); 3]);
+    let mut r = build(&src, true);
+    assert_eq!(r.lane_groups().len(), 3);
+    let send = |r: &mut Router| {
+        for k in 0..9u16 {
+            r.device_receive(0, &ip_frame(9, (k % 3) as u8, 1500, k));
+        }
+        r.run_while_busy();
+    };
+    send(&mut r);
+    r.write_handler(Some(r.find("f1").unwrap()), "config", "deny all").unwrap().unwrap();
+    send(&mut r);
+    let count = |r: &Router, e: &str| r.read_handler(Some(r.find(e).unwrap()), "count").unwrap();
+    assert_eq!(count(&r, "c0"), "6");
+    assert_eq!(count(&r, "c1"), "3");
+    assert_eq!(count(&r, "c2"), "6");
+    // And back: the lanes share one program again.
+    r.write_handler(Some(r.find("f1").unwrap()), "config", "allow udp dst port 1500, deny all").unwrap().unwrap();
+    send(&mut r);
+    assert_eq!(count(&r, "c1"), "6");
+}

@@ -64,16 +64,28 @@ use crate::router::{Core, NO_TASK, Peer};
 /// the element itself through [`Element::as_any_mut`], which must return it.
 /// Such an element has only push ports and no task; the router checks that.
 pub trait LaneElement: Element + Default + Sized + 'static {
+    /// What a group knows of all its lanes at once (IPFilter: the one program
+    /// they all run, if they do), so that a packet need not visit its lane's
+    /// element for it. `()` for most classes.
+    type Summary: Default;
+
     /// Whether `self` and `other` can be lanes of one group (IPFilter: the same
     /// compiled program). The default: always.
     fn fuses_with(&self, _other: &Self) -> bool {
         true
     }
 
+    /// The group's summary of `lanes`: made when the group forms, and again
+    /// after anything but `push_lanes` touched a lane (a handler call, a hot
+    /// swap).
+    fn summarize(_lanes: &[Self]) -> Self::Summary {
+        Self::Summary::default()
+    }
+
     /// `batch` arrived on input `port` of the lanes' elements, each packet at
     /// `lanes[packet.lane()]`. Do each packet's work with its lane's element, in
     /// order, and send what goes on through `cx`, in order.
-    fn push_lanes(lanes: &mut [Self], port: usize, batch: Batch, cx: &mut LaneCtx);
+    fn push_lanes(lanes: &mut [Self], summary: &Self::Summary, port: usize, batch: Batch, cx: &mut LaneCtx);
 }
 
 /// How the router makes a group of one [`LaneElement`] class out of its elements.
@@ -114,8 +126,9 @@ fn make<E: LaneElement>(mut members: Elements) -> Result<Box<dyn LaneGroup>, Ele
     }
     // Each element moves into the group's vector (a default one is left in its
     // box, which is then freed): one allocation for all lanes, dense in memory.
-    let lanes = members.iter_mut().filter_map(|m| as_lane::<E>(&mut **m).map(core::mem::take)).collect();
-    Ok(Box::new(Lanes::<E>(lanes)))
+    let lanes: Vec<E> = members.iter_mut().filter_map(|m| as_lane::<E>(&mut **m).map(core::mem::take)).collect();
+    let summary = E::summarize(&lanes);
+    Ok(Box::new(Lanes::<E> { lanes, summary }))
 }
 
 /// A group's lanes, whatever their class (the router's view).
@@ -123,19 +136,27 @@ pub(crate) trait LaneGroup {
     fn push_lanes(&mut self, port: usize, batch: Batch, cx: &mut LaneCtx);
     fn member(&mut self, lane: usize) -> Option<&mut dyn Element>;
     fn member_ref(&self, lane: usize) -> Option<&dyn Element>;
+    /// A lane was reached through `member`: summarize again.
+    fn changed(&mut self);
 }
 
-struct Lanes<E>(Vec<E>);
+struct Lanes<E: LaneElement> {
+    lanes: Vec<E>,
+    summary: E::Summary,
+}
 
 impl<E: LaneElement> LaneGroup for Lanes<E> {
     fn push_lanes(&mut self, port: usize, batch: Batch, cx: &mut LaneCtx) {
-        E::push_lanes(&mut self.0, port, batch, cx);
+        E::push_lanes(&mut self.lanes, &self.summary, port, batch, cx);
     }
     fn member(&mut self, lane: usize) -> Option<&mut dyn Element> {
-        self.0.get_mut(lane).map(|e| e as &mut dyn Element)
+        self.lanes.get_mut(lane).map(|e| e as &mut dyn Element)
     }
     fn member_ref(&self, lane: usize) -> Option<&dyn Element> {
-        self.0.get(lane).map(|e| e as &dyn Element)
+        self.lanes.get(lane).map(|e| e as &dyn Element)
+    }
+    fn changed(&mut self) {
+        self.summary = E::summarize(&self.lanes);
     }
 }
 
@@ -362,6 +383,7 @@ impl Core {
     ) -> Option<R> {
         let mut lanes = self.groups.get_mut(g)?.lanes.take()?;
         let r = lanes.member(lane).map(|e| f(e, self));
+        lanes.changed();
         self.restore_group(g, lanes);
         r
     }
