@@ -128,8 +128,10 @@ impl LaneElement for Counter {
                 c.count += 1;
                 c.bytes += p.len() as u64;
                 // Configured since it joined the group (a `config` write).
-                if c.count_call.is_some() {
-                    c.call_at_count(&mut cx.lane(p.lane()));
+                if c.count_call.is_some()
+                    && let Some(mut lane_cx) = cx.lane(p.lane())
+                {
+                    c.call_at_count(&mut lane_cx);
                 }
             }
         }

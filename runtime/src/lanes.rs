@@ -210,11 +210,12 @@ impl LaneCtx<'_> {
     }
 
     /// Lane `lane`'s element's own context, for what it does off the fast path
-    /// (calling a handler). Its own group is running meanwhile: a write handler
-    /// call to a lane of it waits until the group returns.
-    pub fn lane(&mut self, lane: usize) -> Ctx<'_> {
-        let me = self.core.groups[self.group].nodes.get(lane).map_or(usize::MAX, |&n| n as usize);
-        Ctx { core: self.core, me }
+    /// (calling a handler); None if there is no such lane. Its own group is
+    /// running meanwhile: a write handler call to a lane of it waits until the
+    /// group returns.
+    pub fn lane(&mut self, lane: usize) -> Option<Ctx<'_>> {
+        let me = *self.core.groups.get(self.group)?.nodes.get(lane)? as usize;
+        Some(Ctx { core: self.core, me })
     }
 }
 
@@ -242,8 +243,9 @@ pub(crate) struct GroupSlot {
     /// Where each output of the lanes' elements leads.
     outs: Vec<LaneOut>,
     /// For a group fed by a routing element, the lane each of that element's
-    /// outputs leads to ([`NONE`]: none), and the input they lead to.
+    /// outputs leads to ([`NONE`]: none)...
     lane_of_output: Vec<u32>,
+    /// ...and the lanes' input those outputs lead to.
     fed_port: u32,
     /// Batches that reached the group while it ran (through a cycle: a tenant
     /// answering through its guard), with their input, delivered in order when
@@ -253,8 +255,9 @@ pub(crate) struct GroupSlot {
     draining: bool,
 }
 
-/// Packets delivered through cycles back into a group per time it runs; beyond
-/// this the rest are dropped, as for a running element.
+/// Packets that one delivery (`Core::after_group`) hands back to a group they
+/// reached while it ran; beyond this the rest are dropped, as packets cycling
+/// back into a running element are.
 const PENDING_BUDGET: usize = 1 << 16;
 
 impl Core {
