@@ -154,7 +154,9 @@ fn tenant_counters_and_discards_become_lane_groups() {
         r.lane_groups().iter().map(|g| g.iter().map(|&e| r.element_name(e).to_string()).collect()).collect();
     let names = |p: &str| (0..6).map(|o| format!("{p}{o}")).collect::<Vec<_>>();
     assert_eq!(groups, [names("c"), names("x")]);
+    assert_eq!(r.read_handler(None, "lanes").unwrap(), "2\nCounter 6 lanes: c0 ... c5\nDiscard 6 lanes: x0 ... x5\n");
     assert!(build(&src, false).lane_groups().is_empty());
+    assert_eq!(build(&src, false).read_handler(None, "lanes").unwrap(), "0\n");
 
     let frames: Vec<Vec<u8>> = (0..60u8)
         .map(|k| {

@@ -1412,6 +1412,26 @@ impl Router {
         self.core.groups.iter().map(|g| g.nodes.iter().map(|&e| e as usize).collect()).collect()
     }
 
+    /// The `lanes` handler: each lane group, one line each, with its class, how
+    /// many lanes and its first and last elements (oxclick's own handler: it
+    /// shows whether elements behind a demux run as one).
+    fn lanes_text(&self) -> String {
+        let groups = self.lane_groups();
+        let mut s = format!("{}\n", groups.len());
+        for g in &groups {
+            let (Some(&first), Some(&last)) = (g.first(), g.last()) else { continue };
+            let name = |e: usize| &*self.core.meta[e].name;
+            s.push_str(&format!(
+                "{} {} lanes: {} ... {}\n",
+                self.core.meta[first].class,
+                g.len(),
+                name(first),
+                name(last)
+            ));
+        }
+        s
+    }
+
     /// Indexes of elements whose class is `class`.
     pub fn elements_of_class(&self, class: &str) -> Vec<usize> {
         (0..self.core.meta.len()).filter(|i| &*self.core.meta[*i].class == class).collect()
@@ -1469,7 +1489,8 @@ impl Router {
                     }
                     Some(s)
                 }
-                "handlers" => Some("config\nflatconfig\nlist\nhandlers\nstop\nhotconfig\nversion\n".into()),
+                "handlers" => Some("config\nflatconfig\nlist\nhandlers\nstop\nhotconfig\nversion\nlanes\n".into()),
+                "lanes" => Some(self.lanes_text()),
                 "version" => Some(env!("CARGO_PKG_VERSION").into()),
                 _ => None,
             };
