@@ -443,3 +443,35 @@ fn a_lane_reconfigured_runs_its_new_configuration() {
     send(&mut r);
     assert_eq!(count(&r, "c1"), "6");
 }
+
+/// Tenants of several configurations behind one demux: those sharing one
+/// firewall make groups of their own (lanes 0, 2 and 4 of the guards' group
+/// lead into them and back), the others go by themselves, and the router does
+/// what the unfused one does.
+#[test]
+fn tenants_sharing_a_configuration_among_others_make_groups_of_their_own() {
+    let tenants = [
+        (Tenant::Firewall, false),
+        (Tenant::OwnFirewall, false),
+        (Tenant::Firewall, true),
+        (Tenant::Mirror, false),
+        (Tenant::Firewall, false),
+    ];
+    let src = consolidated(&tenants);
+    let r = build(&src, true);
+    assert_eq!(
+        r.read_handler(None, "lanes").unwrap(),
+        "3\nTenantGuard 5 lanes: g0 ... g4\nIPFilter 3 lanes: f0 ... f4\nCounter 3 lanes: c0 ... c4\n"
+    );
+    let frames: Vec<Vec<u8>> = (0..60u16).map(|k| ip_frame((k % 7) as u8, (k % 6) as u8, 1500, k)).collect();
+    let fused = run_all(&src, std::slice::from_ref(&frames), true);
+    let unfused = run_all(&src, std::slice::from_ref(&frames), false);
+    assert_eq!(fused, unfused);
+    // Every tenant's packets (ten each; the sixth address is nobody's) were
+    // counted by its own counter and left through its own guard.
+    for k in 0..5 {
+        assert_eq!(fused.1[&format!("c{k}.count")], "10", "c{k}");
+        assert_eq!(fused.1[&format!("g{k}.out_packets")], "10", "g{k}");
+    }
+    assert_eq!(fused.0.len(), 50);
+}

@@ -46,7 +46,7 @@
 //! off; the tests run configurations both ways and compare.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeSet;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::TypeId;
@@ -228,6 +228,11 @@ pub(crate) enum LaneOut {
     /// Lane for lane into a group (the next one, or one a cycle leads back
     /// to), on this input: the batch goes on whole.
     Group(u32, u32),
+    /// Into a group, some lanes or in another order, on this input:
+    /// `GroupSlot::maps[map][lane]` is each lane's lane there ([`NONE`]: its
+    /// packets go on by themselves). Tenants of several configurations behind
+    /// one demux: those sharing one make a group of their own.
+    Map(u32, u32, u32),
     /// Every lane's output to the same input: the batch goes on whole.
     Peer(Peer),
     /// Somewhere different for each lane: each packet goes on by itself.
@@ -242,6 +247,8 @@ pub(crate) struct GroupSlot {
     pub(crate) nodes: Vec<u32>,
     /// Where each output of the lanes' elements leads.
     outs: Vec<LaneOut>,
+    /// Lane maps of `LaneOut::Map` outputs.
+    maps: Vec<Vec<u32>>,
     /// For a group fed by a routing element, the lane each of that element's
     /// outputs leads to ([`NONE`]: none)...
     lane_of_output: Vec<u32>,
@@ -361,6 +368,9 @@ impl Core {
     pub(crate) fn lanes_out(&mut self, g: usize, port: usize, mut batch: Batch) {
         match self.groups[g].outs.get(port).copied() {
             Some(LaneOut::Group(next, to)) => self.push_group(next as usize, to as usize, batch),
+            Some(LaneOut::Map(next, to, map)) => {
+                self.lanes_out_mapped(g, port, next as usize, to as usize, map as usize, batch)
+            }
             Some(LaneOut::Peer(peer)) => match peer.port() {
                 Some(to) => self.push_batch_to(to.element, to.port, batch),
                 None => self.recycle_batch(batch),
@@ -374,6 +384,35 @@ impl Core {
                 self.recycle_batch(batch);
             }
             None => self.recycle_batch(batch),
+        }
+    }
+
+    /// `lanes_out` through a lane map: packets of lanes the map takes into group
+    /// `next` go there together (restamped), the others on by themselves, in
+    /// order (the gathered ones go first whenever one goes by itself).
+    fn lanes_out_mapped(&mut self, g: usize, port: usize, next: usize, to: usize, map: usize, mut batch: Batch) {
+        let mut mapped = self.new_batch();
+        for mut p in batch.drain(..) {
+            let lane = p.lane();
+            let there = self.groups[g].maps.get(map).and_then(|m| m.get(lane)).copied().unwrap_or(NONE);
+            if there != NONE {
+                p.set_lane(there);
+                mapped.push(p);
+                continue;
+            }
+            if !mapped.is_empty() {
+                let gathered = core::mem::replace(&mut mapped, self.new_batch());
+                self.push_group(next, to, gathered);
+            }
+            if let Some(&e) = self.groups[g].nodes.get(lane) {
+                self.push_from(e as usize, port, p);
+            }
+        }
+        self.recycle_batch(batch);
+        if mapped.is_empty() {
+            self.recycle_batch(mapped);
+        } else {
+            self.push_group(next, to, mapped);
         }
     }
 
@@ -427,31 +466,44 @@ impl Core {
         ok
     }
 
-    /// The elements the inputs `peers` lead to, if they can be lanes of one
-    /// group in this order: each a candidate, on the same input, all distinct,
-    /// all of one class that fuses them.
-    fn group_candidates(&mut self, peers: &[Peer]) -> Option<(LaneMaker, Vec<u32>)> {
-        let mut maker: Option<LaneMaker> = None;
-        let mut nodes = Vec::with_capacity(peers.len());
+    /// The largest set of the elements the inputs `peers` lead to that can be
+    /// lanes of one new group: candidates of one class, on one input, that
+    /// fuse with the set's first. Returned with each peer's lane in it (`map`,
+    /// [`NONE`] for peers outside it; a peer reached twice has one lane), if
+    /// it has two lanes or more.
+    fn lane_set(&mut self, peers: &[Peer]) -> Option<(LaneMaker, u32, Vec<u32>, Vec<u32>)> {
+        // (class, input, elements); candidates seen, with the set and lane each went to.
+        let mut sets: Vec<(LaneMaker, u32, Vec<u32>)> = Vec::new();
+        let mut placed: BTreeMap<u32, (usize, u32)> = BTreeMap::new();
         for peer in peers {
-            let to = peer.port()?;
-            if to.port != peers[0].port as usize {
-                return None;
+            let Some(to) = peer.port() else { continue };
+            if placed.contains_key(&peer.element) {
+                continue;
             }
-            let m = self.lane_candidate(to.element)?;
-            if let Some(first) = &maker {
-                if first.class != m.class || !self.fuses(first, nodes[0] as usize, to.element) {
-                    return None;
+            let Some(maker) = self.lane_candidate(to.element) else { continue };
+            let set = sets.iter().position(|(m, port, nodes)| {
+                m.class == maker.class && *port == peer.port && self.fuses(m, nodes[0] as usize, to.element)
+            });
+            let k = match set {
+                Some(k) => k,
+                None => {
+                    sets.push((maker, peer.port, Vec::new()));
+                    sets.len() - 1
                 }
-            } else {
-                maker = Some(m);
-            }
-            nodes.push(to.element as u32);
+            };
+            placed.insert(peer.element, (k, sets[k].2.len() as u32));
+            sets[k].2.push(peer.element);
         }
-        let mut sorted = nodes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        (sorted.len() == nodes.len() && nodes.len() >= 2).then_some((maker?, nodes))
+        let best = (0..sets.len()).max_by_key(|&k| sets[k].2.len())?;
+        let map = peers
+            .iter()
+            .map(|p| match placed.get(&p.element) {
+                Some(&(k, lane)) if k == best && p.port == sets[k].1 => lane,
+                _ => NONE,
+            })
+            .collect();
+        let (maker, port, nodes) = sets.swap_remove(best);
+        (nodes.len() >= 2).then_some((maker, port, nodes, map))
     }
 
     /// Move elements `nodes` into a new group; its index.
@@ -485,6 +537,7 @@ impl Core {
             lanes: Some(lanes),
             nodes,
             outs: Vec::new(),
+            maps: Vec::new(),
             lane_of_output: Vec::new(),
             fed_port: 0,
             pending: Vec::new(),
@@ -502,47 +555,20 @@ impl Core {
             if !routes || nout < 2 {
                 continue;
             }
-            // The elements the routing element's outputs lead to, each once, in
-            // output order, sorted into those that can be lanes of one group
-            // (one class, fusing with the first); the largest such set, if of
-            // two or more, is the group. Outputs to the others go on unfused
-            // (a demux's output for unmatched traffic, usually).
-            let mut sets: Vec<(LaneMaker, usize, Vec<u32>)> = Vec::new();
-            let mut seen = BTreeSet::new();
-            for o in 0..nout {
-                let Some(to) = self.push_peer(f, o).filter(|to| self.output_is_push(f, o) && to.element != f) else {
-                    continue;
-                };
-                if !seen.insert(to.element) {
-                    continue;
-                }
-                let Some(maker) = self.lane_candidate(to.element) else { continue };
-                let set = sets.iter().position(|(m, port, nodes)| {
-                    m.class == maker.class && *port == to.port && self.fuses(m, nodes[0] as usize, to.element)
-                });
-                match set {
-                    Some(k) => sets[k].2.push(to.element as u32),
-                    None => sets.push((maker, to.port, vec![to.element as u32])),
-                }
-            }
-            let Some((maker, port, nodes)) = sets.into_iter().max_by_key(|(_, _, nodes)| nodes.len()) else {
-                continue;
-            };
-            if nodes.len() < 2 {
-                continue;
-            }
-            let Some(g) = self.make_group(maker, nodes) else { continue };
-            let lane_of_output: Vec<u32> = (0..nout)
-                .map(|o| {
-                    let to = self.push_peer(f, o).filter(|_| self.output_is_push(f, o));
-                    match to.and_then(|to| Some((to.port, self.lane_of(to.element)?))) {
-                        Some((to_port, (h, lane))) if h == g && to_port == port => lane as u32,
-                        _ => NONE,
-                    }
+            // The elements the routing element's outputs lead to: the largest
+            // set of them that can be lanes of one group is the group. Outputs
+            // to the others go on unfused (a demux's output for unmatched
+            // traffic, usually).
+            let peers: Vec<Peer> = (0..nout)
+                .map(|o| match self.push_peer(f, o) {
+                    Some(to) if self.output_is_push(f, o) && to.element != f => Peer::of(to),
+                    _ => Peer::NONE,
                 })
                 .collect();
+            let Some((maker, port, nodes, lane_of_output)) = self.lane_set(&peers) else { continue };
+            let Some(g) = self.make_group(maker, nodes) else { continue };
             self.groups[g].lane_of_output = lane_of_output;
-            self.groups[g].fed_port = port as u32;
+            self.groups[g].fed_port = port;
             if self.feeds.is_empty() {
                 self.feeds = vec![NONE; self.nodes.len()];
             }
@@ -551,16 +577,19 @@ impl Core {
         }
     }
 
-    /// The group whose lane `k` is `peers[k]`'s element for every `k`, all on
-    /// one input, if there is one.
-    fn lane_for_lane(&self, peers: &[Peer]) -> Option<usize> {
-        let first = peers.first()?;
-        let (h, _) = self.lane_of(first.element as usize)?;
-        let aligned = self.groups[h].nodes.len() == peers.len()
-            && peers.iter().enumerate().all(|(k, p)| {
-                p.port == first.port && self.lane_of(p.element as usize) == Some((h, k)) && p.element != NONE
-            });
-        aligned.then_some(h)
+    /// A group that two or more of `peers`' elements are lanes of already, all
+    /// on one input, with each peer's lane there (`map`, [`NONE`] for peers
+    /// outside it): the tenants' last elements answering through their guards.
+    fn lanes_into(&self, peers: &[Peer]) -> Option<(usize, u32, Vec<u32>)> {
+        let (first, h) = peers.iter().find_map(|p| Some((p, self.lane_of(p.element as usize)?.0)))?;
+        let map: Vec<u32> = peers
+            .iter()
+            .map(|p| match self.lane_of(p.element as usize) {
+                Some((g, lane)) if g == h && p.port == first.port => lane as u32,
+                _ => NONE,
+            })
+            .collect();
+        (map.iter().filter(|&&l| l != NONE).count() >= 2).then_some((h, first.port, map))
     }
 
     /// Wire the outputs of group `g`'s lanes, making the groups they lead to.
@@ -574,17 +603,27 @@ impl Core {
                 let peers: Vec<Peer> =
                     nodes.iter().map(|&e| self.push_peer(e as usize, q).map_or(Peer::NONE, Peer::of)).collect();
                 let same = peers.iter().all(|p| p.element == peers[0].element && p.port == peers[0].port);
+                // Lane k to lane k, every lane: the batch goes on whole.
+                let into = |h: usize, port: u32, map: Vec<u32>, slot: &mut GroupSlot| {
+                    let identity = map.len() == nodes.len() && map.iter().enumerate().all(|(k, &l)| l as usize == k);
+                    if identity {
+                        LaneOut::Group(h as u32, port)
+                    } else {
+                        slot.maps.push(map);
+                        LaneOut::Map(h as u32, port, (slot.maps.len() - 1) as u32)
+                    }
+                };
                 let out = if same {
                     LaneOut::Peer(peers[0])
-                } else if let Some(h) = self.lane_for_lane(&peers) {
-                    // Back into a group, lane for lane: a tenant's last element
-                    // answering through its guard.
-                    LaneOut::Group(h as u32, peers[0].port)
-                } else if let Some((maker, next)) = self.group_candidates(&peers)
+                } else if let Some((h, port, map)) = self.lanes_into(&peers) {
+                    // Back into a group: a tenant's last element answering
+                    // through its guard.
+                    into(h, port, map, &mut self.groups[g])
+                } else if let Some((maker, port, next, map)) = self.lane_set(&peers)
                     && let Some(h) = self.make_group(maker, next)
                 {
                     todo.push(h);
-                    LaneOut::Group(h as u32, peers[0].port)
+                    into(h, port, map, &mut self.groups[g])
                 } else {
                     LaneOut::Each
                 };
