@@ -128,7 +128,7 @@ if "$OX" boot "$P/mirror.click" --name mirror --memory 8 --vif "bridge=xenbr0,ma
     figure oxclick_create_to_first_packet_ms $((T2 - T0))
     figure oxclick_guest_phase_ms "$((T2 - T0 - $(num "$CREATE"))) (xl create returned -> first frame mirrored back)"
 else
-    fail "boot-mirror: $(cat "$WORK/boot.out")"
+    fail "boot-mirror: $(tr '\n' ';' <"$WORK/boot.out")"
     kill $PROBE_PID 2>/dev/null
     console_log mirror
 fi
@@ -193,7 +193,7 @@ if "$OX" ctl mirror config "$P/mirror2.click" >"$WORK/swap.out" 2>&1; then
         fail "hot-swap: new counter says $SWAPPED, $BACK of 100 came back"
     fi
 else
-    fail "hot-swap: $(cat "$WORK/swap.out")"
+    fail "hot-swap: $(tr '\n' ';' <"$WORK/swap.out")"
 fi
 
 # --- 4b. Suspend and resume: xl save, xl restore; the restored guest goes on
@@ -297,7 +297,8 @@ if "$OX" boot "$P/wire.click" --name wire --memory 8 --vif bridge=xenbr1 --vif b
     fi
     xl shutdown -w wire >/dev/null 2>&1 || xl destroy wire
 else
-    fail "two-vif-boot: $(cat "$WORK/wire.out")"
+    fail "two-vif-boot: $(tr '\n' ';' <"$WORK/wire.out") $(console_log wire | tail -n 5 | tr '\n' ';')"
+    xl destroy wire >/dev/null 2>&1
 fi
 
 # --- 7b. Consolidation: two tenants in one guest behind the demux, each answering
@@ -424,7 +425,7 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/tenants.toml" >"$PL/add.ou
     timeout 30 "$P/oxclick" platform --state "$PL/state" stop >/dev/null 2>&1
 
 else
-    fail "platform: add-tenant: $(cat "$PL/add.out")"
+    fail "platform: add-tenant: $(tr '\n' ';' <"$PL/add.out")"
 fi
 kill $PLATFORM_PID $DAEMON_TAIL 2>/dev/null
 wait $PLATFORM_PID 2>/dev/null
@@ -673,7 +674,7 @@ if "$OX" platform --state "$PL/state" add-tenant "$PL/flows.toml" >"$PL/add2.out
     # at once (the run's log shows where), so how many boot is the machine's say.
     figure platform_new_flows_first_packet_ms "$ANSWERED of $FLOWS answered; min $(echo "$TIMES" | awk '{ print $1 }'), median $(echo "$TIMES" | awk '{ print $int((NF + 1) / 2) }'), max $(echo "$TIMES" | awk '{ print $NF }') ($FLOWS concurrent first pings, each booting its guest, one boot at a time); $(busybox dmesg | grep -c 'segfault\|general protection') dom0 program crashes in the kernel log so far"
 else
-    fail "platform-flows: add-tenant: $(cat "$PL/add2.out")"
+    fail "platform-flows: add-tenant: $(tr '\n' ';' <"$PL/add2.out")"
 fi
 "$OX" platform --state "$PL/state" stop >/dev/null 2>&1
 kill $PLATFORM_PID $DAEMON_TAIL 2>/dev/null
