@@ -5,10 +5,11 @@
 //! in and out through the runtime's devices, in order: device 0 is inside,
 //! device 1 outside.
 
+mod common;
+
 use oxclick_elements::ip::ip_checksum;
 use oxclick_elements::wire::{set_checksums, transport_checksum};
-use oxclick_lang::{Options, read, unparse::unparse};
-use oxclick_runtime::{DeviceInfo, Router, RouterOptions, SimClock};
+use oxclick_runtime::{DeviceInfo, Router};
 use proptest::prelude::*;
 
 const NAT: &str = "
@@ -28,21 +29,8 @@ const NAT: &str = "
 
 /// The router of `src` with `ndev` devices, or its errors.
 fn router(src: &str, ndev: usize) -> Result<Router, Vec<String>> {
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let out = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
-    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let devices = (0..ndev).map(|i| DeviceInfo { name: format!("vif{i}"), mac: [2, 0, 0, 0, 0, 1] }).collect();
-    let opts = RouterOptions {
-        config_text: src.into(),
-        flat_text: unparse(&out.flat),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices,
-        fuse_lanes: true,
-    };
-    Router::new(&out.flat, &reg, opts)
+    common::router(src, devices, true)
 }
 
 fn build() -> Router {

@@ -1,8 +1,8 @@
 //! Random and truncated frames through every element that accepts packets: no
 //! panic, no out-of-bounds, malformed packets dropped or sent to the error output.
 
-use oxclick_lang::{Options, read, unparse::unparse};
-use oxclick_runtime::{Router, RouterOptions, SimClock};
+mod common;
+
 use proptest::prelude::*;
 
 /// Each element under test, with a configuration and its number of outputs.
@@ -109,20 +109,7 @@ fn run_through(element: &str, outputs: usize, frame: &[u8], mark: bool) {
     for o in 1..outputs {
         src.push_str(&format!(" x [{o}] -> Discard;"));
     }
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let out = read(&src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
-    assert!(out.diagnostics.is_empty(), "{src}: {:?}", out.diagnostics);
-    let opts = RouterOptions {
-        config_text: src.clone(),
-        flat_text: unparse(&out.flat),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
-        fuse_lanes: true,
-    };
-    let mut r = Router::new(&out.flat, &reg, opts).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+    let mut r = common::router(&src, Vec::new(), true).unwrap_or_else(|e| panic!("{src}: {e:?}"));
     r.run();
 }
 

@@ -4,30 +4,16 @@
 //! into the demux) run the same random frames fused and unfused, and must send
 //! the same frames in the same order and leave every handler reading the same.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use oxclick_lang::{Options, read, unparse::unparse};
-use oxclick_runtime::{DeviceInfo, Router, RouterOptions, SimClock};
+use oxclick_runtime::{DeviceInfo, Router};
 use proptest::prelude::*;
 
 fn build(src: &str, fuse_lanes: bool) -> Router {
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let out = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
-    assert!(out.diagnostics.is_empty(), "{:?}\n{src}", out.diagnostics);
-    let opts = RouterOptions {
-        config_text: src.into(),
-        flat_text: unparse(&out.flat),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: vec![DeviceInfo { name: "vif0".into(), mac: [0, 0x16, 0x3e, 0, 0, 1] }],
-        fuse_lanes,
-    };
-    match Router::new(&out.flat, &reg, opts) {
-        Ok(r) => r,
-        Err(e) => panic!("{e:?}\n{src}"),
-    }
+    let vif0 = DeviceInfo { name: "vif0".into(), mac: [0, 0x16, 0x3e, 0, 0, 1] };
+    common::router(src, vec![vif0], fuse_lanes).unwrap_or_else(|e| panic!("{e:?}\n{src}"))
 }
 
 /// What each output of the demux leads to.
@@ -88,8 +74,9 @@ fn config(tails: &[Tail]) -> String {
     s
 }
 
-/// Every frame sent, in order, and every element's `count`, after feeding
-/// `rounds` of frames (a run and a transmit after each round).
+/// Every frame sent, in order, and the value of every element-specific read
+/// handler (`ELEM.HANDLER`), after feeding `rounds` of frames (a run and a
+/// transmit after each round).
 fn run(src: &str, rounds: &[Vec<Vec<u8>>], fuse_lanes: bool) -> (Vec<Vec<u8>>, BTreeMap<String, String>) {
     let mut r = build(src, fuse_lanes);
     let mut sent = Vec::new();
@@ -104,14 +91,17 @@ fn run(src: &str, rounds: &[Vec<Vec<u8>>], fuse_lanes: bool) -> (Vec<Vec<u8>>, B
             true
         });
     }
+    let mut handlers = BTreeMap::new();
     let names: Vec<String> = r.element_names().map(String::from).collect();
-    let mut counts = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
-        if let Some(c) = r.read_handler(Some(i), "count") {
-            counts.insert(name.clone(), c);
+        let list = r.read_handler(Some(i), "handlers").unwrap_or_default();
+        for h in list.lines().filter(|h| !matches!(*h, "name" | "class" | "config" | "ports" | "handlers")) {
+            if let Some(v) = r.read_handler(Some(i), h) {
+                handlers.insert(format!("{name}.{h}"), v);
+            }
         }
     }
-    (sent, counts)
+    (sent, handlers)
 }
 
 fn frames(selectors: u8) -> impl Strategy<Value = Vec<Vec<u8>>> {
@@ -138,7 +128,7 @@ proptest! {
         let fused = run(&src, &rounds, true);
         let unfused = run(&src, &rounds, false);
         prop_assert_eq!(&fused.0, &unfused.0, "frames sent differ\n{}", src);
-        prop_assert_eq!(&fused.1, &unfused.1, "counts differ\n{}", src);
+        prop_assert_eq!(&fused.1, &unfused.1, "handlers differ\n{}", src);
     }
 }
 
@@ -170,10 +160,10 @@ fn tenant_counters_and_discards_become_lane_groups() {
     for o in 0..6 {
         // 60 frames round-robin over 7 selectors: 0-3 get 9, 4-6 get 8.
         let want = if o < 4 { "9" } else { "8" };
-        assert_eq!(counts[&format!("c{o}")], want, "c{o}");
-        assert_eq!(counts[&format!("x{o}")], want, "x{o}");
+        assert_eq!(counts[&format!("c{o}.count")], want, "c{o}");
+        assert_eq!(counts[&format!("x{o}.count")], want, "x{o}");
     }
-    assert_eq!(counts["unmatched"], "8");
+    assert_eq!(counts["unmatched.count"], "8");
 }
 
 /// A lane is still its element: handlers read and write it, `config` writes
@@ -317,35 +307,6 @@ fn ip_frame(src: u8, dst: u8, port: u16, id: u16) -> Vec<u8> {
     f
 }
 
-/// Every frame sent, in order, and every handler of every element that reads
-/// as a number, after feeding `rounds`.
-fn run_all(src: &str, rounds: &[Vec<Vec<u8>>], fuse_lanes: bool) -> (Vec<Vec<u8>>, BTreeMap<String, String>) {
-    let mut r = build(src, fuse_lanes);
-    let mut sent = Vec::new();
-    for frames in rounds {
-        for f in frames {
-            r.device_receive(0, f);
-        }
-        r.run_while_busy();
-        r.run_while_busy();
-        r.device_transmit(0, |f| {
-            sent.push(f.to_vec());
-            true
-        });
-    }
-    let mut handlers = BTreeMap::new();
-    let names: Vec<String> = r.element_names().map(String::from).collect();
-    for (i, name) in names.iter().enumerate() {
-        let list = r.read_handler(Some(i), "handlers").unwrap_or_default();
-        for h in list.lines().filter(|h| !matches!(*h, "name" | "class" | "config" | "ports" | "handlers")) {
-            if let Some(v) = r.read_handler(Some(i), h) {
-                handlers.insert(format!("{name}.{h}"), v);
-            }
-        }
-    }
-    (sent, handlers)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
 
@@ -362,8 +323,8 @@ proptest! {
             .iter()
             .map(|frames| frames.iter().map(|&(s, d, port, id)| ip_frame(s, d, port, id)).collect())
             .collect();
-        let fused = run_all(&src, &rounds, true);
-        let unfused = run_all(&src, &rounds, false);
+        let fused = run(&src, &rounds, true);
+        let unfused = run(&src, &rounds, false);
         prop_assert_eq!(&fused.0, &unfused.0, "frames sent differ\n{}", src);
         prop_assert_eq!(&fused.1, &unfused.1, "handlers differ\n{}", src);
     }
@@ -380,7 +341,7 @@ fn consolidated_tenants_become_a_chain_of_lane_groups() {
     let names = |p: &str| (0..5).map(|o| format!("{p}{o}")).collect::<Vec<_>>();
     assert_eq!(groups, [names("g"), names("f"), names("c")]);
     let frames: Vec<Vec<u8>> = (0..50u16).map(|k| ip_frame(9, (k % 5) as u8, 1500, k)).collect();
-    let (sent, handlers) = run_all(&src, &[frames], true);
+    let (sent, handlers) = run(&src, &[frames], true);
     // Each tenant passes its ten packets on unchanged: their source is a peer.
     assert_eq!(sent.len(), 50);
     for k in 0..5 {
@@ -464,8 +425,8 @@ fn tenants_sharing_a_configuration_among_others_make_groups_of_their_own() {
         "3\nTenantGuard 5 lanes: g0 ... g4\nIPFilter 3 lanes: f0 ... f4\nCounter 3 lanes: c0 ... c4\n"
     );
     let frames: Vec<Vec<u8>> = (0..60u16).map(|k| ip_frame((k % 7) as u8, (k % 6) as u8, 1500, k)).collect();
-    let fused = run_all(&src, std::slice::from_ref(&frames), true);
-    let unfused = run_all(&src, std::slice::from_ref(&frames), false);
+    let fused = run(&src, std::slice::from_ref(&frames), true);
+    let unfused = run(&src, std::slice::from_ref(&frames), false);
     assert_eq!(fused, unfused);
     // Every tenant's packets (ten each; the sixth address is nobody's) were
     // counted by its own counter and left through its own guard.

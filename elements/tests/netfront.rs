@@ -2,26 +2,14 @@
 //! way the Xen guest drives them: frames in with `device_receive`, the router
 //! run with `run_while_busy`, frames out with `device_transmit`.
 
-use oxclick_lang::{Options, read, unparse::unparse};
-use oxclick_runtime::{DEVICE_QUEUE_CAPACITY, DeviceInfo, Router, RouterOptions, SimClock};
+mod common;
+
+use oxclick_runtime::{DEVICE_QUEUE_CAPACITY, DeviceInfo, Router};
 
 fn build(src: &str, ndev: usize) -> Result<Router, Vec<String>> {
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let out = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
-    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let devices =
         (0..ndev).map(|i| DeviceInfo { name: format!("vif{i}"), mac: [0, 0x16, 0x3e, 0, 0, i as u8] }).collect();
-    let opts = RouterOptions {
-        config_text: src.into(),
-        flat_text: unparse(&out.flat),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices,
-        fuse_lanes: true,
-    };
-    Router::new(&out.flat, &reg, opts)
+    common::router(src, devices, true)
 }
 
 fn frame(i: u8) -> Vec<u8> {
