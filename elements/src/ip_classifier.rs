@@ -267,6 +267,7 @@ impl Program {
     }
 }
 
+#[derive(Clone)]
 pub struct IPClassifier {
     filter: bool,
     program: Rc<Program>,
@@ -292,10 +293,7 @@ impl LaneElement for IPClassifier {
     }
     fn summarize(lanes: &[IPClassifier]) -> Option<IPClassifier> {
         let first = lanes.first()?;
-        lanes
-            .iter()
-            .all(|c| c.fuses_with(first))
-            .then(|| IPClassifier { filter: first.filter, program: first.program.clone() })
+        lanes.iter().all(|c| c.fuses_with(first)).then(|| first.clone())
     }
     fn push_lanes(
         lanes: &mut [IPClassifier],
@@ -304,13 +302,9 @@ impl LaneElement for IPClassifier {
         batch: Batch,
         cx: &mut LaneCtx,
     ) {
-        let action = |c: &IPClassifier, p: &Packet| match c.action(p) {
-            Action::Output(o) => Some(o),
-            Action::Drop => None,
-        };
         match all {
-            Some(c) => cx.route_batch(batch, |p| action(c, p)),
-            None => cx.route_batch(batch, |p| lanes.get(p.lane()).and_then(|c| action(c, p))),
+            Some(c) => cx.route_batch(batch, |p| c.output(p)),
+            None => cx.route_batch(batch, |p| lanes.get(p.lane()).and_then(|c| c.output(p))),
         }
     }
 }
@@ -377,6 +371,15 @@ impl IPClassifier {
     fn action(&self, p: &Packet) -> Action {
         let ip = p.anno.network_header.and_then(|nh| p.data().get(nh..)).unwrap_or(&[]);
         self.matching_rule(ip).and_then(|i| self.program.rules.get(i)).map_or(Action::Drop, |r| r.1)
+    }
+
+    /// The output `p` goes out of; None: dropped.
+    #[inline]
+    fn output(&self, p: &Packet) -> Option<usize> {
+        match self.action(p) {
+            Action::Output(o) => Some(o),
+            Action::Drop => None,
+        }
     }
 }
 
@@ -460,7 +463,7 @@ impl Element for IPClassifier {
         Ok(())
     }
     fn push(&mut self, _port: usize, p: Packet, cx: &mut Ctx) {
-        if let Action::Output(o) = self.action(&p) {
+        if let Some(o) = self.output(&p) {
             cx.push(o, p);
         }
     }
@@ -476,10 +479,7 @@ impl Element for IPClassifier {
     /// Consecutive packets bound for the same output travel on as one batch, so
     /// the elements after a classifier keep batching.
     fn push_batch(&mut self, _port: usize, batch: Batch, cx: &mut Ctx) {
-        route_batch(batch, cx, |p| match self.action(p) {
-            Action::Output(o) => Some(o),
-            Action::Drop => None,
-        });
+        route_batch(batch, cx, |p| self.output(p));
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         if name == "program" {

@@ -508,20 +508,20 @@ impl Core {
 
     /// Move elements `nodes` into a new group; its index.
     fn make_group(&mut self, maker: LaneMaker, nodes: Vec<u32>) -> Option<usize> {
-        let members: Vec<Box<dyn Element>> =
-            nodes.iter().filter_map(|&e| self.nodes[e as usize].element.take()).collect();
-        if members.len() != nodes.len() {
-            // Not reached (candidates are here); put back what was taken.
-            for (e, m) in nodes.iter().zip(members) {
-                self.nodes[*e as usize].element = Some(m);
-            }
-            return None;
-        }
-        let lanes = match (maker.make)(members) {
+        let taken: Vec<Option<Box<dyn Element>>> =
+            nodes.iter().map(|&e| self.nodes[e as usize].element.take()).collect();
+        // Every candidate is in its slot, and of the maker's class: a failure
+        // here is not reached, but puts each element back where it was.
+        let made = if taken.iter().all(Option::is_some) {
+            (maker.make)(taken.into_iter().flatten().collect()).map_err(|back| back.into_iter().map(Some).collect())
+        } else {
+            Err(taken)
+        };
+        let lanes = match made {
             Ok(lanes) => lanes,
-            Err(members) => {
-                for (e, m) in nodes.iter().zip(members) {
-                    self.nodes[*e as usize].element = Some(m);
+            Err(back) => {
+                for (&e, m) in nodes.iter().zip(back) {
+                    self.nodes[e as usize].element = m;
                 }
                 return None;
             }
