@@ -28,13 +28,25 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// `COUNT_CALL`: call its handler when the count is reached.
+    /// `COUNT_CALL`: call its handler when the count is reached. A handler
+    /// of this Counter's own (`COUNT_CALL 100 c.reset`) is called here and now,
+    /// as Click does, before the next packet is counted: through the router it
+    /// would wait until this Counter returns, after the rest of its batch, and
+    /// the counts would depend on where batches begin and end.
     #[cold]
     fn call_at_count(&mut self, cx: &mut Ctx) {
-        if let Some((n, h, v)) = self.count_call.as_deref()
-            && *n == self.count
-            && let Err(e) = cx.write_handler(h, v)
-        {
+        let Some((n, h, v)) = self.count_call.as_deref() else { return };
+        if *n != self.count {
+            return;
+        }
+        let (h, v) = (h.clone(), v.clone());
+        let result = match h.trim().rsplit_once('.') {
+            Some((e, own)) if e == cx.name() && own != "config" => {
+                self.write_handler(own, &v).unwrap_or_else(|| Err(alloc::format!("no write handler '{h}'")))
+            }
+            _ => cx.write_handler(&h, &v),
+        };
+        if let Err(e) = result {
             cx.console(&e);
         }
     }

@@ -117,7 +117,7 @@ fn frames(selectors: u8) -> impl Strategy<Value = Vec<Vec<u8>>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn fused_and_unfused_routers_do_the_same(
@@ -308,7 +308,7 @@ fn ip_frame(src: u8, dst: u8, port: u16, id: u16) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn consolidated_tenants_fused_and_unfused_do_the_same(

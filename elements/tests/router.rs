@@ -579,3 +579,21 @@ fn a_tenant_guard_counts_alike_one_packet_at_a_time_and_in_batches() {
     assert_eq!(counts(1), expected);
     assert_eq!(counts(4), expected);
 }
+
+#[test]
+fn a_counter_resetting_itself_does_so_before_the_next_packet_of_its_batch() {
+    // Click calls COUNT_CALL's handler at once. A Counter's own handler is
+    // called before the next packet, so the count does not depend on batches:
+    // a burst of 7 (one batch) through `COUNT_CALL 2 c.reset` leaves 1, the
+    // same as 7 packets one at a time; the handler waiting for the batch would
+    // leave 0 (reset after the seventh).
+    for burst in [7, 1] {
+        let b = build(&format!(
+            "InfiniteSource(LIMIT 7, BURST {burst}, STOP true) -> c :: Counter(COUNT_CALL 2 c.reset) -> k :: Counter -> Discard"
+        ));
+        let mut r = b.router.unwrap();
+        r.run();
+        assert_eq!(handler(&r, "k", "count"), "7", "BURST {burst}");
+        assert_eq!(handler(&r, "c", "count"), "1", "BURST {burst}");
+    }
+}
