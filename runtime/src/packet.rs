@@ -9,7 +9,7 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::{RefCell, RefMut};
+use core::cell::{Cell, RefCell, RefMut};
 use core::fmt;
 use core::mem::ManuallyDrop;
 
@@ -121,7 +121,7 @@ impl FreeLists {
     /// a loop that has checked that once).
     #[inline(always)]
     fn buffer_reusable(header: &mut Box<Header>) -> bool {
-        header.buf.len() == POOL_BUFFER_SIZE && Rc::get_mut(&mut header.buf).is_some()
+        header.buf.len() == POOL_BUFFER_SIZE && (header.sole.get() || Rc::get_mut(&mut header.buf).is_some())
     }
 
     /// Keep `header` (of this pool, its buffer not reusable) without its buffer;
@@ -133,6 +133,7 @@ impl FreeLists {
         }
         // Dropping the buffer here only lowers a count or frees plain bytes.
         header.buf = self.empty_buffer();
+        header.sole.set(false);
         if self.headers.len() < POOL_CAPACITY {
             self.headers.push(header);
             return None;
@@ -190,9 +191,12 @@ impl PacketPool {
         h.tail = DEFAULT_HEADROOM + data.len();
         h.anno = anno;
         let used = core::mem::replace(&mut h.headroom_used, false);
-        if let Some(b) = Rc::get_mut(&mut h.buf)
-            && let Some(room) = b.get_mut(..DEFAULT_HEADROOM + data.len())
-        {
+        // The pool's rule: a ready header's buffer is nobody else's (it was
+        // tested on the way in), so the counts need no test here.
+        h.sole.set(true);
+        // SAFETY: `sole` is true, as just said.
+        let b = unsafe { h.buf_sole_mut() };
+        if let Some(room) = b.get_mut(..DEFAULT_HEADROOM + data.len()) {
             // Zero headroom: an unpull must never show an earlier packet's bytes.
             let (head, body) = room.split_at_mut(DEFAULT_HEADROOM);
             if used {
@@ -353,6 +357,7 @@ impl PacketMaker<'_> {
                     anno,
                     headroom_used: false,
                     lane: 0,
+                    sole: Cell::new(false),
                 };
                 Packet(ManuallyDrop::new(Box::new(h)))
             }
@@ -374,11 +379,19 @@ fn wrap(link: &PoolLink, buf: Rc<[u8]>, head: usize, len: usize, anno: Annotatio
             b.tail = head + len;
             b.anno = anno;
             b.headroom_used = headroom_used;
+            b.sole.set(false);
             b
         }
-        None => {
-            Box::new(Header { buf, pool: Some(link.clone()), head, tail: head + len, anno, headroom_used, lane: 0 })
-        }
+        None => Box::new(Header {
+            buf,
+            pool: Some(link.clone()),
+            head,
+            tail: head + len,
+            anno,
+            headroom_used,
+            lane: 0,
+            sole: Cell::new(false),
+        }),
     };
     Packet(ManuallyDrop::new(boxed))
 }
@@ -393,6 +406,7 @@ fn pooled_buffer(link: &PoolLink, size: usize, zero: usize) -> Rc<[u8]> {
             None => match free.ready.pop() {
                 Some(mut h) => {
                     let b = core::mem::replace(&mut h.buf, free.empty_buffer());
+                    h.sole.set(false);
                     free.headers.push(h);
                     Some(b)
                 }
@@ -442,6 +456,44 @@ pub struct Header {
     /// meaningless elsewhere. It lives in the header, not beside the packet in
     /// the batch, so a group's batch is an ordinary batch.
     lane: u32,
+    /// Whether this packet is known to be the only holder of `buf` (no other
+    /// `Rc` or `Weak` of it exists). Set where that was tested, and by the pool
+    /// for a header it hands out (its ready headers' buffers are nobody else's);
+    /// cleared by `clone`, the one way a buffer comes to be shared, and wherever
+    /// `buf` is replaced by one not known to be unique. False is always safe.
+    /// Why: testing the buffer's counts reads a cache line of the buffer's that
+    /// nothing else on a packet's path reads, in the source filling it, in each
+    /// element writing it and in the pool taking it back; a bit in the header,
+    /// whose line every step reads anyway, spares those reads. A `Cell`,
+    /// because `clone` has only `&self`.
+    sole: Cell<bool>,
+}
+
+impl Header {
+    /// The whole buffer, writable, without testing its counts.
+    ///
+    /// # Safety
+    /// `sole` is true: no other `Rc` or `Weak` of the buffer exists.
+    #[inline(always)]
+    unsafe fn buf_sole_mut(&mut self) -> &mut [u8] {
+        debug_assert!(Rc::strong_count(&self.buf) == 1 && Rc::weak_count(&self.buf) == 0);
+        // SAFETY: what `Rc::get_mut_unchecked` (not stable) does: `as_ptr`
+        // points at the value inside the allocation, derived from the `Rc`'s
+        // own mutable pointer, and with no other holder (the caller's promise)
+        // and `&mut self` nothing else can reach the bytes while this lives.
+        unsafe { &mut *(Rc::as_ptr(&self.buf) as *mut [u8]) }
+    }
+
+    /// The whole buffer, writable, if this packet is its only holder.
+    #[inline(always)]
+    fn buf_unique_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.sole.get() {
+            Rc::get_mut(&mut self.buf)?;
+            self.sole.set(true);
+        }
+        // SAFETY: `sole` is true (tested just above, or kept since).
+        Some(unsafe { self.buf_sole_mut() })
+    }
 }
 
 /// A packet: a pointer to its [`Header`], so handing one along moves 8 bytes.
@@ -515,6 +567,8 @@ impl Clone for Packet {
     /// A new packet sharing this one's data (Click's `clone`): cheap, and each copy
     /// gets its own buffer only when it first writes.
     fn clone(&self) -> Packet {
+        // From here two packets hold the buffer.
+        self.0.sole.set(false);
         let buf = self.buf.clone();
         match &self.pool {
             Some(link) => wrap(link, buf, self.head, self.len(), self.anno, self.headroom_used),
@@ -526,6 +580,7 @@ impl Clone for Packet {
                 anno: self.anno,
                 headroom_used: self.headroom_used,
                 lane: 0,
+                sole: Cell::new(false),
             }))),
         }
     }
@@ -558,13 +613,14 @@ impl Packet {
             anno: Annotations::default(),
             headroom_used: false,
             lane: 0,
+            sole: Cell::new(false),
         })))
     }
 
     /// The whole buffer, writable, if this packet is its only user.
     #[inline]
     fn buf_mut(&mut self) -> Option<&mut [u8]> {
-        Rc::get_mut(&mut self.0.buf)
+        self.0.buf_unique_mut()
     }
 
     #[inline]
@@ -584,12 +640,11 @@ impl Packet {
     /// The data, writable: copies it first if another packet shares the buffer.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        // The same test as `buf_mut` below, so the compiler makes one of the two.
-        if Rc::get_mut(&mut self.0.buf).is_none() {
+        if !self.0.sole.get() && Rc::get_mut(&mut self.0.buf).is_none() {
             self.copy_out();
         }
         let (h, t) = (self.head, self.tail);
-        match self.buf_mut() {
+        match self.0.buf_unique_mut() {
             Some(b) => {
                 debug_assert!(h <= t && t <= b.len());
                 // SAFETY: the header's invariant, as in `data`.
@@ -602,7 +657,7 @@ impl Packet {
     /// Whether another packet shares this one's buffer.
     #[inline]
     pub fn shared(&self) -> bool {
-        Rc::strong_count(&self.0.buf) > 1
+        !self.0.sole.get() && Rc::strong_count(&self.0.buf) > 1
     }
 
     /// Make the buffer this packet's own, copying it if it is shared (Click's `uniqueify`).
@@ -638,6 +693,9 @@ impl Packet {
             // Tailroom is exposed by `put`, which zeroes it; no need here.
         }
         let old = core::mem::replace(&mut self.0.buf, buf);
+        // A buffer from the pool or the heap: tested, as it may be a shared
+        // empty one if the pool found none.
+        self.0.sole.set(Rc::strong_count(&self.0.buf) == 1 && Rc::weak_count(&self.0.buf) == 0);
         if let Some(link) = &self.0.pool {
             give_back_buffer(link, old);
         }
@@ -812,6 +870,46 @@ mod tests {
         c.data_mut()[0] = b'L';
         c.unpull(2);
         assert_eq!(c.data(), b"heLlo");
+    }
+
+    /// A packet known to hold its buffer alone (`sole`: made from a ready
+    /// header, or written) loses that knowledge when cloned: writes copy, and
+    /// the buffer goes back to the pool only when the last holder lets go, by
+    /// drop or by recycling, never while a clone still reads it.
+    #[test]
+    fn a_packet_known_to_hold_its_buffer_alone_shares_it_once_cloned() {
+        let pool = PacketPool::new();
+        drop(pool.packet(b"warm"));
+        // From a ready header (the pool's rule), then written (tested).
+        for written in [false, true] {
+            let mut a = pool.maker().packet(b"hello", Annotations::default());
+            if written {
+                a.data_mut()[0] = b'H';
+            }
+            assert!(a.sole.get() && !a.shared());
+            let first = a.data()[0];
+            let mut b = a.clone();
+            assert!(a.shared() && b.shared());
+            a.data_mut()[1] = b'E';
+            assert_eq!(b.data()[1], b'e', "a write to the original reached its clone");
+            b.data_mut()[2] = b'L';
+            assert_eq!(a.data()[2], b'l', "a write to the clone reached the original");
+            // A clone of a clone, then the original dropped and recycled: the
+            // buffer b and c share stays theirs.
+            let c = b.clone();
+            drop(a);
+            let mut batch = alloc::vec![b];
+            pool.recycle(&mut batch);
+            let mut reused = Vec::new();
+            {
+                let mut maker = pool.maker();
+                for _ in 0..4 {
+                    reused.push(maker.packet(&[0xEE; 64], Annotations::default()));
+                }
+            }
+            reused.push(pool.packet(&[0xDD; 64]));
+            assert_eq!(c.data(), [first, b'e', b'L', b'l', b'o'], "written {written}");
+        }
     }
 
     #[test]
