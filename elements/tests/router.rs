@@ -1,35 +1,21 @@
 //! The router with the core elements: Click's checks and messages, push/pull
 //! resolution, running, handlers.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod common;
 
-use oxclick_lang::{Options, read, unparse::unparse};
-use oxclick_runtime::{Router, RouterOptions, SimClock};
+use std::cell::RefCell;
+
+use oxclick_lang::{Options, read};
+use oxclick_runtime::{Router, RouterOptions};
 
 struct Built {
     router: Result<Router, Vec<String>>,
-    console: Rc<RefCell<Vec<String>>>,
+    console: common::Console,
 }
 
 fn build(src: &str) -> Built {
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let opts = Options { is_primitive: Some(&known), ..Options::default() };
-    let out = read(src, "t", &opts);
-    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
-    let console = Rc::new(RefCell::new(Vec::new()));
-    let sink = console.clone();
-    let ropts = RouterOptions {
-        config_text: src.into(),
-        flat_text: unparse(&out.flat),
-        console: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
-        fuse_lanes: true,
-    };
-    Built { router: Router::new(&out.flat, &reg, ropts), console }
+    let (router, console) = common::router_with_console(src);
+    Built { router, console }
 }
 
 fn errors(src: &str) -> Vec<String> {
@@ -202,19 +188,11 @@ fn driver_manager_prints_and_writes_handlers() {
     let sink = out.clone();
     let src = "Idle -> e :: EtherEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2) -> Idle;
                DriverManager(print e.ethertype, write e.ethertype 0x0801, print e.ethertype, print \"done\", stop)";
-    let reg = oxclick_elements::registry();
-    let known = |n: &str| reg.contains(n);
-    let parsed = read(src, "t", &Options { is_primitive: Some(&known), ..Options::default() });
     let opts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
         output: Box::new(move |l: &str| sink.borrow_mut().push(l.to_string())),
-        clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
-        fuse_lanes: true,
+        ..RouterOptions::quiet(Vec::new())
     };
-    let mut r = Router::new(&parsed.flat, &reg, opts).unwrap();
+    let mut r = common::router_with_options(src, opts).unwrap();
     r.run();
     assert_eq!(*out.borrow(), ["2048", "2049", "done"]);
 }
@@ -461,16 +439,7 @@ fn a_flat_configuration_naming_no_element_is_an_error_not_a_panic() {
     let known = |n: &str| reg.contains(n);
     let mut out = read("Idle -> Discard", "t", &Options { is_primitive: Some(&known), ..Options::default() });
     out.flat.connections[0].to.element = 32;
-    let opts = RouterOptions {
-        config_text: String::new(),
-        flat_text: String::new(),
-        console: Box::new(|_: &str| {}),
-        output: Box::new(|_: &str| {}),
-        clock: Box::new(SimClock::default()),
-        devices: Vec::new(),
-        fuse_lanes: true,
-    };
-    let errors = Router::new(&out.flat, &reg, opts).err().expect("refused");
+    let errors = Router::new(&out.flat, &reg, RouterOptions::quiet(Vec::new())).err().expect("refused");
     assert_eq!(errors, ["a connection names element 32 of 2", "Router could not be initialized!"]);
 }
 
