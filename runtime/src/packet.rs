@@ -5,6 +5,10 @@
 //! made through the pool gives its buffer back when it is dropped, so the hot path
 //! of a running router never calls the allocator. Packets made with
 //! [`Packet::from_data`] outside a router are ordinary allocations.
+//!
+//! Whether a packet may write its buffer in place is the buffer's reference
+//! counts' to say, but the header keeps the answer once known (`Header::sole`),
+//! so the per-packet path never reads the counts' cache line.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
