@@ -24,7 +24,7 @@
 //!
 //! Nothing a user sees changes:
 //! - each lane is still its element, with its name, handlers and hot-swap state:
-//!   the router reaches it inside its group ([`Core::with_element_mut`]);
+//!   the router reaches it inside its group (`Core::with_element_mut`);
 //! - packets keep their order on every path: a group takes a batch in order and
 //!   sends it on in order, and a packet for an output outside the group first
 //!   sends on the packets gathered for the group, as `route_batch` sends on a run
