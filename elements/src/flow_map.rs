@@ -132,7 +132,7 @@ impl FlowMap {
 
     /// Start loading the lines where the key with `hash` most likely lives, so
     /// a lookup soon after does not wait for memory: its home slot and the
-    /// [`PREFETCH_SLOTS`]` - 1` after it.
+    /// `PREFETCH_SLOTS`` - 1` after it.
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
         let home = hash as usize & self.mask();

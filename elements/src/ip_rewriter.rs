@@ -66,7 +66,7 @@ use crate::rewriter::{Flow, FlowTable, InputSpec, named_patterns, rewrite_packet
 use crate::wire::{IP_PROTO_TCP, IP_PROTO_UDP};
 
 /// The classes this file implements (what an IPRewriter-like element is), in
-/// [`Kind`]'s order.
+/// `Kind`'s order.
 pub const CLASSES: [&str; 5] = ["IPRewriter", "TCPRewriter", "UDPRewriter", "IPAddrRewriter", "IPAddrPairRewriter"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -463,7 +463,7 @@ impl Element for IPRewriter {
         true
     }
     /// A timer task: sweep out mappings idle past TIMEOUT, each slot once every
-    /// REAP_INTERVAL, [`REAP_SLOTS`] slots a run.
+    /// REAP_INTERVAL, `REAP_SLOTS` slots a run.
     fn run_task(&mut self, cx: &mut Ctx) -> bool {
         let now = cx.now();
         // The first run comes as the router starts: it only sets the timer

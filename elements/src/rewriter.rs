@@ -684,7 +684,7 @@ impl FlowTable {
     }
 
     /// Add a mapping pair; false (counted) when the table is full and no
-    /// mapping can make room (see [`FlowTable::evict`]).
+    /// mapping can make room (see `FlowTable::evict`).
     pub fn insert(&mut self, proto: u8, from: Flow, to: Flow, forward: usize, reply: usize, now: u64) -> bool {
         // Idle mappings go on the reap timer; a full table evicts one, and
         // never passes over the whole table for a new flow.
