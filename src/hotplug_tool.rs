@@ -29,15 +29,16 @@ use crate::dom0_xenstore::Store;
 /// `SIOCBRADDIF` (linux/sockios.h): add the interface at `ifr_ifindex` to the bridge `ifr_name`.
 const SIOCBRADDIF: libc::c_ulong = 0x89a2;
 
-/// The script `oxclick image` writes, for the oxclick binary at `exe`.
-pub fn script(exe: &std::path::Path) -> String {
-    format!(
-        "#!{} hotplug-vif\n\
-         # oxclick's vif hotplug script for bridged vifs, written by `oxclick image`:\n\
+/// The script `oxclick image` writes, for the oxclick binary at `exe`; or why
+/// `exe` cannot start a script.
+pub fn script(exe: &std::path::Path) -> Result<String, String> {
+    oxclick_platform::hotplug_script::text(
+        exe,
+        "hotplug-vif",
+        "# oxclick's vif hotplug script for bridged vifs, written by `oxclick image`:\n\
          # xl runs it, and the kernel runs `oxclick hotplug-vif THIS_FILE ACTION`\n\
          # (see `oxclick hotplug-vif --help`). `oxclick image --stock-hotplug`\n\
          # names Xen's vif-bridge instead.\n",
-        exe.display()
     )
 }
 

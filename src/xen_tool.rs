@@ -173,6 +173,8 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
     let filename = g.config.display().to_string();
     let vifs = vif_specs(g);
     oxclick_images::check_config(&text, &filename, vifs.len()).map_err(|errors| errors.join("\n"))?;
+    // The hotplug script first: if this binary cannot start one, nothing is written.
+    let vif_script = if g.stock_hotplug || vifs.is_empty() { None } else { Some(write_vif_script(xl_out)?) };
     let name = g.domain_name();
     let guest = oxclick_images::find_guest(g.guest.as_deref())?;
     let mut elf = std::fs::read(&guest).map_err(|e| format!("{}: {e}", guest.display()))?;
@@ -181,7 +183,6 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
     }
     std::fs::write(elf_out, &elf).map_err(|e| format!("{}: {e}", elf_out.display()))?;
     let kernel = elf_out.canonicalize().unwrap_or_else(|_| elf_out.to_path_buf());
-    let vif_script = if g.stock_hotplug || vifs.is_empty() { None } else { Some(write_vif_script(xl_out)?) };
     let opts = ImageOptions {
         name: name.clone(),
         memory_mb: g.memory,
@@ -198,30 +199,15 @@ fn make_image(g: &GuestArgs, elf_out: &Path, xl_out: &Path) -> Result<String, St
 /// Write oxclick's vif hotplug script (see [`crate::hotplug_tool`]) beside xl
 /// configuration `xl_out`, executable; its absolute path.
 fn write_vif_script(xl_out: &Path) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = match xl_out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("where is this oxclick binary? {e}"))?;
-    // The kernel reads at most 255 bytes of a #! line.
-    if exe.as_os_str().len() > 200 || exe.to_string_lossy().contains(char::is_whitespace) {
-        return Err(format!(
-            "{}: this path cannot start a script (too long, or has spaces); use --stock-hotplug",
-            exe.display()
-        ));
-    }
-    let text = crate::hotplug_tool::script(&exe);
+    let text = crate::hotplug_tool::script(&exe).map_err(|e| format!("{e}; use --stock-hotplug"))?;
     let path = dir.join("oxclick-vif-bridge");
-    // Another boot may be running it: replace it whole, never rewrite it in place.
-    if std::fs::read_to_string(&path).ok() != Some(text.clone()) {
-        let tmp = dir.join(format!(".oxclick-vif-bridge.{}", std::process::id()));
-        std::fs::write(&tmp, &text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    oxclick_platform::hotplug_script::install(&path, &text)?;
     Ok(path)
 }
 

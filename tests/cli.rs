@@ -371,3 +371,27 @@ fn fromdump_reads_a_trace_the_same_mapped_read_or_piped() {
         assert!(outputs.iter().all(|o| o == out), "big-endian {big_endian}: {outputs:?}");
     }
 }
+
+/// `oxclick image` writes a vif hotplug script whose `#!` line runs this
+/// binary; from a path the kernel cannot run that way (one with a blank in it)
+/// it says so, names the way out, and writes nothing.
+#[test]
+fn image_from_a_binary_the_kernel_cannot_run_as_a_script_writes_nothing() {
+    let d = tempdir("image-blank");
+    let tools = d.join("my tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    // A copy, not a link: the binary finds itself through /proc/self/exe, which
+    // resolves links.
+    let exe = tools.join("oxclick");
+    std::fs::copy(bin(), &exe).unwrap();
+    std::fs::write(d.join("m.click"), "FromNetfront(0) -> ToNetfront(0)").unwrap();
+    let out = run(&exe, &["image", "m.click", "--guest", "no-such-guest"], &d, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("my tools/oxclick: has blanks in it") && err.contains("--stock-hotplug"), "{err}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["m.click", "my tools"]);
+    std::fs::remove_dir_all(&d).unwrap();
+}

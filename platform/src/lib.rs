@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod daemon;
 pub mod frames;
+pub mod hotplug_script;
 pub mod process;
 pub mod store;
 pub mod tool;

@@ -23,12 +23,12 @@ pub struct XlBackend {
 /// The hotplug script for the guests' vifs, which go on no bridge: the
 /// kernel runs `oxclick hotplug-vif-up SCRIPT ACTION`, one process that brings
 /// the vif up and tells xl it is ready (a shell script doing the same ran three).
-fn vif_script_for(oxclick: &Path) -> String {
-    format!(
-        "#!{} hotplug-vif-up\n\
-         # oxclick platform: a tenant guest's vif goes on no bridge; the platform daemon\n\
+fn vif_script_for(oxclick: &Path) -> Result<String, String> {
+    crate::hotplug_script::text(
+        oxclick,
+        "hotplug-vif-up",
+        "# oxclick platform: a tenant guest's vif goes on no bridge; the platform daemon\n\
          # reads and writes its frames. This brings it up and tells xl it is ready.\n",
-        oxclick.display()
     )
 }
 
@@ -78,9 +78,9 @@ impl XlBackend {
     pub fn new(oxclick: PathBuf, dir: &Path, memory: u32) -> Result<XlBackend, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let vif_script = dir.join("oxclick-vif");
-        std::fs::write(&vif_script, vif_script_for(&oxclick)).map_err(|e| format!("{}: {e}", vif_script.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&vif_script, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        // Refused here, not at the first guest's `xl create`, whose error would
+        // only say the hotplug script failed.
+        crate::hotplug_script::install(&vif_script, &vif_script_for(&oxclick)?)?;
         Ok(XlBackend { oxclick, vif_script, memory })
     }
 
