@@ -76,11 +76,12 @@ fn domain_state(list: &str) -> Option<&str> {
 impl XlBackend {
     /// Write the hotplug script into `dir`.
     pub fn new(oxclick: PathBuf, dir: &Path, memory: u32) -> Result<XlBackend, String> {
+        // Refused here, before anything is written, not at the first guest's
+        // `xl create`, whose error would only say the hotplug script failed.
+        let text = vif_script_for(&oxclick)?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let vif_script = dir.join("oxclick-vif");
-        // Refused here, not at the first guest's `xl create`, whose error would
-        // only say the hotplug script failed.
-        crate::hotplug_script::install(&vif_script, &vif_script_for(&oxclick)?)?;
+        crate::hotplug_script::install(&vif_script, &text)?;
         Ok(XlBackend { oxclick, vif_script, memory })
     }
 
