@@ -46,6 +46,20 @@ pub fn landmark(files: &[String], pos: Pos) -> String {
 /// Parse a configuration. `source` is the index the caller's [`crate::diag::Sources`]
 /// gives this text (used for caret snippets).
 pub fn parse(text: &str, filename: &str, source: usize) -> Parsed {
+    let mut stmts = Vec::new();
+    let mut parsed = parse_each(text, filename, source, &mut |s, _| stmts.push(s));
+    parsed.file.stmts = stmts;
+    parsed
+}
+
+/// Parse a configuration, handing each top-level statement to `each` as soon
+/// as it is read, with the file names known so far (what [`Parsed::files`]
+/// will hold; `# LINE "FILE"` directives add to them as the text goes). The
+/// result holds no statements. Why: a reader that elaborates each statement
+/// and lets it go never holds the whole syntax tree, which for a large
+/// configuration is several times its text (18 MB for the 2.8 MB of 10,000
+/// consolidated tenants).
+pub fn parse_each(text: &str, filename: &str, source: usize, each: &mut dyn FnMut(Stmt, &[String])) -> Parsed {
     let mut p = Parser {
         lex: Lexer::new(text, filename),
         diags: Vec::new(),
@@ -54,12 +68,12 @@ pub fn parse(text: &str, filename: &str, source: usize) -> Parsed {
         group_depth: 0,
         last_connection_ends_output: true,
     };
-    let stmts = p.statements(None);
+    p.statements_to(None, each);
     for e in core::mem::take(&mut p.lex.errors) {
         let lm = landmark(&p.lex.files, Pos { file: e.file, line: e.line, offset: e.offset });
         p.diags.push(Diagnostic::error(lm, e.message).at(source, e.offset));
     }
-    Parsed { file: File { stmts }, files: p.lex.files, diagnostics: p.diags }
+    Parsed { file: File { stmts: Vec::new() }, files: p.lex.files, diagnostics: p.diags }
 }
 
 struct Parser<'s> {
@@ -124,6 +138,13 @@ impl<'s> Parser<'s> {
     /// which are left unread.
     fn statements(&mut self, close: Option<u8>) -> Vec<Stmt> {
         let mut out = Vec::new();
+        self.statements_to(close, &mut |s, _| out.push(s));
+        out
+    }
+
+    /// The statements up to `close` (or the end), each handed to `sink` with
+    /// the file names known so far as soon as it is read.
+    fn statements_to(&mut self, close: Option<u8>, sink: &mut dyn FnMut(Stmt, &[String])) {
         loop {
             let t = self.lex();
             match &t.kind {
@@ -135,12 +156,12 @@ impl<'s> Parser<'s> {
                 | TokenKind::Char(b'(') => {
                     self.unlex(t);
                     if let Some(c) = self.chain() {
-                        out.push(Stmt::Chain(c));
+                        sink(Stmt::Chain(c), &self.lex.files);
                     }
                 }
                 TokenKind::Elementclass => {
                     if let Some(d) = self.elementclass(pos_of(&t)) {
-                        out.push(Stmt::ElementClass(d));
+                        sink(Stmt::ElementClass(d), &self.lex.files);
                     }
                 }
                 TokenKind::Require => {
@@ -149,29 +170,29 @@ impl<'s> Parser<'s> {
                         if self.lex.peek().is_char(b';') {
                             self.lex();
                         }
-                        out.push(Stmt::Require { args, pos: pos_of(&t) });
+                        sink(Stmt::Require { args, pos: pos_of(&t) }, &self.lex.files);
                     }
                 }
                 TokenKind::Define => {
                     if let Some(args) = self.parenthesized() {
-                        out.push(Stmt::Define { args, pos: pos_of(&t) });
+                        sink(Stmt::Define { args, pos: pos_of(&t) }, &self.lex.files);
                     }
                 }
                 TokenKind::Char(b';') => {}
                 TokenKind::Char(b'}') | TokenKind::DoubleBar if close == Some(b'}') => {
                     self.unlex(t);
-                    return out;
+                    return;
                 }
                 TokenKind::Char(b')') if close == Some(b')') => {
                     self.unlex(t);
-                    return out;
+                    return;
                 }
                 TokenKind::Eof => {
                     if let Some(c) = close {
                         self.error_at(pos_of(&t), format!("expected '{}'", c as char));
                     }
                     self.unlex(t);
-                    return out;
+                    return;
                 }
                 _ => self.syntax_error(&t),
             }
@@ -646,6 +667,22 @@ mod tests {
 
     fn errors(src: &str) -> Vec<String> {
         parse(src, "t", 0).diagnostics.iter().map(|d| d.click_text().trim_end().into()).collect()
+    }
+
+    /// `parse_each` hands over the statements `parse` returns, in order, each
+    /// with the file names known when it was read.
+    #[test]
+    fn statements_one_at_a_time_with_the_files_known_so_far() {
+        let text = "a :: Idle; elementclass C { input -> output }\n# 7 \"B\"\nb :: C -> a;\nrequire(x);";
+        let mut seen = Vec::new();
+        let each = parse_each(text, "A", 0, &mut |s, files| seen.push((s, files.to_vec())));
+        let whole = parse(text, "A", 0);
+        assert!(each.file.stmts.is_empty());
+        assert_eq!((&each.files, &each.diagnostics), (&whole.files, &whole.diagnostics));
+        let stmts: Vec<Stmt> = seen.iter().map(|(s, _)| s.clone()).collect();
+        assert_eq!(stmts, whole.file.stmts);
+        let files: Vec<usize> = seen.iter().map(|(_, f)| f.len()).collect();
+        assert_eq!(files, [1, 1, 2, 2], "{seen:?}");
     }
 
     #[test]
