@@ -125,7 +125,7 @@ impl FreeLists {
     /// a loop that has checked that once).
     #[inline(always)]
     fn buffer_reusable(header: &mut Box<Header>) -> bool {
-        header.buf.len() == POOL_BUFFER_SIZE && (header.sole.get() || Rc::get_mut(&mut header.buf).is_some())
+        header.buf.len() == POOL_BUFFER_SIZE && header.buf_unique_mut().is_some()
     }
 
     /// Keep `header` (of this pool, its buffer not reusable) without its buffer;
@@ -644,7 +644,8 @@ impl Packet {
     /// The data, writable: copies it first if another packet shares the buffer.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        if !self.0.sole.get() && Rc::get_mut(&mut self.0.buf).is_none() {
+        // The same test as the one below, so the compiler makes one of the two.
+        if self.0.buf_unique_mut().is_none() {
             self.copy_out();
         }
         let (h, t) = (self.head, self.tail);
@@ -697,9 +698,8 @@ impl Packet {
             // Tailroom is exposed by `put`, which zeroes it; no need here.
         }
         let old = core::mem::replace(&mut self.0.buf, buf);
-        // A buffer from the pool or the heap: tested, as it may be a shared
-        // empty one if the pool found none.
-        self.0.sole.set(Rc::strong_count(&self.0.buf) == 1 && Rc::weak_count(&self.0.buf) == 0);
+        // Not known yet: the next write tests it (`buf_unique_mut`).
+        self.0.sole.set(false);
         if let Some(link) = &self.0.pool {
             give_back_buffer(link, old);
         }
