@@ -83,21 +83,19 @@ pub fn read(text: &str, filename: &str, opts: &Options) -> Output {
     let src = sources.add(filename, text);
     let mut el = Elaborator::new(opts, sources);
     el.library_paths.push(filename.to_string());
-    // Each statement is elaborated as soon as it is parsed and then let go, as
-    // `file` does for a parsed file, but without ever holding the whole syntax
-    // tree: a large configuration's is several times its text (18 MB for the
-    // 2.8 MB of 10,000 consolidated tenants), and it made the peak of reading.
-    let saved_files = core::mem::take(&mut el.files);
-    let saved_source = core::mem::replace(&mut el.source, src);
-    let parsed = parser::parse_each(text, filename, src, &mut |stmt, files| {
-        // `# LINE "FILE"` directives add file names as the text goes.
-        if el.files.len() != files.len() {
-            el.files = files.to_vec();
-        }
-        el.statements(core::slice::from_ref(&stmt));
+    // Each statement is elaborated as soon as it is parsed and then let go,
+    // never holding the whole syntax tree: a large configuration's is several
+    // times its text (18 MB for the 2.8 MB of 10,000 consolidated tenants), and
+    // it made the peak of reading.
+    let parsed = el.in_file(src, |el| {
+        parser::parse_each(text, filename, src, &mut |stmt, files| {
+            // `# LINE "FILE"` directives add file names as the text goes.
+            if el.files.len() != files.len() {
+                el.files = files.to_vec();
+            }
+            el.statements(core::slice::from_ref(&stmt));
+        })
     });
-    el.files = saved_files;
-    el.source = saved_source;
     let mut out = el.finish();
     // Click reports syntax and meaning errors as it meets them; we find them in two
     // passes, so put them back in source order.
@@ -393,11 +391,22 @@ impl<'a> Elaborator<'a> {
     // ------------------------------------------------------------ statements
 
     fn file(&mut self, parsed: &Parsed, source: usize) {
-        let saved_files = core::mem::replace(&mut self.files, parsed.files.clone());
+        self.in_file(source, |el| {
+            el.files = parsed.files.clone();
+            el.statements(&parsed.file.stmts);
+        });
+    }
+
+    /// Run `f` on the text of source `source`, whose file names `f` sets, then
+    /// give the elaborator back the file names and source it had (a library
+    /// is read in the middle of another file).
+    fn in_file<R>(&mut self, source: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        let saved_files = core::mem::take(&mut self.files);
         let saved_source = core::mem::replace(&mut self.source, source);
-        self.statements(&parsed.file.stmts);
+        let r = f(self);
         self.files = saved_files;
         self.source = saved_source;
+        r
     }
 
     fn statements(&mut self, stmts: &[Stmt]) {
